@@ -10,7 +10,7 @@
 //
 //	NetX Duo                                   simboard
 //	nx_packet_pool_create                      New(Options{Name, PayloadSize, Count})
-//	  memory_size for the same pool            (*Pool).NetXMemorySize
+//	  memory_size for the same pool            (*Pool).NetXMemorySize, NetXPacketCount
 //	nx_packet_pool_delete                      (*Pool).Delete
 //	nx_packet_pool_info_get                    (*Pool).Info (+ LowWater)
 //	nx_packet_pool_low_watermark_set           (*Pool).SetLowWatermark, LowWatermark
@@ -26,7 +26,7 @@
 //	packet->nx_packet_next                     (*Packet).Next
 //	packet->nx_packet_pool_owner               (*Packet).Pool
 //	prepend_ptr..append_ptr                    (*Packet).Bytes, Buffers (zero copy)
-//	prepend_ptr -= n (protocol headers)        (*Packet).Prepend
+//	prepend_ptr -= n (protocol headers)        (*Packet).Prepend, HeaderRoom
 //	prepend_ptr += n (trim sent data)          (*Packet).TrimFront
 //	NX_PACKET_ENQUEUED / NX_DRIVER_TX_DONE     MarkQueued, UnmarkQueued, ReleaseQueued (netstack only)
 //	NX_ENABLE_PACKET_DEBUG_INFO                Options.Debug + (*Pool).Leaks

@@ -87,6 +87,17 @@ func (pk *Packet) Length() int {
 	return pk.length
 }
 
+// HeaderRoom returns the bytes of room in front of this buffer's valid bytes
+// (prepend_ptr - data_start): the packet type it was allocated with, less
+// what Prepend has used, plus what TrimFront has dropped. Prepend can write
+// up to HeaderRoom bytes.
+func (pk *Packet) HeaderRoom() int {
+	if pk == nil {
+		return 0
+	}
+	return pk.prepend
+}
+
 // Bytes returns this buffer's valid bytes (prepend..append) only, aliasing
 // the packet's memory: it is valid until the packet is released, and its
 // capacity ends at the valid bytes, so append on it never writes into the

@@ -207,6 +207,26 @@ func netxMemorySize(payload, count int) uint64 {
 	return stride * uint64(count)
 }
 
+// NetXPacketCount returns how many packets nx_packet_pool_create carves from
+// memorySize bytes starting at address memoryStart on a 32-bit NetX Duo
+// build (reference netxduo.md §1.3): the start is rounded up to 4 bytes, the
+// size reduced by that adjustment and rounded down to 4, and whole strides of
+// round_up(NetXPacketHeaderSize+payloadSize, 4) are counted. Only
+// memoryStart%4 matters. NetX's nxe layer fails the create with NX_SIZE_ERROR
+// when this is 0 (or when payloadSize is 0 or memorySize <= 4).
+func NetXPacketCount(payloadSize int, memoryStart uintptr, memorySize int) int {
+	if payloadSize <= 0 || memorySize <= netxAlignment {
+		return 0
+	}
+	adjust := int((netxAlignment - memoryStart%netxAlignment) % netxAlignment)
+	if memorySize < adjust {
+		return 0
+	}
+	size := (memorySize - adjust) / netxAlignment * netxAlignment
+	stride := roundUp(NetXPacketHeaderSize+payloadSize, netxAlignment)
+	return size / stride
+}
+
 // Name returns the pool's name. A nil pool returns "".
 func (p *Pool) Name() string {
 	if p == nil {
@@ -322,6 +342,9 @@ func (p *Pool) allocate(ctx context.Context, packetType int, wait nx.Wait, site 
 	p.mu.Unlock()
 
 	err := nx.Await(ctx, p.clock, wait, w.ready, nx.ErrNoPacket)
+	if testHookAwaitReturned != nil {
+		testHookAwaitReturned(err)
+	}
 
 	p.mu.Lock()
 	if w.done {
@@ -340,6 +363,11 @@ func (p *Pool) allocate(ctx context.Context, packetType int, wait nx.Wait, site 
 	}
 	return nil, p.errNoPacket
 }
+
+// testHookAwaitReturned, when set by a test, runs after a suspended
+// allocation's wait ends and before it re-takes the pool mutex: the window in
+// which a timeout can race a hand-off.
+var testHookAwaitReturned func(err error)
 
 func (p *Pool) enqueue(w *waiter) {
 	w.prev = p.waitTail
