@@ -1,0 +1,70 @@
+// Package netstack is the board's IP instance: NetX Duo's NX_IP, TCP and UDP
+// sockets on packets, over gVisor's userspace TCP/IP. It is the only package
+// that imports gvisor.dev; no gVisor type appears in its API.
+//
+// Start with New (an IP on a driver.Driver and a default packet pool), then
+// TCPSocketCreate, ClientBind, Connect, Send, Receive, Disconnect.
+//
+// # NetX mapping
+//
+//	NetX Duo                              simboard
+//	nx_ip_create (+ arp/icmp/tcp/udp_enable)  New(Options{Pool, Driver, Addr, ...})
+//	nx_ip_delete                          (*IP).Close
+//	nx_ip_info_get                        (*IP).Info
+//	nx_ip_status_check                    (*IP).StatusCheck(ctx, bits, wait)
+//	nx_ip_driver_direct_command           (*IP).DirectCommand
+//	nx_tcp_socket_create                  (*IP).TCPSocketCreate(name, window)
+//	nx_tcp_client_socket_bind             (*TCPSocket).ClientBind(ctx, port, wait)
+//	nxd_tcp_client_socket_connect         (*TCPSocket).Connect(ctx, addrport, wait)
+//	nx_tcp_socket_send                    (*TCPSocket).Send(ctx, pkt, wait)
+//	nx_tcp_socket_receive                 (*TCPSocket).Receive(ctx, wait)
+//	nx_tcp_socket_disconnect              (*TCPSocket).Disconnect(ctx, wait)
+//	nx_tcp_client_socket_unbind           (*TCPSocket).ClientUnbind
+//	nx_tcp_socket_delete                  (*TCPSocket).Delete
+//	nx_tcp_socket_info_get                (*TCPSocket).Info
+//	nx_tcp_server_socket_listen           (*IP).ServerListen(port, sock, backlog)
+//	nx_tcp_server_socket_accept           (*TCPSocket).ServerAccept(ctx, wait)
+//	nx_tcp_server_socket_relisten         (*IP).ServerRelisten
+//	nx_tcp_server_socket_unaccept         (*TCPSocket).ServerUnaccept
+//	nx_tcp_server_socket_unlisten         (*IP).ServerUnlisten
+//	nx_udp_socket_create/bind/send/receive (*IP).UDPSocketCreate, (*UDPSocket).Bind/Send/Receive
+//
+// Go adapters: NewConn/DialTCP give a net.Conn and ListenTCP a net.Listener
+// over the same sockets, so crypto/tls, emersion/go-smtp and net/textproto
+// run on a board.
+//
+// # Ownership (as in NetX)
+//
+//   - Receive returns a packet from the IP's default pool; the caller
+//     releases it.
+//   - A successful Send takes the packet: the socket keeps it on its
+//     transmit queue until the peer acknowledges its last byte, then
+//     releases it (NetX's retransmit queue). A failed Send leaves the packet
+//     with the caller, trimmed to the unsent part; the caller releases it.
+//   - At most TCPOptions.MaxTxQueue (NX_TCP_MAXIMUM_TX_QUEUE, 20) packets wait
+//     for acknowledgement; then Send waits and reports NX_TX_QUEUE_DEPTH.
+//   - Disconnect(NoWait) resets the connection (RST) and returns
+//     NX_IN_PROGRESS; every disconnect releases the transmit queue and wakes
+//     blocked senders and receivers.
+//
+// # Data path
+//
+// Outbound frames go from gVisor into a ring of reusable frame buffers and
+// one transmit goroutine writes them to the driver; when the ring is full,
+// gVisor's writer waits (back-pressure). Nothing is dropped silently between
+// the stack and the wire, so the Wire's impairments are the only loss (with
+// SACK+RACK, silent drops cost 200 ms RTO storms: reference/anchors.md §7).
+// Inbound frames come from the driver as packets of its receive pool (no
+// packet free = frame dropped and counted, like a MAC), are copied into
+// gVisor and released. The receive goroutine also reads each TCP header's
+// acknowledgement number so the transmit queue can release what the peer
+// acknowledged.
+//
+// # MCU-like TCP defaults (a deliberate choice)
+//
+// gVisor defaults to 1 MiB socket buffers; an MCU has tens of kilobytes.
+// The zero TCPOptions give each socket a 64 KiB send buffer and a 64 KiB
+// receive window (TCPSocketCreate's window overrides it per socket, as NetX's
+// window_size does), receive-buffer auto-tuning off, SACK on, gVisor's RACK
+// loss detection and 200 ms minimum RTO, and a 20-packet transmit queue.
+package netstack
