@@ -1,0 +1,228 @@
+package pop3c
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/simboard/simboard/nx"
+	"github.com/simboard/simboard/packetpool"
+)
+
+// fakeSock is a scripted TCP socket: every command the client sends is
+// handed to serve, whose reply chunks are queued, each delivered as one
+// received packet (chained when it outgrows the receive pool's payload). An
+// empty queue is a timeout (nx.ErrNoPacket, at once) or, after hangup, a
+// closed connection (nx.ErrNotConnected).
+type fakeSock struct {
+	mu     sync.Mutex
+	rx     *packetpool.Pool
+	ptype  int
+	queue  [][]byte
+	sent   []string
+	serve  func(line string) []string
+	hangup bool // the peer closed: receive fails once the queue is empty
+
+	disconnects []nx.Wait
+	unbound     bool
+	deleted     bool
+}
+
+func (s *fakeSock) push(chunks ...string) {
+	for _, c := range chunks {
+		s.queue = append(s.queue, []byte(c))
+	}
+}
+
+func (s *fakeSock) PacketType() int { return s.ptype }
+
+func (s *fakeSock) Send(ctx context.Context, pk *packetpool.Packet, wait nx.Wait) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hangup && len(s.queue) == 0 {
+		return nx.ErrNotConnected
+	}
+	var b []byte
+	for buf := range pk.Buffers() {
+		b = append(b, buf...)
+	}
+	if err := pk.Release(); err != nil { // the socket owns it once sent
+		return err
+	}
+	line := string(b)
+	s.sent = append(s.sent, line)
+	if s.serve != nil {
+		s.push(s.serve(line)...)
+	}
+	return nil
+}
+
+func (s *fakeSock) Receive(ctx context.Context, wait nx.Wait) (*packetpool.Packet, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ctx.Err() != nil {
+		return nil, nx.ErrWaitAborted
+	}
+	if len(s.queue) == 0 {
+		if s.hangup {
+			return nil, nx.ErrNotConnected
+		}
+		return nil, nx.ErrNoPacket
+	}
+	chunk := s.queue[0]
+	s.queue = s.queue[1:]
+	if len(chunk) == 0 { // an empty chunk scripts a hangup at this point
+		s.hangup = true
+		s.queue = nil
+		return nil, nx.ErrNotConnected
+	}
+	pk, err := s.rx.Allocate(ctx, packetpool.ReceivePacket, nx.NoWait)
+	if err != nil {
+		return nil, err
+	}
+	if err := pk.Append(ctx, chunk, s.rx, nx.NoWait); err != nil {
+		_ = pk.Release()
+		return nil, err
+	}
+	return pk, nil
+}
+
+func (s *fakeSock) Disconnect(ctx context.Context, wait nx.Wait) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.disconnects = append(s.disconnects, wait)
+	if wait == nx.NoWait {
+		return nx.ErrInProgress
+	}
+	return nil
+}
+
+func (s *fakeSock) ClientUnbind() error { s.unbound = true; return nil }
+func (s *fakeSock) Delete() error       { s.deleted = true; return nil }
+
+// step is one exchange of a script: the command line expected (without
+// CRLF) and the reply chunks.
+type step struct {
+	cmd   string
+	reply []string
+}
+
+// scripted returns a serve function that checks each command against the
+// script and answers it; an unexpected command fails the test.
+func scripted(t testing.TB, steps ...step) func(string) []string {
+	i := 0
+	return func(line string) []string {
+		t.Helper()
+		got := strings.TrimSuffix(line, "\r\n")
+		if i >= len(steps) {
+			t.Errorf("unexpected command %q after the script", got)
+			return nil
+		}
+		st := steps[i]
+		i++
+		if got != st.cmd {
+			t.Errorf("command %d = %q, want %q", i, got, st.cmd)
+		}
+		return st.reply
+	}
+}
+
+// newTestPool creates a pool that must be balanced when the test ends.
+func newTestPool(t testing.TB, name string, payload, count int) *packetpool.Pool {
+	t.Helper()
+	p, err := packetpool.New(packetpool.Options{Name: name, PayloadSize: payload, Count: count, Debug: true})
+	if err != nil {
+		t.Fatalf("packetpool.New(%q) = %v", name, err)
+	}
+	t.Cleanup(func() {
+		info := p.Info()
+		if info.Free != info.Total || info.InvalidReleases != 0 {
+			t.Errorf("pool %q unbalanced: %+v", name, info)
+		}
+		for _, l := range p.Leaks() {
+			t.Errorf("leak: %v", l)
+		}
+	})
+	return p
+}
+
+type fakeEnv struct {
+	sock *fakeSock
+	pool *packetpool.Pool
+	tr   bytes.Buffer
+}
+
+// openFake runs Create's session on a scripted socket. greeting is queued
+// first. The pools are checked for balance at cleanup (after Delete).
+func openFake(t testing.TB, opts Options, rxPayload int, greeting string, steps ...step) (*Client, *fakeEnv, error) {
+	t.Helper()
+	env := &fakeEnv{}
+	env.pool = newTestPool(t, "client", 256, 64)
+	rx := newTestPool(t, "rx", rxPayload, 64)
+	env.sock = &fakeSock{rx: rx, ptype: packetpool.IPv4TCPPacket, serve: scripted(t, steps...)}
+	if greeting != "" {
+		env.sock.push(greeting)
+	}
+	opts.Pool = env.pool
+	if !opts.Server.IsValid() {
+		opts.Server = testServer
+	}
+	if opts.Name == "" {
+		opts.Name = "recipient@domain.com"
+		opts.Password = "testpwd"
+	}
+	opts.Transcript = &env.tr
+	o, err := opts.normalize()
+	if err != nil {
+		return nil, env, err
+	}
+	c := newClient(o)
+	if err := c.open(context.Background(), env.sock); err != nil {
+		return nil, env, err
+	}
+	t.Cleanup(func() {
+		if err := c.Delete(context.Background()); err != nil {
+			t.Errorf("Delete() = %v", err)
+		}
+	})
+	return c, env, nil
+}
+
+// readMessage drains MailItemMessageGet, releasing every packet.
+func readMessage(t testing.TB, c *Client) (data []byte, sizes []int, err error) {
+	t.Helper()
+	for {
+		pk, n, final, err := c.MailItemMessageGet(context.Background())
+		if err != nil {
+			return data, sizes, err
+		}
+		if pk.Length() != n {
+			t.Errorf("MailItemMessageGet() n = %d, packet length %d", n, pk.Length())
+		}
+		for b := range pk.Buffers() {
+			data = append(data, b...)
+		}
+		sizes = append(sizes, n)
+		if err := pk.Release(); err != nil {
+			t.Fatalf("Release() = %v", err)
+		}
+		if final {
+			return data, sizes, nil
+		}
+	}
+}
+
+func must(t testing.TB, err error, call string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s = %v, want nil", call, err)
+	}
+}
+
+var testServer = netip.MustParseAddr("198.51.100.1")
+
+var _ = fmt.Sprint

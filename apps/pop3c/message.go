@@ -1,0 +1,246 @@
+package pop3c
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/simboard/simboard/nx"
+	"github.com/simboard/simboard/packetpool"
+)
+
+// MailItemGet mirrors nx_pop3_client_mail_item_get: it sends RETR item and,
+// on +OK, returns the size the server announces ("+OK 120 octets"; 0 when the
+// reply has no number) and prepares MailItemMessageGet to deliver the
+// message. Item 0 is ErrClientInvalidIndex and an item beyond the last STAT
+// count ErrInvalidMailItem (in ProfileNetX also when no STAT was sent), both
+// before any traffic. -ERR is a *ServerError (ErrServerErrorStatus) and
+// leaves the session ready for another command. Blocks for the send and reply
+// waits.
+func (c *Client) MailItemGet(ctx context.Context, item int) (size int64, err error) {
+	if c == nil {
+		return 0, nx.ErrPtr
+	}
+	ctx, leave := c.enter(ctx)
+	defer leave()
+	return c.retr(ctx, item)
+}
+
+func (c *Client) retr(ctx context.Context, item int) (size int64, err error) {
+	if err := c.ready("RETR"); err != nil {
+		return 0, err
+	}
+	if err := c.checkIndex("RETR", item, true); err != nil {
+		return 0, err
+	}
+	text, err := c.command(ctx, "RETR", []int{item})
+	if err != nil {
+		return 0, err
+	}
+	var buf [2][]byte
+	if f := fields(buf[:0:2], text); len(f) > 0 {
+		size, _ = parseNumber(f[0])
+	}
+	c.startMessage("RETR")
+	return size, nil
+}
+
+// Top sends TOP item lines (RFC 1939 §7): the message's headers, the blank
+// line and the first lines lines of its body, read with MailItemMessageGet
+// exactly like RETR data. Index checks as MailItemGet; lines must be >= 0
+// (ErrParam). Not in NetX (nx.ErrNotSupported in ProfileNetX). -ERR is a
+// *ServerError. Blocks for the send and reply waits.
+func (c *Client) Top(ctx context.Context, item, lines int) error {
+	if c == nil {
+		return nx.ErrPtr
+	}
+	ctx, leave := c.enter(ctx)
+	defer leave()
+	return c.top(ctx, item, lines)
+}
+
+func (c *Client) top(ctx context.Context, item, lines int) error {
+	if err := c.ready("TOP"); err != nil {
+		return err
+	}
+	if c.netx {
+		return errf("TOP: not in NetX: %w", nx.ErrNotSupported)
+	}
+	if err := c.checkIndex("TOP", item, true); err != nil {
+		return err
+	}
+	if lines < 0 {
+		return errf("TOP %d %d: negative line count: %w", item, lines, ErrParam)
+	}
+	if _, err := c.command(ctx, "TOP", []int{item, lines}); err != nil {
+		return err
+	}
+	c.startMessage("TOP")
+	return nil
+}
+
+func (c *Client) startMessage(verb string) {
+	c.state = stateMessage
+	c.msgCmd = verb
+	c.msgLen = 0
+	c.dec.reset()
+	c.out, c.outDone = c.out[:0], false
+}
+
+// MailItemMessageGet mirrors nx_pop3_client_mail_item_message_get: it returns
+// the next packet of the message that MailItemGet (or Top) started, the
+// number of message bytes in it, and whether it is the final one. The data is
+// the message as sent, dot-unstuffed, without the terminator: as in NetX the
+// CRLF before the final "." belongs to the terminator, so the last line of
+// the message comes without its CRLF and a final packet may hold 0 bytes
+// (when the last segment is exactly "\r\n.\r\n"). The terminator is found
+// wherever segments split it; received chains are accepted.
+//
+// Ownership: the caller owns the returned packet, also the final one, and
+// must Release it (it returns to its own pool). A packet is either one the
+// client allocated from Options.Pool and filled (chained when the data
+// outgrows one packet), or, when a received segment needs no change at all,
+// the socket's receive packet itself (from the IP's default pool), handed
+// over without a copy as NetX hands over its receive packets.
+//
+// It blocks for the reply wait while no data is buffered, and for the packet
+// wait to allocate. Statuses: ErrClientInvalidState when no message is in
+// progress; nx.ErrNoPacket (timeout) or nx.ErrNotConnected when the data
+// stops (the connection is then reset); ErrMailBufferOverflow when the
+// message passes Options.MaxMessageSize (connection reset); allocation
+// statuses (nx.ErrNoPacket, ...) when the pool is empty, in which case no
+// data is lost and the call may be repeated.
+func (c *Client) MailItemMessageGet(ctx context.Context) (pkt *packetpool.Packet, n int, final bool, err error) {
+	if c == nil {
+		return nil, 0, false, nx.ErrPtr
+	}
+	ctx, leave := c.enter(ctx)
+	defer leave()
+	return c.messageGet(ctx)
+}
+
+func (c *Client) messageGet(ctx context.Context) (*packetpool.Packet, int, bool, error) {
+	if c.state != stateMessage {
+		if err := c.ready("message"); err != nil {
+			return nil, 0, false, err
+		}
+		return nil, 0, false, errf("message get: no RETR or TOP in progress: %w", ErrClientInvalidState)
+	}
+	for len(c.out) == 0 && !c.outDone {
+		if len(c.in) == 0 {
+			if err := c.fill(ctx); err != nil {
+				return nil, 0, false, c.broken(errf("%s data: %w", c.msgCmd, err))
+			}
+		}
+		if c.fresh && c.dec.passThrough(c.in) {
+			if pk := c.t.take(); pk != nil {
+				n := len(c.in)
+				c.in, c.fresh = nil, false
+				if err := c.account(n); err != nil {
+					_ = pk.Release()
+					return nil, 0, false, err
+				}
+				return pk, n, false, nil
+			}
+		}
+		out, used, done := c.dec.decode(c.out[:0], c.in)
+		c.out, c.outDone = out, done
+		c.in, c.fresh = c.in[used:], false
+		if err := c.account(len(out)); err != nil {
+			return nil, 0, false, err
+		}
+	}
+	pk, err := c.opts.Pool.Allocate(ctx, packetpool.ReceivePacket, c.opts.Timeouts.Packet)
+	if err != nil {
+		return nil, 0, false, errf("%s data: allocate: %w", c.msgCmd, err)
+	}
+	if len(c.out) > 0 {
+		if err := pk.Append(ctx, c.out, c.opts.Pool, c.opts.Timeouts.Packet); err != nil {
+			_ = pk.Release()
+			return nil, 0, false, errf("%s data: append: %w", c.msgCmd, err)
+		}
+	}
+	n, final := len(c.out), c.outDone
+	c.out, c.outDone = c.out[:0], false
+	if final {
+		c.state = stateTransaction
+	}
+	return pk, n, final, nil
+}
+
+// account adds n decoded bytes to the message and enforces the size limit.
+func (c *Client) account(n int) error {
+	c.msgLen += int64(n)
+	if max := c.opts.MaxMessageSize; max > 0 && c.msgLen > max {
+		return c.broken(errf("%s data: message longer than %d bytes: %w", c.msgCmd, max, ErrMailBufferOverflow))
+	}
+	return nil
+}
+
+// RetrTo sends RETR item and copies the message to w (a streaming
+// convenience over MailItemGet and MailItemMessageGet; not in NetX). It
+// writes the message as the server holds it: dot-unstuffed, without the
+// terminator, and with the CRLF that ends its last line (which
+// MailItemMessageGet leaves out, as NetX does). Every packet is released. It
+// returns the bytes written. When w fails, the rest of the message is read
+// and dropped so the session stays usable, and w's error is returned.
+// Statuses and blocking as MailItemGet and MailItemMessageGet.
+func (c *Client) RetrTo(ctx context.Context, item int, w io.Writer) (int64, error) {
+	if c == nil {
+		return 0, nx.ErrPtr
+	}
+	ctx, leave := c.enter(ctx)
+	defer leave()
+	if _, err := c.retr(ctx, item); err != nil {
+		return 0, err
+	}
+	return c.copyMessage(ctx, w)
+}
+
+// TopTo sends TOP item lines and copies the result to w, as RetrTo does for
+// RETR. Not in NetX (nx.ErrNotSupported in ProfileNetX).
+func (c *Client) TopTo(ctx context.Context, item, lines int, w io.Writer) (int64, error) {
+	if c == nil {
+		return 0, nx.ErrPtr
+	}
+	ctx, leave := c.enter(ctx)
+	defer leave()
+	if err := c.top(ctx, item, lines); err != nil {
+		return 0, err
+	}
+	return c.copyMessage(ctx, w)
+}
+
+func (c *Client) copyMessage(ctx context.Context, w io.Writer) (int64, error) {
+	var written int64
+	var werr error
+	for {
+		pk, _, final, err := c.messageGet(ctx)
+		if err != nil {
+			return written, err
+		}
+		if werr == nil {
+			for b := range pk.Buffers() {
+				var m int
+				m, werr = w.Write(b)
+				written += int64(m)
+				if werr != nil {
+					break
+				}
+			}
+		}
+		_ = pk.Release()
+		if final {
+			break
+		}
+	}
+	if werr == nil && c.dec.lastCRLF {
+		var m int
+		m, werr = w.Write(crlf)
+		written += int64(m)
+	}
+	if werr != nil {
+		return written, fmt.Errorf("pop3c: %s: write: %w", c.msgCmd, werr)
+	}
+	return written, nil
+}
