@@ -1,0 +1,166 @@
+package smtpc
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/simboard/simboard/nx"
+)
+
+// ReplyError is a server's negative (or unexpected) reply: the three-digit
+// code, the RFC 3463 enhanced status code when the server sent one
+// ("5.1.1"), the reply text and the stage of the session it answered.
+// RFC 5321 semantics: 4xx is a temporary failure (try again later), 5xx is
+// permanent (do not retry the same mail unchanged).
+//
+// Errors returned by MailSend wrap a *ReplyError together with the NetX
+// status of the stage, so both of these hold for a refused sender:
+//
+//	errors.Is(err, smtpc.ErrMailReply)
+//	var re *smtpc.ReplyError; errors.As(err, &re) // re.Code == 550
+type ReplyError struct {
+	Code     int    // reply code, e.g. 550
+	Enhanced string // enhanced status code, e.g. "5.1.1"; "" when absent
+	Msg      string // reply text after the code(s); lines joined with "\n"
+	Stage    string // "greeting", "EHLO", "AUTH", "MAIL FROM", "RCPT TO:<bob@example.com>", "DATA", "end of data", ...
+}
+
+// Error returns e.g. "smtpc: RCPT TO:<bob@example.com>: permanent failure:
+// 550 5.1.1 no such user".
+func (e *ReplyError) Error() string {
+	var b strings.Builder
+	b.WriteString("smtpc: ")
+	if e.Stage != "" {
+		b.WriteString(e.Stage)
+		b.WriteString(": ")
+	}
+	switch {
+	case e.Temporary():
+		b.WriteString("temporary failure: ")
+	case e.Permanent():
+		b.WriteString("permanent failure: ")
+	default:
+		b.WriteString("unexpected reply: ")
+	}
+	b.WriteString(strconv.Itoa(e.Code))
+	if e.Enhanced != "" {
+		b.WriteByte(' ')
+		b.WriteString(e.Enhanced)
+	}
+	if e.Msg != "" {
+		b.WriteByte(' ')
+		b.WriteString(strings.ReplaceAll(e.Msg, "\n", " / "))
+	}
+	return b.String()
+}
+
+// Temporary reports whether the reply is a transient negative completion
+// (4xx): the same mail may succeed later.
+func (e *ReplyError) Temporary() bool { return e.Code >= 400 && e.Code < 500 }
+
+// Permanent reports whether the reply is a permanent negative completion
+// (5xx): retrying the same mail unchanged will fail again.
+func (e *ReplyError) Permanent() bool { return e.Code >= 500 && e.Code < 600 }
+
+// ProtocolError is a reply the client cannot parse or accept: a malformed
+// reply code, a line longer than the bound, a multi-line reply that never
+// ends, lines with differing codes, or data where none may be (after the
+// STARTTLS reply). The session is abandoned after one.
+type ProtocolError struct {
+	Stage  string // stage of the session, as in ReplyError
+	Reason string // what is wrong
+	Line   string // the offending line (quoted, at most 80 bytes), "" when not applicable
+}
+
+// Error returns e.g. `smtpc: greeting: malformed reply: 4 digits in code ("2200")`.
+func (e *ProtocolError) Error() string {
+	s := "smtpc: "
+	if e.Stage != "" {
+		s += e.Stage + ": "
+	}
+	s += e.Reason
+	if e.Line != "" {
+		s += " (" + e.Line + ")"
+	}
+	return s
+}
+
+func quoteLine(b []byte) string {
+	if len(b) > 80 {
+		return strconv.Quote(string(b[:80])) + "..."
+	}
+	return strconv.Quote(string(b))
+}
+
+// Sentinel errors, wrapped (with a Status) by the failures they name.
+var (
+	// ErrLineTooLong: a body line is longer than 998 octets (RFC 5322
+	// 2.1.1). Status ErrInvalidParam. The line is never sent: a []byte
+	// body is checked before any traffic; a streamed body is checked one
+	// line ahead of the wire, and the session is reset without the final
+	// "." so the server discards the partial message.
+	ErrLineTooLong = errors.New("smtpc: body line longer than 998 octets")
+	// ErrNeeds8BitMIME: the body has octets above 127 but the server does
+	// not offer 8BITMIME. Status ErrInvalidParam.
+	ErrNeeds8BitMIME = errors.New("smtpc: 8-bit body but the server does not offer 8BITMIME")
+	// ErrNeedsSMTPUTF8: an address is not ASCII but the server does not
+	// offer SMTPUTF8. Status ErrInvalidParam.
+	ErrNeedsSMTPUTF8 = errors.New("smtpc: non-ASCII address but the server does not offer SMTPUTF8")
+	// ErrTLSUnavailable: TLS is required but the server does not offer
+	// STARTTLS. Status ErrHelloReply.
+	ErrTLSUnavailable = errors.New("smtpc: TLS required but the server does not offer STARTTLS")
+	// ErrPlaintextAuth: the only usable mechanism would send the password
+	// (or token) in clear on a connection without TLS, and
+	// Options.AllowPlaintextAuth is false. Status ErrAuthentication.
+	ErrPlaintextAuth = errors.New("smtpc: refusing plaintext AUTH without TLS (set Options.AllowPlaintextAuth)")
+	// ErrQuit: the server accepted the mail (250 after the end of data)
+	// but the QUIT exchange then failed. It is wrapped by Result.QuitErr,
+	// never returned as the error of MailSend: the mail counts as sent.
+	ErrQuit = errors.New("smtpc: QUIT failed after the mail was accepted")
+)
+
+// statusError carries the NetX status of a failure next to its cause, so
+// errors.Is finds the Status and errors.As finds the *ReplyError,
+// *ProtocolError, nx.Status or sentinel in cause.
+type statusError struct {
+	status Status
+	cause  error
+}
+
+func (e *statusError) Error() string {
+	return e.cause.Error() + " [" + e.status.String() + "]"
+}
+
+func (e *statusError) Unwrap() []error { return []error{e.status, e.cause} }
+
+// withStatus wraps cause with st. A nil cause gives the bare status.
+func withStatus(st Status, cause error) error {
+	if cause == nil {
+		return st
+	}
+	return &statusError{status: st, cause: cause}
+}
+
+// errorf is fmt.Errorf wrapped with a status.
+func errorf(st Status, format string, args ...any) error {
+	return withStatus(st, fmt.Errorf(format, args...))
+}
+
+// NetXStatus returns the UINT status nx_smtp_mail_send would have returned
+// for err: 0 (NX_SUCCESS) for nil, the SMTP Status when err carries one
+// (0xA0–0xB2), else the NetX service status it wraps (nx.Code: a receive
+// timeout is NX_NO_PACKET 0x01, a closed connection NX_NOT_CONNECTED 0x38,
+// and any other error NX_NOT_SUCCESSFUL 0x43). Ported firmware can compare
+// it with the C constants.
+func NetXStatus(err error) uint32 {
+	if err == nil {
+		return 0
+	}
+	var st Status
+	if errors.As(err, &st) {
+		return uint32(st)
+	}
+	return uint32(nx.Code(err))
+}

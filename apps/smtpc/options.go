@@ -1,0 +1,175 @@
+package smtpc
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net/netip"
+
+	"github.com/simboard/simboard/netstack"
+	"github.com/simboard/simboard/nx"
+	"github.com/simboard/simboard/packetpool"
+)
+
+// Profile selects how closely the client follows NetX Duo.
+type Profile int
+
+const (
+	// ProfileDefault (the zero value) is the full client: several
+	// recipients, PLAIN/LOGIN/CRAM-MD5/XOAUTH2, STARTTLS and implicit TLS,
+	// SIZE/8BITMIME/SMTPUTF8, HELO fallback, Date/Message-ID/priority
+	// headers.
+	ProfileDefault Profile = iota
+	// ProfileNetX keeps NetX Duo's limits so a firmware engineer sees the
+	// failures the MCU will see: one recipient per mail (more give
+	// ErrInvalidParam), PLAIN or LOGIN only (any other AuthType becomes
+	// PLAIN at Create, as nxd_smtp_client_create does), no TLS (TLSOff is
+	// forced; TLSRequired or TLSImplicit make Create fail), no HELO
+	// fallback, only 250 accepted for RCPT, username ≤ 40, password ≤ 20
+	// and domain ≤ 40 octets (NX_SIZE_ERROR), an empty body refused
+	// (NX_SMTP_INVALID_PARAM), NetX's exact header bytes (reference §4.8),
+	// "MAIL FROM:<a> " / "RCPT TO:<b> " with NetX's trailing space, and no
+	// ESMTP parameters. Plaintext AUTH is allowed, as on the MCU. The
+	// protocol defects are still fixed (dot-stuffing, CRLF normalisation,
+	// replies across packets, chained receive packets, no leaks).
+	ProfileNetX
+)
+
+// TLSPolicy selects transport security.
+type TLSPolicy int
+
+const (
+	// TLSOpportunistic (the zero value): STARTTLS when the server offers
+	// it, plaintext otherwise. A failed handshake or certificate check
+	// fails the mail (falling back to plaintext would hide an attack).
+	TLSOpportunistic TLSPolicy = iota
+	// TLSOff never uses TLS (NetX Duo's behaviour).
+	TLSOff
+	// TLSRequired: STARTTLS must be offered and succeed, else the mail
+	// fails with ErrTLSUnavailable (status ErrHelloReply) before AUTH or
+	// MAIL.
+	TLSRequired
+	// TLSImplicit: TLS from the first byte (SMTPS, port 465 by default).
+	TLSImplicit
+)
+
+// Resolver resolves a server host name. *net.Resolver satisfies it, but a
+// board has no DNS of its own: inject a resolver that answers from the
+// test's or the application's own table (or a DNS client on the board).
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Timeouts mirror the NetX configuration macros (reference §4.2). A zero
+// field means the NetX default; there is no way to ask for NX_NO_WAIT here,
+// which NetX does not use for these either.
+type Timeouts struct {
+	Packet     nx.Wait // NX_SMTP_CLIENT_PACKET_TIMEOUT, 2 s: packet allocate and data append
+	Connection nx.Wait // NX_SMTP_CLIENT_CONNECTION_TIMEOUT, 10 s: TCP connect
+	Disconnect nx.Wait // NX_SMTP_CLIENT_DISCONNECT_TIMEOUT, 5 s: graceful disconnect
+	Greeting   nx.Wait // NX_SMTP_GREETING_TIMEOUT, 10 s: the 220 greeting
+	Envelope   nx.Wait // NX_SMTP_ENVELOPE_TIMEOUT, 10 s: EHLO/STARTTLS/AUTH/MAIL/RCPT/DATA/QUIT replies and the TLS handshake
+	Message    nx.Wait // NX_SMTP_MESSAGE_TIMEOUT, 30 s: the reply after the end of data
+	Send       nx.Wait // NX_SMTP_CLIENT_SEND_TIMEOUT, 5 s: each nx_tcp_socket_send
+	Bind       nx.Wait // the fixed 100-tick wait of nx_tcp_client_socket_bind
+}
+
+// DefaultTimeouts returns NetX Duo's defaults.
+func DefaultTimeouts() Timeouts {
+	return Timeouts{
+		Packet:     nx.Seconds(2),
+		Connection: nx.Seconds(10),
+		Disconnect: nx.Seconds(5),
+		Greeting:   nx.Seconds(10),
+		Envelope:   nx.Seconds(10),
+		Message:    nx.Seconds(30),
+		Send:       nx.Seconds(5),
+		Bind:       nx.Ticks(100),
+	}
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	d := DefaultTimeouts()
+	for _, p := range []struct{ v, def *nx.Wait }{
+		{&t.Packet, &d.Packet}, {&t.Connection, &d.Connection}, {&t.Disconnect, &d.Disconnect},
+		{&t.Greeting, &d.Greeting}, {&t.Envelope, &d.Envelope}, {&t.Message, &d.Message},
+		{&t.Send, &d.Send}, {&t.Bind, &d.Bind},
+	} {
+		if *p.v == nx.NoWait {
+			*p.v = *p.def
+		}
+	}
+	return t
+}
+
+// Options are the arguments of nxd_smtp_client_create plus this client's
+// extensions. Zero values are documented per field.
+type Options struct {
+	// IP is the board's IP instance (ip_ptr). Required (nx.ErrPtr).
+	IP *netstack.IP
+	// Pool is client_packet_pool_ptr: commands and the message are built
+	// in its packets, chained as the message grows. Required (nx.ErrPtr).
+	// Replies arrive in packets of the IP's default pool.
+	Pool *packetpool.Pool
+
+	// Username and Password are the AUTH credentials (for XOAUTH2,
+	// Password is the access token). They never reach the logger or the
+	// transcript. CR, LF and NUL are refused.
+	Username, Password string
+	// From is from_address, a bare addr-spec ("board@example.com").
+	// Required.
+	From string
+	// ClientDomain is the EHLO argument (client_domain). "" means the
+	// board's address as an address literal, e.g. "[198.51.100.2]".
+	ClientDomain string
+	// Auth is authentication_type. The zero value means AuthPlain when
+	// Username is set and AuthNone otherwise.
+	Auth AuthType
+
+	// ServerAddr is server_address (IPv4 or IPv6).
+	ServerAddr netip.Addr
+	// ServerHost is the server's host name. When ServerAddr is not valid it
+	// is resolved through Resolver for every mail. It is also the TLS
+	// server name (else ServerAddr's text is).
+	ServerHost string
+	// Port is the server port. 0 means 25, or 465 with TLSImplicit.
+	Port uint16
+	// Resolver resolves ServerHost; required when ServerAddr is not set
+	// (there is no implicit use of the host's DNS).
+	Resolver Resolver
+
+	// Profile selects ProfileDefault (zero) or ProfileNetX.
+	Profile Profile
+	// TLS is the transport security policy; the zero value is
+	// TLSOpportunistic.
+	TLS TLSPolicy
+	// TLSConfig configures crypto/tls. nil means a default config that
+	// verifies the server certificate against the system roots. A config
+	// without ServerName gets ServerHost (or ServerAddr's text). The client
+	// clones it and never modifies the caller's.
+	TLSConfig *tls.Config
+	// AllowPlaintextAuth permits PLAIN, LOGIN and XOAUTH2 on a connection
+	// without TLS. false (the default) refuses them with ErrPlaintextAuth
+	// before any credential is sent; CRAM-MD5 is always allowed.
+	AllowPlaintextAuth bool
+
+	// Timeouts are NetX's configuration macros; zero fields take NetX's
+	// defaults (DefaultTimeouts).
+	Timeouts Timeouts
+	// Window is the socket's receive window (NX_SMTP_CLIENT_TCP_WINDOW_SIZE).
+	// 0 means 1460.
+	Window int
+	// ChainSize is the most message bytes put in one packet chain before it
+	// is handed to the socket. 0 means 16 KiB, capped at a quarter of the
+	// pool so the transmit queue cannot starve it.
+	ChainSize int
+
+	// Transcript, when set, receives the dialogue one line at a time
+	// ("C: EHLO board", "S: 250-SIZE"), with credentials redacted and the
+	// message content summarised. Written from MailSend's goroutine.
+	Transcript io.Writer
+	// Logger receives lifecycle events (Info) and failures (Warn). nil
+	// discards. Credentials are never logged.
+	Logger *slog.Logger
+}

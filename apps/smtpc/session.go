@@ -1,0 +1,462 @@
+package smtpc
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/simboard/simboard/nx"
+)
+
+// endMode is how a session's connection is closed.
+type endMode int
+
+const (
+	endQuit      endMode = iota // dialogue in sync: QUIT, then a graceful close
+	endReset                    // transport broken or message half sent: reset (RST)
+	endQuitReset                // malformed reply: best-effort QUIT, then reset
+	endClose                    // the server said 421: close without QUIT
+	endDone                     // QUIT exchanged (or tried after acceptance): graceful close
+)
+
+// transportError is a failure of the connection itself (timeout, reset,
+// closed, send failure) at a stage; it wraps the nx.Status.
+type transportError struct {
+	stage, op string
+	err       error
+}
+
+func (e *transportError) Error() string {
+	return "smtpc: " + e.stage + ": " + e.op + ": " + e.err.Error()
+}
+
+func (e *transportError) Unwrap() error { return e.err }
+
+// session is one SMTP dialogue over one connection.
+type session struct {
+	cfg    *config
+	t      transport
+	rr     replyReader
+	tlsCfg *tls.Config
+
+	caps       map[string]string // EHLO keywords (upper case) and their parameters
+	authSeen   bool              // an AUTH keyword was advertised
+	res        Result
+	end        endMode
+	quitSent   bool
+	line       []byte // command scratch
+	look       []byte
+	transcript func(prefix string, line []byte)
+}
+
+func newSession(cfg *config, t transport, clock nx.Clock, tlsCfg *tls.Config) *session {
+	s := &session{cfg: cfg, t: t, tlsCfg: tlsCfg, end: endReset}
+	s.rr.clock = clock
+	if w := cfg.Transcript; w != nil {
+		s.transcript = func(prefix string, line []byte) {
+			b := make([]byte, 0, len(prefix)+len(line)+1)
+			b = append(b, prefix...)
+			b = append(b, line...)
+			_, _ = w.Write(append(b, '\n'))
+		}
+		s.rr.onLine = func(line []byte) { s.transcript("S: ", line) }
+	}
+	return s
+}
+
+func (s *session) note(prefix, text string) {
+	if s.transcript != nil {
+		s.transcript(prefix, []byte(text))
+	}
+}
+
+// send writes one command line. redact keeps it out of the transcript.
+func (s *session) send(ctx context.Context, stage, line string, redact bool) error {
+	if s.transcript != nil {
+		if redact {
+			s.note("C: ", "<credentials redacted>")
+		} else {
+			s.note("C: ", line)
+		}
+	}
+	s.line = append(append(s.line[:0], line...), '\r', '\n')
+	if err := s.t.write(ctx, s.line); err != nil {
+		return s.broken(stage, "send command", err)
+	}
+	if err := s.t.flush(ctx); err != nil {
+		return s.broken(stage, "send command", err)
+	}
+	return nil
+}
+
+// broken records a transport failure: the connection will be reset.
+func (s *session) broken(stage, op string, err error) error {
+	s.end = endReset
+	return &transportError{stage: stage, op: op, err: err}
+}
+
+// read waits for the next reply.
+func (s *session) read(ctx context.Context, stage string, wait nx.Wait) (reply, error) {
+	rep, err := s.rr.read(ctx, s.t, wait, stage)
+	if err != nil {
+		var pe *ProtocolError
+		if errors.As(err, &pe) {
+			s.end = endQuitReset
+			return rep, err
+		}
+		var te *transportError
+		if errors.As(err, &te) {
+			s.end = endReset
+			return rep, err
+		}
+		return rep, s.broken(stage, "receive reply", err)
+	}
+	return rep, nil
+}
+
+// cmd sends a command and reads its reply.
+func (s *session) cmd(ctx context.Context, stage, line string, redact bool) (reply, error) {
+	if err := s.send(ctx, stage, line, redact); err != nil {
+		return reply{}, err
+	}
+	return s.read(ctx, stage, s.cfg.to.Envelope)
+}
+
+// reject turns an unwanted reply into the stage's status with a *ReplyError.
+// The dialogue is still in sync, so the session ends with QUIT, except after
+// 421 (the server is closing the channel).
+func (s *session) reject(st Status, stage string, rep reply) error {
+	enh, msg := rep.enhanced()
+	if rep.code == 421 {
+		s.end = endClose
+	}
+	return withStatus(st, &ReplyError{Code: rep.code, Enhanced: enh, Msg: msg, Stage: stage})
+}
+
+func (s *session) run(ctx context.Context, m *mail) error {
+	if s.cfg.TLS == TLSImplicit {
+		if err := s.startTLS(ctx, "implicit TLS"); err != nil {
+			return err
+		}
+	}
+	rep, err := s.read(ctx, "greeting", s.cfg.to.Greeting)
+	if err != nil {
+		return err
+	}
+	s.end = endQuit
+	if rep.code != 220 {
+		return s.reject(ErrGreetReply, "greeting", rep)
+	}
+	if err := s.hello(ctx); err != nil {
+		return err
+	}
+	if !s.t.secure() && (s.cfg.TLS == TLSOpportunistic || s.cfg.TLS == TLSRequired) {
+		if _, ok := s.caps["STARTTLS"]; ok {
+			rep, err := s.cmd(ctx, "STARTTLS", "STARTTLS", false)
+			if err != nil {
+				return err
+			}
+			switch {
+			case rep.code == 220:
+				if s.rr.pending() > 0 {
+					// Bytes after the 220 were sent in plaintext and
+					// must not be taken as TLS-protected replies
+					// (the STARTTLS command-injection attack).
+					s.end = endReset
+					return withStatus(ErrServerErrorReply, &ProtocolError{Stage: "STARTTLS", Reason: "data after the STARTTLS reply"})
+				}
+				if err := s.startTLS(ctx, "STARTTLS"); err != nil {
+					return err
+				}
+				if err := s.hello(ctx); err != nil {
+					return err
+				}
+			case s.cfg.TLS == TLSRequired:
+				return s.reject(ErrHelloReply, "STARTTLS", rep)
+			}
+		} else if s.cfg.TLS == TLSRequired {
+			return withStatus(ErrHelloReply, ErrTLSUnavailable)
+		}
+	}
+	if err := s.auth(ctx); err != nil {
+		return err
+	}
+	params, check8bit, err := s.mailParams(m)
+	if err != nil {
+		return err
+	}
+	from := "MAIL FROM:<" + s.cfg.From + ">"
+	if rep, err = s.cmd(ctx, from, from+params, false); err != nil {
+		return err
+	}
+	if rep.code != 250 {
+		return s.reject(ErrMailReply, "MAIL FROM:<"+s.cfg.From+">", rep)
+	}
+	for _, r := range m.recipients() {
+		stage := "RCPT TO:<" + r + ">"
+		line := stage
+		if s.cfg.netx {
+			line += " "
+		}
+		if rep, err = s.cmd(ctx, stage, line, false); err != nil {
+			return err
+		}
+		if rep.code != 250 && (s.cfg.netx || rep.code != 251) {
+			return s.reject(ErrRcptReply, stage, rep)
+		}
+		s.res.Recipients++
+	}
+	if rep, err = s.cmd(ctx, "DATA", "DATA", false); err != nil {
+		return err
+	}
+	if rep.code != 354 {
+		return s.reject(ErrDataReply, "DATA", rep)
+	}
+	if err := s.message(ctx, m, check8bit); err != nil {
+		return err
+	}
+	if rep, err = s.read(ctx, "end of data", s.cfg.to.Message); err != nil {
+		return err
+	}
+	s.end = endQuit
+	if rep.code != 250 {
+		return s.reject(ErrMessageReply, "end of data", rep)
+	}
+	s.res.Accepted = true
+	_, s.res.Reply = rep.enhanced()
+	if enh, _ := rep.enhanced(); enh != "" {
+		s.res.Reply = enh + " " + s.res.Reply
+	}
+	// The mail is accepted: a failing QUIT no longer changes that.
+	s.quitSent = true
+	s.end = endDone
+	rep, err = s.cmd(ctx, "QUIT", "QUIT", false)
+	switch {
+	case err != nil:
+		s.res.QuitErr = fmt.Errorf("%w: %w", ErrQuit, err)
+		if s.end != endQuitReset {
+			s.end = endReset
+		}
+	case rep.code != 221:
+		s.res.QuitErr = fmt.Errorf("%w: %w", ErrQuit, s.reject(ErrServerErrorCode, "QUIT", rep))
+		s.end = endDone
+	default:
+		s.end = endDone
+	}
+	return nil
+}
+
+// hello sends EHLO and, outside ProfileNetX, falls back to HELO when the
+// server does not know EHLO (500 or 502).
+func (s *session) hello(ctx context.Context) error {
+	rep, err := s.cmd(ctx, "EHLO", "EHLO "+s.cfg.domain, false)
+	if err != nil {
+		return err
+	}
+	if rep.code == 250 {
+		s.parseCaps(rep)
+		return nil
+	}
+	if !s.cfg.netx && (rep.code == 500 || rep.code == 502) {
+		if rep, err = s.cmd(ctx, "HELO", "HELO "+s.cfg.domain, false); err != nil {
+			return err
+		}
+		if rep.code == 250 {
+			s.caps, s.authSeen = map[string]string{}, false
+			return nil
+		}
+		return s.reject(ErrHelloReply, "HELO", rep)
+	}
+	return s.reject(ErrHelloReply, "EHLO", rep)
+}
+
+// parseCaps reads the EHLO keywords (lines after the first).
+func (s *session) parseCaps(rep reply) {
+	s.caps, s.authSeen = map[string]string{}, false
+	for _, l := range rep.lines[min(1, len(rep.lines)):] {
+		kw, params, _ := strings.Cut(strings.TrimSpace(l), " ")
+		kw = strings.ToUpper(kw)
+		if rest, ok := strings.CutPrefix(kw, "AUTH="); ok { // pre-RFC 4954 form
+			kw, params = "AUTH", rest+" "+params
+		}
+		if kw == "AUTH" {
+			s.authSeen = true
+			s.caps[kw] += " " + params
+			continue
+		}
+		s.caps[kw] = params
+	}
+}
+
+func (s *session) startTLS(ctx context.Context, stage string) error {
+	nt, err := s.t.startTLS(ctx, s.tlsCfg, s.cfg.to.Envelope)
+	if nt != nil {
+		s.t = nt
+	}
+	s.rr.reset()
+	if err != nil {
+		s.end = endReset
+		return &transportError{stage: stage, op: "handshake", err: err}
+	}
+	s.res.TLS = true
+	if s.transcript != nil {
+		s.note("-- ", "TLS established ("+stage+", server name "+s.tlsCfg.ServerName+")")
+	}
+	return nil
+}
+
+// auth authenticates unless the type is AuthNone.
+func (s *session) auth(ctx context.Context) error {
+	if s.cfg.Auth == AuthNone {
+		return nil
+	}
+	var offered []AuthType
+	if s.authSeen {
+		offered = offeredAuth(s.caps, true)
+	}
+	typ, err := chooseAuth(s.cfg.Auth, offered, s.cfg.netx, s.t.secure(), s.cfg.AllowPlaintextAuth)
+	if err != nil {
+		return err
+	}
+	stage := "AUTH " + typ.String()
+	m := mechanism{typ: typ, user: s.cfg.Username, secret: s.cfg.Password, netx: s.cfg.netx}
+	rep, err := s.cmd(ctx, stage, stage, false)
+	for {
+		if err != nil {
+			return err
+		}
+		switch {
+		case rep.code == 235:
+			s.res.Auth = typ
+			return nil
+		case rep.code == 334 && m.step < 4:
+			chal := ""
+			if len(rep.lines) > 0 {
+				chal = rep.lines[0]
+			}
+			resp, rerr := m.respond(chal)
+			if rerr != nil {
+				// Cancel the exchange (RFC 4954: "*"); the server
+				// answers 501 and the dialogue stays in sync.
+				if _, err := s.cmd(ctx, stage, "*", false); err != nil {
+					return err
+				}
+				st := ErrInvalidServerChallenge
+				if s.cfg.netx {
+					st = ErrAuthReply
+				}
+				return errorf(st, "smtpc: %s: %w %s", stage, rerr, quoteLine([]byte(chal)))
+			}
+			rep, err = s.cmd(ctx, stage, base64.StdEncoding.EncodeToString(resp), true)
+		default:
+			return s.reject(ErrAuthReply, stage, rep)
+		}
+	}
+}
+
+// mailParams checks the mail against the server's extensions and returns
+// the MAIL FROM parameters, and whether the streamed body must be checked
+// for 8-bit octets.
+func (s *session) mailParams(m *mail) (params string, check8bit bool, err error) {
+	if s.cfg.netx {
+		return " ", false, nil // NetX: "MAIL FROM:<a> \r\n", no parameters
+	}
+	var b strings.Builder
+	if v, ok := s.caps["SIZE"]; ok && m.size >= 0 {
+		est := int64(len(m.header)) + m.size + 3
+		if f := strings.Fields(v); len(f) > 0 {
+			if limit, perr := strconv.ParseInt(f[0], 10, 64); perr == nil && limit > 0 && est > limit {
+				return "", false, errorf(ErrOversizeMailData, "smtpc: message of about %d octets exceeds the server's SIZE limit of %d", est, limit)
+			}
+		}
+		fmt.Fprintf(&b, " SIZE=%d", est)
+	}
+	_, has8 := s.caps["8BITMIME"]
+	if m.utf8Addr {
+		if _, ok := s.caps["SMTPUTF8"]; !ok {
+			return "", false, withStatus(ErrInvalidParam, ErrNeedsSMTPUTF8)
+		}
+	}
+	if m.eightBit && !has8 {
+		return "", false, withStatus(ErrInvalidParam, ErrNeeds8BitMIME)
+	}
+	if has8 && (m.eightBit || m.reader != nil || m.utf8Addr) {
+		b.WriteString(" BODY=8BITMIME")
+	}
+	if m.utf8Addr {
+		b.WriteString(" SMTPUTF8")
+	}
+	return b.String(), m.reader != nil && !has8, nil
+}
+
+// message sends the header, the encoded body and the final ".". From the
+// first byte on, a failure leaves a half-sent message, so the session is
+// reset instead of ended with QUIT: without the final "." the server
+// discards what it got.
+func (s *session) message(ctx context.Context, m *mail, check8bit bool) error {
+	s.end = endReset
+	werr := error(nil)
+	e := encoder{check8bit: check8bit, write: func(p []byte) error {
+		if err := s.t.write(ctx, p); err != nil {
+			werr = &transportError{stage: "DATA", op: "send message", err: err}
+			return werr
+		}
+		return nil
+	}}
+	if err := e.write(m.header); err != nil {
+		return err
+	}
+	var err error
+	if m.reader != nil {
+		err = e.encodeReader(m.reader, s.look)
+	} else {
+		_, err = e.encode(m.body, true)
+	}
+	if err == nil {
+		err = e.write([]byte(".\r\n"))
+	}
+	if err == nil {
+		if ferr := s.t.flush(ctx); ferr != nil {
+			err = &transportError{stage: "DATA", op: "send message", err: ferr}
+		}
+	}
+	s.res.Octets = int64(len(m.header)) + e.out
+	if s.transcript != nil {
+		s.note("C: ", "<message: "+strconv.FormatInt(s.res.Octets, 10)+" octets>")
+		if err == nil {
+			s.note("C: ", ".")
+		}
+	}
+	return err
+}
+
+// finish closes the connection as the session's end mode says and releases
+// everything the transport holds.
+func (s *session) finish(ctx context.Context) {
+	mode := s.end
+	if ctx.Err() != nil && mode != endDone {
+		mode = endReset
+	}
+	switch mode {
+	case endQuit, endQuitReset:
+		if mode == endQuitReset {
+			s.rr.reset()
+		}
+		ok := false
+		if !s.quitSent {
+			s.quitSent = true
+			if rep, err := s.cmd(ctx, "QUIT", "QUIT", false); err == nil && rep.code == 221 {
+				ok = true
+			}
+		}
+		s.t.close(ctx, ok && mode == endQuit)
+	case endClose, endDone:
+		s.t.close(ctx, true)
+	default:
+		s.t.close(ctx, false)
+	}
+}
