@@ -1,0 +1,871 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/simboard/simboard/nx"
+)
+
+// DefaultQueueFrames is the receive-queue depth of a Port when
+// PortOptions.QueueFrames is 0, and the depth of its egress queue. It is
+// large enough that a TCP sender bursting a full 4 MiB window of 1514-byte
+// frames (≈2,800 frames) never fills it; see the Wire doc for what happens
+// when it does fill.
+const DefaultQueueFrames = 4096
+
+// ReorderHold is the longest a frame picked for reordering is held back
+// waiting for the next frame of its port to overtake it. A held frame with
+// no successor within ReorderHold leaves late but not reordered.
+const ReorderHold = time.Millisecond
+
+// egressDepth bounds the hand-off queue between WriteFrame and a port's
+// scheduler; the scheduler itself holds up to QueueFrames frames.
+const egressDepth = 256
+
+// WireOptions configures a Wire. The zero value is valid: seed 0, the system
+// clock, no logging.
+type WireOptions struct {
+	// Seed seeds every port's impairment generator and the generated MACs,
+	// so a run with the same seed, ports and frame sequence drops,
+	// duplicates and delays the same frames. 0 is a seed like any other.
+	Seed int64
+	// Clock times delay, jitter and rate limiting. nil means nx.SystemClock,
+	// which testing/synctest fakes.
+	Clock nx.Clock
+	// Logger receives lifecycle events (attach, close, cable pull) at Info.
+	// Drops are counted in PortStats, never logged. nil discards.
+	Logger *slog.Logger
+}
+
+// Impairments are the faults a Port applies to frames it transmits (frames
+// leaving the port through WriteFrame, on their way to the switch). All
+// randomness comes from the port's seeded generator. The zero value is a
+// perfect link.
+type Impairments struct {
+	// Loss is the probability in [0, 1] that a frame is dropped (counted
+	// in Drops.Loss of the sending port).
+	Loss float64
+	// Duplicate is the probability in [0, 1] that a frame is delivered
+	// twice, back to back.
+	Duplicate float64
+	// Reorder is the probability in [0, 1] that a frame is held back and
+	// delivered right after the port's next frame (the pair swaps). At most
+	// one frame is held at a time, so with probability p a fraction
+	// p/(1+p) of frames arrive after their successor. See ReorderHold.
+	Reorder float64
+	// Delay is added to every frame's delivery time.
+	Delay time.Duration
+	// Jitter adds a uniform random offset in [-Jitter, +Jitter] to Delay
+	// (never delivering before the frame left). Jitter alone never reorders:
+	// a frame is never delivered before the previous frame of its port.
+	Jitter time.Duration
+	// RateBitsPerSecond limits the port's transmit rate like a PHY of that
+	// speed (10_000_000 for a 10 Mbit/s MCU PHY). Each frame occupies the
+	// wire for (max(len+4, 64) + 20) * 8 bits: FCS, minimum frame size,
+	// preamble and inter-frame gap included. 0 means unlimited.
+	RateBitsPerSecond int64
+}
+
+// IsZero reports whether im describes a perfect link.
+func (im Impairments) IsZero() bool { return im == Impairments{} }
+
+func (im Impairments) validate() error {
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"loss", im.Loss}, {"duplicate", im.Duplicate}, {"reorder", im.Reorder}} {
+		if math.IsNaN(p.v) || p.v < 0 || p.v > 1 {
+			return fmt.Errorf("%s probability %v outside [0, 1]", p.name, p.v)
+		}
+	}
+	if im.Delay < 0 || im.Jitter < 0 {
+		return fmt.Errorf("negative delay %v or jitter %v", im.Delay, im.Jitter)
+	}
+	if im.RateBitsPerSecond < 0 {
+		return fmt.Errorf("negative rate %d bit/s", im.RateBitsPerSecond)
+	}
+	return nil
+}
+
+// PortOptions configures one port of a Wire. The zero value is a valid
+// 1500-byte-MTU port with a generated MAC and no impairments.
+type PortOptions struct {
+	// Name appears in errors and logs. "" means "port<N>" (N counts
+	// attachments from 0).
+	Name string
+	// MAC is the port's station address. nil (or all zero) means a locally
+	// administered address (02:…) generated from the wire's seed, unique on
+	// the wire. A group (multicast) address is refused.
+	MAC net.HardwareAddr
+	// MTU is the IP MTU; the largest frame is MTU+14. 0 means 1500.
+	MTU int
+	// QueueFrames is the receive-queue depth in frames. It also bounds the
+	// frames in flight inside the port's scheduler (delayed, rate-limited
+	// or held for reordering); beyond that WriteFrame blocks. 0 means
+	// DefaultQueueFrames.
+	QueueFrames int
+
+	// Impairments applied to frames this port transmits; see Impairments.
+	// They can be changed later with SetImpairments.
+	Loss, Duplicate, Reorder float64
+	Delay, Jitter            time.Duration
+	RateBitsPerSecond        int64
+}
+
+// Impairments returns the impairment part of the options.
+func (o PortOptions) Impairments() Impairments {
+	return Impairments{
+		Loss: o.Loss, Duplicate: o.Duplicate, Reorder: o.Reorder,
+		Delay: o.Delay, Jitter: o.Jitter, RateBitsPerSecond: o.RateBitsPerSecond,
+	}
+}
+
+// Wire is an in-memory Ethernet switch joining any number of Ports. It
+// learns which port owns each source MAC and forwards unicast frames to
+// that port only; broadcast, multicast and unknown-unicast frames are
+// flooded to every other port. A frame is never sent back to its own port.
+//
+// # Loss and back-pressure
+//
+// A Wire never drops a frame on its own account: the only losses are the
+// ones configured (Impairments.Loss), a pulled cable (SetLinkUp(false)),
+// oversize frames, and, for ports with impairments, a full receive queue.
+// Each is counted by reason in PortStats. In detail:
+//
+//   - A port with no impairments delivers unicast frames synchronously from
+//     WriteFrame, and WriteFrame blocks while the receiving port's queue is
+//     full (back-pressure, like a NIC whose TX ring is full), so a fast
+//     sender is paced by its reader and nothing is lost. gVisor's TCP
+//     recovers badly from silent drops (reference/anchors.md §7), which is
+//     why the default is lossless.
+//   - A port with impairments passes frames to its scheduler goroutine,
+//     which holds up to QueueFrames frames in flight (delayed, or waiting
+//     for a rate-limited PHY); beyond that WriteFrame blocks, so a
+//     rate-limited port paces its sender instead of dropping.
+//     The scheduler then delivers without blocking: if the receiver's queue
+//     is full the frame is dropped and counted in the receiver's
+//     Drops.QueueFull, as a switch port buffer overflows on a real lossy
+//     network.
+//   - Flooded copies (broadcast, multicast, unknown unicast) never block:
+//     a port whose queue is full loses its copy (Drops.QueueFull), so one
+//     port that nobody reads cannot stall the whole wire.
+//
+// # Cost
+//
+// With no impairments a frame costs one copy into a pooled buffer on
+// WriteFrame and one copy out on ReadFrame, a map lookup and a channel
+// operation; no timers, no allocation in steady state.
+//
+// # Concurrency
+//
+// A Wire and its Ports are safe for concurrent use. Lock order: Wire.mu is
+// the only mutex; no port lock exists. Every goroutine (one scheduler per
+// port) is owned by its Port, and Port.Close and Wire.Close join them.
+type Wire struct {
+	clk  nx.Clock
+	log  *slog.Logger
+	seed int64
+
+	mu        sync.RWMutex            // guards fdb, closed, nextIndex and writes to ports
+	fdb       map[[6]byte]*Port       // learned station addresses
+	ports     atomic.Pointer[[]*Port] // copy-on-write snapshot for flooding
+	nextIndex int
+	closed    bool
+}
+
+// NewWire creates an empty Wire. It never fails for valid options; the error
+// is reserved for future validation.
+func NewWire(opts WireOptions) (*Wire, error) {
+	w := &Wire{
+		clk:  opts.Clock,
+		log:  opts.Logger,
+		seed: opts.Seed,
+		fdb:  make(map[[6]byte]*Port),
+	}
+	if w.clk == nil {
+		w.clk = nx.SystemClock
+	}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	w.ports.Store(&[]*Port{})
+	return w, nil
+}
+
+// Attach adds a port to the wire and starts its scheduler goroutine. The
+// port starts with its cable plugged in. Errors wrap nx.ErrInvalidParameters
+// for bad options (MTU, MAC, queue depth, impairments), nx.ErrDuplicatedEntry
+// for a MAC already on the wire, and ErrClosed after Close.
+func (w *Wire) Attach(opts PortOptions) (*Port, error) {
+	mtu, err := checkMTU(opts.MTU)
+	if err != nil {
+		return nil, fmt.Errorf("driver: wire: attach: %v: %w", err, nx.ErrInvalidParameters)
+	}
+	q := opts.QueueFrames
+	if q == 0 {
+		q = DefaultQueueFrames
+	}
+	if q < 0 {
+		return nil, fmt.Errorf("driver: wire: attach: queue depth %d: %w", q, nx.ErrInvalidParameters)
+	}
+	imp := opts.Impairments()
+	if err := imp.validate(); err != nil {
+		return nil, fmt.Errorf("driver: wire: attach: %v: %w", err, nx.ErrInvalidParameters)
+	}
+	if opts.MAC != nil && !isZeroMAC(opts.MAC) {
+		if err := checkMAC(opts.MAC); err != nil {
+			return nil, fmt.Errorf("driver: wire: attach: %v: %w", err, nx.ErrInvalidParameters)
+		}
+	}
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, fmt.Errorf("driver: wire: attach: %w", ErrClosed)
+	}
+	index := w.nextIndex
+	var mac net.HardwareAddr
+	if opts.MAC != nil && !isZeroMAC(opts.MAC) {
+		mac = cloneMAC(opts.MAC)
+		if _, dup := w.fdb[[6]byte(mac)]; dup {
+			return nil, fmt.Errorf("driver: wire: attach: mac %v already on the wire: %w", mac, nx.ErrDuplicatedEntry)
+		}
+	} else {
+		r := rand.New(rand.NewPCG(uint64(w.seed), 0x6d6163<<32|uint64(index)))
+		for {
+			var b [5]byte
+			v := r.Uint64()
+			for i := range b {
+				b[i] = byte(v >> (8 * i))
+			}
+			mac = localMAC(b[:])
+			if _, dup := w.fdb[[6]byte(mac)]; !dup {
+				break
+			}
+		}
+	}
+	w.nextIndex++
+	name := opts.Name
+	if name == "" {
+		name = fmt.Sprintf("port%d", index)
+	}
+	p := &Port{
+		w:         w,
+		index:     index,
+		name:      name,
+		mac:       mac,
+		key:       [6]byte(mac),
+		mtu:       mtu,
+		maxFrame:  mtu + EthernetHeaderLen,
+		rxq:       make(chan *fbuf, q),
+		egress:    make(chan *fbuf, min(q, egressDepth)),
+		limit:     q,
+		done:      make(chan struct{}),
+		schedDone: make(chan struct{}),
+		rng:       rand.New(rand.NewPCG(uint64(w.seed), uint64(index)<<1|1)),
+	}
+	p.up.Store(true)
+	if !imp.IsZero() {
+		p.imp.Store(&imp)
+	}
+	w.fdb[p.key] = p
+	old := *w.ports.Load()
+	ports := append(append(make([]*Port, 0, len(old)+1), old...), p)
+	w.ports.Store(&ports)
+	go p.run()
+	w.log.Info("driver: wire: port attached", "port", name, "mac", mac.String(), "mtu", mtu, "queue", q)
+	return p, nil
+}
+
+// Close closes every port (unblocking their readers and writers) and joins
+// their goroutines. It is idempotent and always returns nil.
+func (w *Wire) Close() error {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	for _, p := range *w.ports.Load() {
+		p.Close()
+	}
+	return nil
+}
+
+// Ports returns the ports currently attached, in attach order.
+func (w *Wire) Ports() []*Port {
+	return append([]*Port(nil), *w.ports.Load()...)
+}
+
+func (w *Wire) detach(p *Port) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, v := range w.fdb {
+		if v == p {
+			delete(w.fdb, k)
+		}
+	}
+	old := *w.ports.Load()
+	ports := make([]*Port, 0, len(old))
+	for _, q := range old {
+		if q != p {
+			ports = append(ports, q)
+		}
+	}
+	w.ports.Store(&ports)
+}
+
+// forward switches one frame from src. block selects back-pressure for
+// unicast delivery. It takes ownership of fb. It returns an error only when
+// src is closed while blocked.
+func (w *Wire) forward(src *Port, fb *fbuf, block bool) error {
+	f := fb.b
+	dkey, skey := [6]byte(f[0:6]), [6]byte(f[6:12])
+	flood := f[0]&1 != 0
+	var dst *Port
+	w.mu.RLock()
+	if !flood {
+		dst = w.fdb[dkey]
+		flood = dst == nil
+	}
+	learned := skey[0]&1 != 0 || w.fdb[skey] == src
+	w.mu.RUnlock()
+	if !learned {
+		w.mu.Lock()
+		if !w.closed && !src.closed() {
+			w.fdb[skey] = src
+		}
+		w.mu.Unlock()
+	}
+	if !flood {
+		if dst == src { // station is on the sender's own segment
+			putBuf(fb)
+			return nil
+		}
+		return dst.deliver(src, fb, block)
+	}
+	ports := *w.ports.Load()
+	var last *Port
+	for _, p := range ports {
+		if p == src {
+			continue
+		}
+		if last != nil {
+			last.deliver(src, getBuf(f), false)
+		}
+		last = p
+	}
+	if last == nil {
+		putBuf(fb)
+		return nil
+	}
+	return last.deliver(src, fb, false)
+}
+
+// Port is one station on a Wire; it implements Link. WriteFrame transmits
+// through the port's impairments onto the switch; ReadFrame returns frames
+// the switch delivered to the port. Safe for concurrent use.
+type Port struct {
+	w         *Wire
+	index     int
+	name      string
+	mac       net.HardwareAddr
+	key       [6]byte
+	mtu       int
+	maxFrame  int
+	rxq       chan *fbuf
+	egress    chan *fbuf
+	done      chan struct{}
+	schedDone chan struct{}
+	closeOnce sync.Once
+	limit     int // frames the scheduler holds at most
+
+	up       atomic.Bool
+	imp      atomic.Pointer[Impairments] // nil = perfect link (fast path)
+	inflight atomic.Int64                // frames inside the scheduler
+
+	c portCounters
+
+	rng *rand.Rand // owned by the scheduler goroutine
+}
+
+type portCounters struct {
+	txFrames, txBytes, rxFrames, rxBytes atomic.Uint64
+	duplicated, reordered                atomic.Uint64
+	loss, queueFull, linkDown, oversize  atomic.Uint64
+	malformed                            atomic.Uint64
+}
+
+// Drops counts frames a port lost, by reason.
+type Drops struct {
+	Loss      uint64 // configured loss (sending port)
+	QueueFull uint64 // receive queue full (receiving port)
+	LinkDown  uint64 // cable pulled: counted by the port whose cable is out
+	Oversize  uint64 // frame longer than MTU+14 (either port), or longer than the ReadFrame buffer
+	Malformed uint64 // frame shorter than the Ethernet header (sending port)
+}
+
+// Total is the sum of every reason.
+func (d Drops) Total() uint64 {
+	return d.Loss + d.QueueFull + d.LinkDown + d.Oversize + d.Malformed
+}
+
+// PortStats is a snapshot of a port's counters.
+type PortStats struct {
+	TxFrames, TxBytes uint64 // frames accepted by WriteFrame
+	RxFrames, RxBytes uint64 // frames returned by ReadFrame
+	Duplicated        uint64 // extra copies sent by the Duplicate impairment
+	Reordered         uint64 // frames delivered after their successor
+	Drops             Drops
+	Queued            int // frames waiting in the receive queue now
+}
+
+// Stats returns a snapshot of the port's counters. Safe for concurrent use.
+func (p *Port) Stats() PortStats {
+	return PortStats{
+		TxFrames:   p.c.txFrames.Load(),
+		TxBytes:    p.c.txBytes.Load(),
+		RxFrames:   p.c.rxFrames.Load(),
+		RxBytes:    p.c.rxBytes.Load(),
+		Duplicated: p.c.duplicated.Load(),
+		Reordered:  p.c.reordered.Load(),
+		Drops: Drops{
+			Loss:      p.c.loss.Load(),
+			QueueFull: p.c.queueFull.Load(),
+			LinkDown:  p.c.linkDown.Load(),
+			Oversize:  p.c.oversize.Load(),
+			Malformed: p.c.malformed.Load(),
+		},
+		Queued: len(p.rxq),
+	}
+}
+
+// Name returns the port's name.
+func (p *Port) Name() string { return p.name }
+
+// MAC returns the port's station address (a copy).
+func (p *Port) MAC() net.HardwareAddr { return cloneMAC(p.mac) }
+
+// MTU returns the port's IP MTU.
+func (p *Port) MTU() int { return p.mtu }
+
+// MaxFrame returns the largest frame the port carries, MTU()+14.
+func (p *Port) MaxFrame() int { return p.maxFrame }
+
+// LinkUp reports whether the port's cable is plugged in (and the port open).
+func (p *Port) LinkUp() bool { return p.up.Load() && !p.closed() }
+
+// SpeedBitsPerSecond returns the configured rate limit, 0 when unlimited.
+// The Driver reports it for NX_LINK_GET_SPEED.
+func (p *Port) SpeedBitsPerSecond() int64 {
+	if im := p.imp.Load(); im != nil {
+		return im.RateBitsPerSecond
+	}
+	return 0
+}
+
+// SetLinkUp plugs (true) or pulls (false) the port's cable. While it is
+// pulled, frames the port writes and frames delivered to it (including
+// frames already in flight in its scheduler) are dropped and counted in
+// Drops.LinkDown; frames already in its receive queue stay readable.
+// Safe for concurrent use.
+func (p *Port) SetLinkUp(up bool) {
+	if p.up.Swap(up) != up {
+		p.w.log.Info("driver: wire: cable", "port", p.name, "up", up)
+	}
+}
+
+// Impairments returns the impairments currently applied.
+func (p *Port) Impairments() Impairments {
+	if im := p.imp.Load(); im != nil {
+		return *im
+	}
+	return Impairments{}
+}
+
+// SetImpairments replaces the port's impairments; frames written afterwards
+// see the new values. Frames already inside the scheduler keep their
+// computed delivery times, and frames written after impairments are removed
+// still follow them through the scheduler, so the change never reorders
+// frames. Errors wrap nx.ErrInvalidParameters. Safe for concurrent use.
+func (p *Port) SetImpairments(im Impairments) error {
+	if err := im.validate(); err != nil {
+		return fmt.Errorf("driver: port %s: set impairments: %v: %w", p.name, err, nx.ErrInvalidParameters)
+	}
+	if im.IsZero() {
+		p.imp.Store(nil)
+	} else {
+		p.imp.Store(&im)
+	}
+	return nil
+}
+
+func (p *Port) closed() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// WriteFrame transmits one frame from this port: it applies the port's
+// impairments and switches the frame to its destination port(s). It copies
+// the frame and does not retain it. It blocks for back-pressure as described
+// on Wire. Returns nil when the frame was accepted, including frames the
+// impairments or a pulled cable then drop (counted in Stats); an error
+// wrapping nx.ErrInvalidPacket for a frame shorter than 14 bytes,
+// nx.ErrSize for one longer than MTU+14, or ErrClosed once the port is
+// closed. Safe for concurrent use.
+func (p *Port) WriteFrame(frame []byte) error {
+	if p.closed() {
+		return fmt.Errorf("driver: port %s: write: %w", p.name, ErrClosed)
+	}
+	n := len(frame)
+	if n < EthernetHeaderLen {
+		p.c.malformed.Add(1)
+		return fmt.Errorf("driver: port %s: write: %d-byte frame is shorter than the Ethernet header: %w", p.name, n, nx.ErrInvalidPacket)
+	}
+	if n > p.maxFrame {
+		p.c.oversize.Add(1)
+		return fmt.Errorf("driver: port %s: write: %d-byte frame exceeds MTU %d + 14: %w", p.name, n, p.mtu, nx.ErrSize)
+	}
+	p.c.txFrames.Add(1)
+	p.c.txBytes.Add(uint64(n))
+	if !p.up.Load() {
+		p.c.linkDown.Add(1)
+		return nil
+	}
+	fb := getBuf(frame)
+	if p.imp.Load() == nil && p.inflight.Load() == 0 {
+		if err := p.w.forward(p, fb, true); err != nil {
+			return fmt.Errorf("driver: port %s: write: %w", p.name, err)
+		}
+		return nil
+	}
+	fb.at = p.w.clk.Now()
+	p.inflight.Add(1)
+	select {
+	case p.egress <- fb:
+		return nil
+	case <-p.done:
+		p.inflight.Add(-1)
+		putBuf(fb)
+		return fmt.Errorf("driver: port %s: write: %w", p.name, ErrClosed)
+	}
+}
+
+// deliver queues fb on p's receive queue. block applies back-pressure when
+// the queue is full; otherwise a full queue drops and counts. It takes
+// ownership of fb.
+func (p *Port) deliver(src *Port, fb *fbuf, block bool) error {
+	if !p.up.Load() {
+		p.c.linkDown.Add(1)
+		putBuf(fb)
+		return nil
+	}
+	if len(fb.b) > p.maxFrame {
+		p.c.oversize.Add(1)
+		putBuf(fb)
+		return nil
+	}
+	select {
+	case p.rxq <- fb:
+		return nil
+	default:
+	}
+	if !block {
+		p.c.queueFull.Add(1)
+		putBuf(fb)
+		return nil
+	}
+	select {
+	case p.rxq <- fb:
+		return nil
+	case <-p.done:
+		putBuf(fb)
+		return nil
+	case <-src.done:
+		putBuf(fb)
+		return ErrClosed
+	}
+}
+
+// ReadFrame blocks for the next frame delivered to this port and copies it
+// into buf. A frame longer than buf is dropped (counted in Drops.Oversize)
+// and reported with an error wrapping io.ErrShortBuffer; pass a buffer of
+// MTU()+14 bytes. After Close it returns an error wrapping ErrClosed, even
+// if frames were still queued. Safe for concurrent use.
+func (p *Port) ReadFrame(buf []byte) (int, error) {
+	return p.ReadFrameContext(context.Background(), buf)
+}
+
+// ReadFrameContext is ReadFrame that also returns, without consuming a
+// frame, when ctx is done (the error wraps ctx.Err()).
+func (p *Port) ReadFrameContext(ctx context.Context, buf []byte) (int, error) {
+	if p.closed() {
+		return 0, fmt.Errorf("driver: port %s: read: %w", p.name, ErrClosed)
+	}
+	var fb *fbuf
+	select {
+	case fb = <-p.rxq:
+	default:
+		select {
+		case fb = <-p.rxq:
+		case <-p.done:
+			return 0, fmt.Errorf("driver: port %s: read: %w", p.name, ErrClosed)
+		case <-ctx.Done():
+			return 0, fmt.Errorf("driver: port %s: read: %w", p.name, ctx.Err())
+		}
+	}
+	n := copy(buf, fb.b)
+	if n < len(fb.b) {
+		l := len(fb.b)
+		putBuf(fb)
+		p.c.oversize.Add(1)
+		return 0, fmt.Errorf("driver: port %s: read: %d-byte frame does not fit a %d-byte buffer: %w", p.name, l, len(buf), io.ErrShortBuffer)
+	}
+	putBuf(fb)
+	p.c.rxFrames.Add(1)
+	p.c.rxBytes.Add(uint64(n))
+	return n, nil
+}
+
+// Close detaches the port from the wire, unblocks its readers and writers
+// and joins its scheduler goroutine. Queued frames are discarded. It is
+// idempotent and always returns nil.
+func (p *Port) Close() error {
+	p.closeOnce.Do(func() {
+		close(p.done)
+		p.w.detach(p)
+		<-p.schedDone
+		p.w.log.Info("driver: wire: port closed", "port", p.name)
+	})
+	return nil
+}
+
+// txTime is how long a frame of n bytes occupies a link of rate bit/s:
+// FCS (4), padding to the 64-byte minimum, preamble+SFD (8) and the
+// inter-frame gap (12).
+func txTime(n int, rate int64) time.Duration {
+	wire := max(n+4, 64) + 20
+	bits := int64(wire) * 8
+	return time.Duration((bits*int64(time.Second) + rate - 1) / rate)
+}
+
+// run is the port's scheduler: it applies impairments to frames from the
+// egress queue and delivers them when due. It exits when the port closes.
+func (p *Port) run() {
+	defer close(p.schedDone)
+	clk := p.w.clk
+	var (
+		q          fifo
+		held       *fbuf
+		heldUntil  time.Time
+		lastDepart time.Time
+		lastDue    time.Time
+		timer      nx.Timer
+		timerAt    time.Time
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		for fb := q.pop(); fb != nil; fb = q.pop() {
+			putBuf(fb)
+		}
+		if held != nil {
+			putBuf(held)
+		}
+		for {
+			select {
+			case fb := <-p.egress:
+				putBuf(fb)
+			default:
+				return
+			}
+		}
+	}()
+	push := func(fb *fbuf) {
+		if fb.due.Before(lastDue) {
+			fb.due = lastDue
+		}
+		lastDue = fb.due
+		q.push(fb)
+	}
+	for {
+		now := clk.Now()
+		if held != nil && !now.Before(heldUntil) {
+			held.due = heldUntil
+			push(held)
+			held = nil
+		}
+		for fb := q.peek(); fb != nil && !now.Before(fb.due); fb = q.peek() {
+			q.pop()
+			if err := p.emit(fb); err != nil {
+				return
+			}
+		}
+		var wake time.Time
+		if fb := q.peek(); fb != nil {
+			wake = fb.due
+		}
+		if held != nil && (wake.IsZero() || heldUntil.Before(wake)) {
+			wake = heldUntil
+		}
+		egress := p.egress
+		if q.len()+btoi(held != nil) >= p.limit {
+			egress = nil // full: WriteFrame blocks once the hand-off queue fills
+		}
+		var timerC <-chan time.Time
+		if !wake.IsZero() {
+			if timer == nil || !timerAt.Equal(wake) {
+				if timer != nil {
+					timer.Stop()
+				}
+				timer = clk.NewTimer(wake.Sub(now))
+				timerAt = wake
+			}
+			timerC = timer.C()
+		}
+		select {
+		case fb := <-egress:
+			im := p.imp.Load()
+			if im == nil {
+				fb.due = fb.at
+				push(fb)
+				continue
+			}
+			if im.Loss > 0 && p.rng.Float64() < im.Loss {
+				p.c.loss.Add(1)
+				p.inflight.Add(-1)
+				putBuf(fb)
+				continue
+			}
+			depart := fb.at
+			if im.RateBitsPerSecond > 0 {
+				if lastDepart.After(depart) {
+					depart = lastDepart
+				}
+				depart = depart.Add(txTime(len(fb.b), im.RateBitsPerSecond))
+				lastDepart = depart
+			}
+			due := depart.Add(im.Delay)
+			if im.Jitter > 0 {
+				due = due.Add(time.Duration(p.rng.Int64N(2*int64(im.Jitter)+1)) - im.Jitter)
+				if due.Before(depart) {
+					due = depart
+				}
+			}
+			fb.due = due
+			if held == nil && im.Reorder > 0 && p.rng.Float64() < im.Reorder {
+				if fb.due.Before(lastDue) {
+					fb.due = lastDue
+				}
+				held = fb
+				heldUntil = fb.due.Add(ReorderHold)
+				continue
+			}
+			push(fb)
+			if im.Duplicate > 0 && p.rng.Float64() < im.Duplicate {
+				d := getBuf(fb.b)
+				d.due = fb.due
+				p.inflight.Add(1)
+				push(d)
+				p.c.duplicated.Add(1)
+			}
+			if held != nil {
+				held.due = fb.due
+				push(held)
+				held = nil
+				p.c.reordered.Add(1)
+			}
+		case <-timerC:
+			timer = nil
+		case <-p.done:
+			return
+		}
+	}
+}
+
+// emit hands a due frame to the switch.
+func (p *Port) emit(fb *fbuf) error {
+	defer p.inflight.Add(-1)
+	if !p.up.Load() {
+		p.c.linkDown.Add(1)
+		putBuf(fb)
+		return nil
+	}
+	return p.w.forward(p, fb, p.imp.Load() == nil)
+}
+
+// fbuf is one frame in flight. Buffers of up to smallBuf bytes are pooled.
+type fbuf struct {
+	b   []byte
+	at  time.Time // when WriteFrame accepted it (scheduled path)
+	due time.Time // when the scheduler delivers it
+}
+
+const smallBuf = 2048
+
+var fbufPool = sync.Pool{New: func() any { return &fbuf{b: make([]byte, 0, smallBuf)} }}
+
+func getBuf(frame []byte) *fbuf {
+	if len(frame) > smallBuf {
+		return &fbuf{b: append([]byte(nil), frame...)}
+	}
+	fb := fbufPool.Get().(*fbuf)
+	fb.b = append(fb.b[:0], frame...)
+	return fb
+}
+
+func putBuf(fb *fbuf) {
+	if cap(fb.b) != smallBuf {
+		return
+	}
+	*fb = fbuf{b: fb.b[:0]}
+	fbufPool.Put(fb)
+}
+
+// fifo is a slice-backed queue that reuses its storage.
+type fifo struct {
+	s    []*fbuf
+	head int
+}
+
+func (f *fifo) push(fb *fbuf) { f.s = append(f.s, fb) }
+
+func (f *fifo) len() int { return len(f.s) - f.head }
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (f *fifo) peek() *fbuf {
+	if f.head == len(f.s) {
+		return nil
+	}
+	return f.s[f.head]
+}
+
+func (f *fifo) pop() *fbuf {
+	if f.head == len(f.s) {
+		return nil
+	}
+	fb := f.s[f.head]
+	f.s[f.head] = nil
+	f.head++
+	if f.head == len(f.s) {
+		f.s, f.head = f.s[:0], 0
+	}
+	return fb
+}
