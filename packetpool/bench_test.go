@@ -55,6 +55,51 @@ func BenchmarkSyncPoolGetPutParallel(b *testing.B) {
 	})
 }
 
+// mutexFreeList is the floor for any bounded pool with exact counts: one
+// mutex round trip per Get and per Put over a LIFO list (the "mutex
+// free-list" of reference/anchors.md §6). It shows how much of
+// BenchmarkAllocateRelease is the two lock round trips themselves.
+type mutexFreeList struct {
+	mu   sync.Mutex
+	head *listPkt
+}
+
+type listPkt struct {
+	pkt2k
+	next *listPkt
+}
+
+func (f *mutexFreeList) get() *listPkt {
+	f.mu.Lock()
+	p := f.head
+	if p != nil {
+		f.head = p.next
+	}
+	f.mu.Unlock()
+	return p
+}
+
+func (f *mutexFreeList) put(p *listPkt) {
+	f.mu.Lock()
+	p.next = f.head
+	f.head = p
+	f.mu.Unlock()
+}
+
+// BenchmarkMutexFreeListGetPut is the second baseline (bounded, mutex).
+func BenchmarkMutexFreeListGetPut(b *testing.B) {
+	f := &mutexFreeList{}
+	for range 64 {
+		f.put(new(listPkt))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p := f.get()
+		p.n++
+		f.put(p)
+	}
+}
+
 func BenchmarkAllocateRelease(b *testing.B) {
 	ctx := context.Background()
 	pool := benchPool(b, 2048, 64)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"sync/atomic"
 
 	"github.com/simboard/simboard/nx"
 )
@@ -36,9 +35,9 @@ type Packet struct {
 	app       int     // nx_packet_append_ptr - data_start
 	length    int     // nx_packet_length (head only): bytes in the whole chain
 	index     int
-	state     atomic.Uint32 // written under pool.mu
-	txDone    bool          // NX_DRIVER_TX_DONE (guarded by pool.mu)
-	site      uintptr       // allocation site, Debug pools only (guarded by pool.mu)
+	state     uint32  // NX_PACKET_FREE/ALLOCATED/ENQUEUED: written under pool.mu (see checkOwned)
+	txDone    bool    // NX_DRIVER_TX_DONE (guarded by pool.mu)
+	site      uintptr // allocation site, Debug pools only (guarded by pool.mu)
 }
 
 // reset re-initialises a packet as nx_packet_allocate does.
@@ -50,11 +49,18 @@ func (pk *Packet) reset(packetType int) {
 
 // checkOwned returns nil when pk is a live packet its caller may use: not
 // nil, from a pool, and allocated (not free).
+//
+// It reads the state without the pool mutex. That is safe for a caller that
+// owns pk (the state only changes through its owner, or under the mutex
+// before ownership passed to it); a caller using a packet it released, while
+// another goroutine re-allocates it, races, and the race detector reports
+// that misuse. Keeping state a plain field also keeps Allocate and Release
+// to one mutex round trip each.
 func (pk *Packet) checkOwned(op string) error {
 	if pk == nil || pk.pool == nil {
 		return errNilPacket
 	}
-	if pk.state.Load() == stateFree {
+	if pk.state == stateFree {
 		return fmt.Errorf("packetpool: pool %q: %s: packet %d is not allocated: %w", pk.pool.name, op, pk.index, nx.ErrPtr)
 	}
 	return nil
@@ -153,7 +159,7 @@ func releaseChain(pk *Packet) error {
 		}
 		head = false
 		for pk != nil && pk.pool == p {
-			if pk.state.Load() != stateAllocated {
+			if pk.state != stateAllocated {
 				p.invalidReleases++
 				p.mu.Unlock()
 				return p.errInvalidRelease
@@ -181,7 +187,7 @@ func (pk *Packet) TransmitRelease() error {
 	}
 	p := pk.pool
 	p.mu.Lock()
-	if pk.state.Load() == stateQueued {
+	if pk.state == stateQueued {
 		pk.txDone = true
 		p.mu.Unlock()
 		return nil
@@ -216,17 +222,17 @@ func (pk *Packet) setQueued(from, to uint32, op string) error {
 	p := pk.pool
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pk.state.Load() != from {
+	if pk.state != from {
 		return fmt.Errorf("packetpool: pool %q: %s: packet %d in wrong state: %w", p.name, op, pk.index, nx.ErrPtr)
 	}
-	pk.state.Store(to)
+	pk.state = to
 	pk.txDone = false
 	return nil
 }
 
 // Queued reports whether the packet is marked queued by a TCP queue.
 func (pk *Packet) Queued() bool {
-	return pk != nil && pk.state.Load() == stateQueued
+	return pk != nil && pk.state == stateQueued
 }
 
 // ReleaseQueued is the hook the TCP queue calls when a queued packet is
@@ -241,12 +247,12 @@ func (pk *Packet) ReleaseQueued() error {
 	}
 	p := pk.pool
 	p.mu.Lock()
-	if pk.state.Load() != stateQueued {
+	if pk.state != stateQueued {
 		p.invalidReleases++
 		p.mu.Unlock()
 		return p.errInvalidRelease
 	}
-	pk.state.Store(stateAllocated)
+	pk.state = stateAllocated
 	done := pk.txDone
 	pk.txDone = false
 	p.mu.Unlock()

@@ -184,7 +184,7 @@ func New(opts Options) (*Pool, error) {
 		pk.pool = p
 		pk.index = i
 		pk.buf = p.mem[start : start+opts.PayloadSize : start+opts.PayloadSize]
-		pk.state.Store(stateFree)
+		pk.state = stateFree
 		pk.queueNext = p.free
 		p.free = pk
 	}
@@ -306,30 +306,43 @@ func callerPC() uintptr {
 }
 
 func (p *Pool) allocate(ctx context.Context, packetType int, wait nx.Wait, site uintptr) (*Packet, error) {
-	if packetType%4 != 0 {
-		return nil, fmt.Errorf("packetpool: pool %q: allocate: packet type %d is not a multiple of 4: %w", p.name, packetType, nx.ErrOption)
-	}
-	if packetType < 0 || packetType > p.payload {
-		return nil, fmt.Errorf("packetpool: pool %q: allocate: packet type %d exceeds payload size %d: %w", p.name, packetType, p.payload, nx.ErrInvalidParameters)
+	// One unsigned compare covers negative types (NetX's ULONG wraps them
+	// above any payload) and types beyond the payload.
+	if packetType&3 != 0 || uint(packetType) > uint(p.payload) {
+		return nil, p.packetTypeError(packetType)
 	}
 	p.mu.Lock()
+	pk := p.free
+	if pk == nil || p.deleted.Load() {
+		return p.allocateSlow(ctx, packetType, wait, site)
+	}
+	p.free = pk.queueNext
+	p.available--
+	if p.available < p.lowWater {
+		p.lowWater = p.available
+	}
+	pk.state = stateAllocated
+	if p.debug {
+		pk.site = site
+	}
+	p.mu.Unlock()
+	pk.reset(packetType)
+	return pk, nil
+}
+
+func (p *Pool) packetTypeError(packetType int) error {
+	if packetType%4 != 0 {
+		return fmt.Errorf("packetpool: pool %q: allocate: packet type %d is not a multiple of 4: %w", p.name, packetType, nx.ErrOption)
+	}
+	return fmt.Errorf("packetpool: pool %q: allocate: packet type %d exceeds payload size %d: %w", p.name, packetType, p.payload, nx.ErrInvalidParameters)
+}
+
+// allocateSlow handles a deleted or empty pool. Called with p.mu held; it
+// releases it.
+func (p *Pool) allocateSlow(ctx context.Context, packetType int, wait nx.Wait, site uintptr) (*Packet, error) {
 	if p.deleted.Load() {
 		p.mu.Unlock()
 		return nil, p.errDeleted
-	}
-	if pk := p.free; pk != nil {
-		p.free = pk.queueNext
-		p.available--
-		if p.available < p.lowWater {
-			p.lowWater = p.available
-		}
-		pk.state.Store(stateAllocated)
-		if p.debug {
-			pk.site = site
-		}
-		p.mu.Unlock()
-		pk.reset(packetType)
-		return pk, nil
 	}
 	p.emptyRequests++
 	if wait == nx.NoWait {
@@ -398,23 +411,31 @@ func (p *Pool) dequeue(w *waiter) {
 // put returns an allocated packet to the pool, or hands it to the first
 // suspended allocator. Called with p.mu held.
 func (p *Pool) put(pk *Packet) {
-	if w := p.waitHead; w != nil {
-		p.dequeue(w)
-		pk.reset(w.packetType)
-		if p.debug {
-			pk.site = w.site
-		}
-		w.pkt = pk
-		w.done = true
-		close(w.ready)
+	if p.waitHead != nil {
+		p.handOff(pk)
 		return
 	}
 	pk.next, pk.last = nil, nil
 	pk.txDone = false
-	pk.state.Store(stateFree)
+	pk.state = stateFree
 	pk.queueNext = p.free
 	p.free = pk
 	p.available++
+}
+
+// handOff gives a released packet to the first suspended allocator,
+// re-initialised with its packet type; available is unchanged. Called with
+// p.mu held.
+func (p *Pool) handOff(pk *Packet) {
+	w := p.waitHead
+	p.dequeue(w)
+	pk.reset(w.packetType)
+	if p.debug {
+		pk.site = w.site
+	}
+	w.pkt = pk
+	w.done = true
+	close(w.ready)
 }
 
 // Info mirrors nx_packet_pool_info_get: a consistent snapshot of the pool's
@@ -551,7 +572,7 @@ func (p *Pool) Leaks() []Leak {
 	var out []raw
 	for i := range p.packets {
 		pk := &p.packets[i]
-		st := pk.state.Load()
+		st := pk.state
 		if st == stateFree {
 			continue
 		}
