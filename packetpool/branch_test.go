@@ -123,3 +123,28 @@ func TestBranchReleaseWhileQueued(t *testing.T) {
 		t.Fatalf("Info() = %+v, want Free 1 and InvalidReleases 1", got)
 	}
 }
+
+// TestQueuedTransmitAndAckRace: the driver's TransmitRelease and the TCP
+// queue's ReleaseQueued run concurrently; in either order the packet is
+// freed exactly once.
+func TestQueuedTransmitAndAckRace(t *testing.T) {
+	ctx := context.Background()
+	pool := newPool(t, "pool", 128, 2)
+	for i := range 300 {
+		pk, err := pool.Allocate(ctx, packetpool.TCPPacket, nx.NoWait)
+		wantErr(t, "Allocate", err, nil)
+		wantErr(t, "Append", pk.Append(ctx, pattern(100, byte(i)), pool, nx.NoWait), nil)
+		wantErr(t, "MarkQueued()", pk.MarkQueued(), nil)
+		errs := make(chan error, 2)
+		go func() { errs <- pk.TransmitRelease() }()
+		go func() { errs <- pk.ReleaseQueued() }()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("iteration %d: TransmitRelease/ReleaseQueued = %v, want nil", i, err)
+			}
+		}
+		if got := pool.Info(); got.Free != 2 || got.InvalidReleases != 0 {
+			t.Fatalf("iteration %d: Info() = %+v, want Free 2 and no invalid releases", i, got)
+		}
+	}
+}

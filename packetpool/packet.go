@@ -230,9 +230,16 @@ func (pk *Packet) setQueued(from, to uint32, op string) error {
 	return nil
 }
 
-// Queued reports whether the packet is marked queued by a TCP queue.
+// Queued reports whether the packet is marked queued by a TCP queue. It
+// takes the pool mutex, so a driver may ask while the queue's goroutine
+// changes the mark.
 func (pk *Packet) Queued() bool {
-	return pk != nil && pk.state == stateQueued
+	if pk == nil || pk.pool == nil {
+		return false
+	}
+	pk.pool.mu.Lock()
+	defer pk.pool.mu.Unlock()
+	return pk.state == stateQueued
 }
 
 // ReleaseQueued is the hook the TCP queue calls when a queued packet is
