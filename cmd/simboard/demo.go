@@ -1,0 +1,499 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/simboard/simboard/apps/pop3c"
+	"github.com/simboard/simboard/apps/smtpc"
+	"github.com/simboard/simboard/driver"
+	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/netstack"
+	"github.com/simboard/simboard/packetpool"
+)
+
+const (
+	demoDomain   = "simboard.test"
+	demoMailHost = "mail.simboard.test"
+)
+
+var (
+	boardAddr  = netip.MustParsePrefix("198.51.100.2/24")
+	hostAddr   = netip.MustParsePrefix("198.51.100.1/24")
+	boardAddr6 = netip.MustParsePrefix("2001:db8::2/64")
+	hostAddr6  = netip.MustParsePrefix("2001:db8::1/64")
+)
+
+type demoFlags struct {
+	commonFlags
+	bodySize    int
+	recipients  int
+	auth        string
+	tlsMode     string
+	loss        float64
+	delay       time.Duration
+	rate        string
+	seed        int64
+	poolPackets int
+	payload     int
+	ipv6        bool
+	pcap        string
+	timeout     time.Duration
+}
+
+// stage is one timed step of the demo.
+type stage struct {
+	Name     string  `json:"name"`
+	Millis   float64 `json:"ms"`
+	Detail   string  `json:"detail"`
+	duration time.Duration
+}
+
+type poolReport struct {
+	Name            string `json:"name"`
+	PayloadSize     int    `json:"payload_size"`
+	Total           int    `json:"total"`
+	Free            int    `json:"free"`
+	PeakInUse       int    `json:"peak_in_use"`
+	LowWater        int    `json:"low_water"`
+	EmptyRequests   int    `json:"empty_requests"`
+	Suspensions     int    `json:"empty_suspensions"`
+	InvalidReleases int    `json:"invalid_releases"`
+	NetXMemoryBytes int    `json:"netx_memory_bytes"`
+}
+
+type demoReport struct {
+	Board      string           `json:"board"`
+	MailHost   string           `json:"mail_host"`
+	Stages     []stage          `json:"stages"`
+	Verified   bool             `json:"verified"`
+	BodyBytes  int              `json:"body_bytes"`
+	MailBytes  int              `json:"mail_bytes"`
+	Recipients int              `json:"recipients"`
+	Auth       string           `json:"auth"`
+	TLS        string           `json:"tls"`
+	Pools      []poolReport     `json:"pools"`
+	IP         netstack.Info    `json:"ip"`
+	Driver     driver.Stats     `json:"driver"`
+	Port       driver.PortStats `json:"wire_port"`
+	Pcap       string           `json:"pcap"`
+}
+
+func runDemo(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", "[flags]", stderr)
+	var f demoFlags
+	f.register(fs)
+	fs.IntVar(&f.bodySize, "body-size", 64<<10, "mail body size in bytes (lines of 76 characters, some starting with '.')")
+	fs.IntVar(&f.recipients, "recipients", 1, "number of recipients (each gets a mailbox on the mail host)")
+	fs.StringVar(&f.auth, "auth", "plain", "SMTP AUTH mechanism: plain, login, cram-md5, xoauth2 or none")
+	fs.StringVar(&f.tlsMode, "tls", "none", "transport security: none (ports 25/110, readable in Wireshark), starttls (587/110+STLS) or implicit (465/995)")
+	fs.Float64Var(&f.loss, "loss", 0, "frame loss probability on the Wire, each direction (e.g. 0.05)")
+	fs.DurationVar(&f.delay, "delay", 0, "one-way delay on the Wire (e.g. 2ms)")
+	fs.StringVar(&f.rate, "rate", "", "link rate limit, e.g. 10M or 100k bits/s (default unlimited)")
+	fs.Int64Var(&f.seed, "seed", 1, "seed for the Wire's impairments (same seed, same run)")
+	fs.IntVar(&f.poolPackets, "pool-packets", 64, "packets in the board's default pool (and its receive pool)")
+	fs.IntVar(&f.payload, "payload", 1536, "payload bytes per packet in the board's pools")
+	fs.BoolVar(&f.ipv6, "ipv6", false, "talk to the mail host over IPv6 (2001:db8::/64)")
+	fs.StringVar(&f.pcap, "pcap", "", "pcap file to write (default: simboard-demo.pcap in the temp directory)")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	log, err := f.logger(stderr)
+	if err != nil {
+		return err
+	}
+	auth, err := parseAuth(f.auth)
+	if err != nil {
+		return err
+	}
+	switch {
+	case f.bodySize < 1:
+		return usagef("--body-size must be at least 1")
+	case f.recipients < 1 || f.recipients > 100:
+		return usagef("--recipients must be 1..100")
+	case f.loss < 0 || f.loss >= 1:
+		return usagef("--loss must be in [0, 1)")
+	case f.poolPackets < 4:
+		return usagef("--pool-packets must be at least 4")
+	case f.payload < 256:
+		return usagef("--payload must be at least 256 bytes")
+	case f.tlsMode != "none" && f.tlsMode != "starttls" && f.tlsMode != "implicit":
+		return usagef("--tls must be none, starttls or implicit")
+	}
+	rate, err := parseRate(f.rate)
+	if err != nil {
+		return err
+	}
+	if f.pcap == "" {
+		f.pcap = filepath.Join(os.TempDir(), "simboard-demo.pcap")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+	rep, err := demo(ctx, f, auth, rate, log, stderr)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printDemo(stdout, rep)
+	return nil
+}
+
+func parseAuth(s string) (smtpc.AuthType, error) {
+	switch strings.ToLower(s) {
+	case "plain":
+		return smtpc.AuthPlain, nil
+	case "login":
+		return smtpc.AuthLogin, nil
+	case "cram-md5", "crammd5":
+		return smtpc.AuthCRAMMD5, nil
+	case "xoauth2":
+		return smtpc.AuthXOAUTH2, nil
+	case "none":
+		return smtpc.AuthNone, nil
+	}
+	return 0, usagef("unknown --auth %q: use plain, login, cram-md5, xoauth2 or none", s)
+}
+
+// parseRate reads "10M", "100k", "1G" or a plain number of bits per second.
+func parseRate(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	mult := int64(1)
+	switch strings.ToLower(s[len(s)-1:]) {
+	case "k":
+		mult, s = 1e3, s[:len(s)-1]
+	case "m":
+		mult, s = 1e6, s[:len(s)-1]
+	case "g":
+		mult, s = 1e9, s[:len(s)-1]
+	}
+	var v int64
+	if _, err := fmt.Sscan(s, &v); err != nil || v <= 0 {
+		return 0, usagef("bad --rate %q: use e.g. 10M or 100k", s)
+	}
+	return v * mult, nil
+}
+
+// demoBody builds a body of exactly n bytes: CRLF lines of 76 characters,
+// every seventh line starting with '.', so dot-stuffing is exercised.
+func demoBody(n int) []byte {
+	var b bytes.Buffer
+	b.Grow(n)
+	for line := 0; b.Len() < n; line++ {
+		var l string
+		if line%7 == 3 {
+			l = fmt.Sprintf(".line %06d starts with a dot and must survive SMTP and POP3 transparency", line)
+		} else {
+			l = fmt.Sprintf("line %06d of the simboard demo mail: packets chain across the pool ----", line)
+		}
+		l = (l + strings.Repeat("-", 76))[:76] + "\r\n"
+		b.WriteString(l)
+	}
+	out := b.Bytes()[:n]
+	return out
+}
+
+func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log *slog.Logger, stderr io.Writer) (*demoReport, error) {
+	rep := &demoReport{BodyBytes: f.bodySize, Recipients: f.recipients, Auth: f.auth, TLS: f.tlsMode, Pcap: f.pcap}
+	timed := func(name string, start time.Time, detail string) {
+		d := time.Since(start)
+		rep.Stages = append(rep.Stages, stage{Name: name, Millis: float64(d.Microseconds()) / 1000, Detail: detail, duration: d})
+	}
+
+	// Boot: one Wire, the board (captured) and the mail host's peer board.
+	t0 := time.Now()
+	wire, err := driver.NewWire(driver.WireOptions{Seed: f.seed, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	defer wire.Close()
+	imp := driver.PortOptions{Loss: f.loss, Delay: f.delay, RateBitsPerSecond: rate}
+	boardPort, err := wire.Attach(withName(imp, "board"))
+	if err != nil {
+		return nil, err
+	}
+	hostPort, err := wire.Attach(withName(imp, "mailhost"))
+	if err != nil {
+		return nil, err
+	}
+	bcfg := boardConfig{name: "board", link: boardPort, addr: boardAddr, payload: f.payload, packets: f.poolPackets,
+		rxPayload: f.payload, rxPackets: f.poolPackets, pcapPath: f.pcap, logger: log}
+	hcfg := boardConfig{name: "mailhost", link: hostPort, addr: hostAddr, payload: 1536, packets: 1024,
+		rxPayload: 1536, rxPackets: 1024, logger: log}
+	if f.ipv6 {
+		bcfg.addr6, hcfg.addr6 = boardAddr6, hostAddr6
+	}
+	brd, err := bootBoard(bcfg)
+	if err != nil {
+		return nil, fmt.Errorf("boot board: %w", err)
+	}
+	boardClosed := false
+	defer func() {
+		if !boardClosed {
+			brd.Close()
+		}
+	}()
+	peer, err := bootBoard(hcfg)
+	if err != nil {
+		return nil, fmt.Errorf("boot mail host board: %w", err)
+	}
+	defer peer.Close()
+
+	cert, roots, err := mailhost.SelfSigned(demoMailHost, hostAddr.Addr().String(), hostAddr6.Addr().String())
+	if err != nil {
+		return nil, err
+	}
+	users := map[string]string{}
+	var rcpts []string
+	for i := 1; i <= f.recipients; i++ {
+		u := fmt.Sprintf("rcpt%d", i)
+		users[u] = fmt.Sprintf("pw-%s-%d", u, f.seed)
+		rcpts = append(rcpts, u+"@"+demoDomain)
+	}
+	users["board"] = "board-secret"
+	host, err := mailhost.New(mailhost.Options{
+		Domain: demoDomain, Users: users, Tokens: map[string]string{"board": "board-secret"},
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: f.tlsMode == "none",
+		MaxMessageBytes: int64(f.bodySize) + 1<<20, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	serve := func(port uint16, fn func(net.Listener) error) error {
+		l, err := peer.ip.ListenTCP(port)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = fn(l) }()
+		return nil
+	}
+	for _, s := range []struct {
+		port uint16
+		fn   func(net.Listener) error
+	}{{25, host.ServeSMTP}, {587, host.ServeSMTP}, {465, host.ServeSMTPS}, {110, host.ServePOP3}, {995, host.ServePOP3S}} {
+		if err := serve(s.port, s.fn); err != nil {
+			host.Close()
+			return nil, fmt.Errorf("mail host: listen %d: %w", s.port, err)
+		}
+	}
+	defer func() { host.Close(); wg.Wait() }()
+	server := hostAddr.Addr()
+	if f.ipv6 {
+		server = hostAddr6.Addr()
+	}
+	rep.Board, rep.MailHost = bcfg.addr.Addr().String(), server.String()
+	timed("boot", t0, fmt.Sprintf("board %v, mail host %v on a Wire (seed %d), pools %d x %d B", bcfg.addr.Addr(), server, f.seed, f.poolPackets, f.payload))
+
+	// SMTP: one mail to every recipient, built in packet chains.
+	tlsCfg := &tls.Config{RootCAs: roots, ServerName: demoMailHost}
+	sopts := smtpc.Options{
+		IP: brd.ip, Pool: brd.pool, Username: "board", Password: "board-secret",
+		From: "board@" + demoDomain, ClientDomain: "board." + demoDomain, Auth: auth,
+		ServerAddr: server, TLSConfig: tlsCfg, Logger: log,
+	}
+	switch f.tlsMode {
+	case "none":
+		sopts.Port, sopts.TLS, sopts.AllowPlaintextAuth = 25, smtpc.TLSOff, true
+	case "starttls":
+		sopts.Port, sopts.TLS = 587, smtpc.TLSRequired
+	case "implicit":
+		sopts.Port, sopts.TLS = 465, smtpc.TLSImplicit
+	}
+	t1 := time.Now()
+	cl, err := smtpc.Create(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: create: %w", err)
+	}
+	body := demoBody(f.bodySize)
+	prog := newProgress(stderr, "smtp send", int64(len(body)))
+	res, err := cl.Send(ctx, &smtpc.Message{
+		To: rcpts, Subject: "simboard demo: héllo from the board", Priority: smtpc.PriorityNormal,
+		Body: progressReader{bytes.NewReader(body), prog}, Size: int64(len(body)),
+	})
+	if derr := cl.Delete(); err == nil && derr != nil {
+		err = derr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("smtp: send: %w", err)
+	}
+	timed("smtp send", t1, fmt.Sprintf("port %d, AUTH %v, TLS %v, %d recipient(s), %d octets, server said %q",
+		sopts.Port, res.Auth, res.TLS, res.Recipients, res.Octets, strings.TrimSpace(res.Reply)))
+
+	// What the mail host stored for each recipient, before POP3 deletes it.
+	stored := make([][]mailhost.Message, f.recipients+1)
+	for i := 1; i <= f.recipients; i++ {
+		stored[i] = host.Store().Messages(fmt.Sprintf("rcpt%d", i))
+	}
+
+	// POP3: fetch the first recipient's mail through the NetX packet API.
+	t2 := time.Now()
+	popts := pop3c.Options{APOP: true, IP: brd.ip, Pool: brd.pool, Server: server, Name: "rcpt1", Password: users["rcpt1"],
+		TLSConfig: tlsCfg, Logger: log}
+	switch f.tlsMode {
+	case "none":
+		popts.Port, popts.TLS = 110, pop3c.TLSOff
+	case "starttls":
+		popts.Port, popts.TLS = 110, pop3c.TLSRequired
+	case "implicit":
+		popts.Port, popts.TLS = 995, pop3c.TLSImplicit
+	}
+	pc, err := pop3c.Create(ctx, popts)
+	if err != nil {
+		return nil, fmt.Errorf("pop3: create: %w", err)
+	}
+	fetched, count, err := fetchFirst(ctx, pc, stderr)
+	if derr := pc.Delete(ctx); err == nil && derr != nil {
+		err = derr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pop3: %w", err)
+	}
+	timed("pop3 fetch", t2, fmt.Sprintf("port %d, login %s, %d message(s), %d octets in pool packets", popts.Port, pc.AuthMethod(), count, len(fetched)))
+
+	// Verify byte for byte against what the mail host stored. POP3's
+	// terminator is CRLF.CRLF and pop3c, like NetX, returns the message
+	// without it, so the stored message's final line break is not in the data.
+	t3 := time.Now()
+	for i := 1; i <= f.recipients; i++ {
+		for j := range stored[i] {
+			stored[i][j].Data = bytes.TrimSuffix(stored[i][j].Data, []byte("\r\n"))
+		}
+	}
+	switch {
+	case len(stored[1]) != 1:
+		return nil, fmt.Errorf("verify: mail host held %d messages for rcpt1, want 1", len(stored[1]))
+	case !bytes.Equal(stored[1][0].Data, fetched):
+		return nil, fmt.Errorf("verify: fetched %d bytes differ from the %d the mail host stored", len(fetched), len(stored[1][0].Data))
+	case !bytes.HasSuffix(fetched, body) && !bytes.HasSuffix(fetched, append(append([]byte{}, body...), '\r', '\n')):
+		return nil, fmt.Errorf("verify: the fetched mail does not end with the %d-byte body sent", len(body))
+	}
+	for i := 2; i <= f.recipients; i++ {
+		if m := stored[i]; len(m) != 1 || !bytes.Equal(m[0].Data, fetched) {
+			return nil, fmt.Errorf("verify: recipient rcpt%d did not get the same mail", i)
+		}
+	}
+	rep.Verified, rep.MailBytes = true, len(fetched)
+	timed("verify", t3, fmt.Sprintf("byte-exact: %d body bytes inside a %d-byte mail, %d mailbox(es)", len(body), len(fetched), f.recipients))
+
+	// Counters, then shut the board down (which checks its pools).
+	rep.IP = brd.ip.Info()
+	rep.Driver = brd.drv.Stats()
+	rep.Port = boardPort.Stats()
+	for _, p := range []*packetpool.Pool{brd.pool, brd.rxPool} {
+		in := p.Info()
+		rep.Pools = append(rep.Pools, poolReport{Name: p.Name(), PayloadSize: p.PayloadSize(), Total: in.Total, Free: in.Free,
+			PeakInUse: in.Total - in.LowWater, LowWater: in.LowWater, EmptyRequests: in.EmptyRequests,
+			Suspensions: in.EmptySuspensions, InvalidReleases: in.InvalidReleases, NetXMemoryBytes: int(p.NetXMemorySize())})
+	}
+	boardClosed = true
+	if err := brd.Close(); err != nil {
+		return nil, fmt.Errorf("board shutdown: %w", err)
+	}
+	return rep, nil
+}
+
+func withName(o driver.PortOptions, name string) driver.PortOptions {
+	o.Name = name
+	return o
+}
+
+// fetchFirst reads message 1 with MailItemGet and MailItemMessageGet, the
+// NetX packet loop, releasing every packet, then deletes it and quits.
+func fetchFirst(ctx context.Context, c *pop3c.Client, stderr io.Writer) ([]byte, int, error) {
+	count, _, err := c.MailItemsGet(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("STAT: %w", err)
+	}
+	if count < 1 {
+		return nil, 0, fmt.Errorf("STAT: mailbox is empty")
+	}
+	size, err := c.MailItemGet(ctx, 1)
+	if err != nil {
+		return nil, count, fmt.Errorf("RETR 1: %w", err)
+	}
+	prog := newProgress(stderr, "pop3 fetch", size)
+	var out bytes.Buffer
+	buf := make([]byte, 64<<10)
+	for {
+		pkt, n, final, err := c.MailItemMessageGet(ctx)
+		if err != nil {
+			return nil, count, fmt.Errorf("RETR 1 data: %w", err)
+		}
+		if pkt != nil {
+			if n > len(buf) {
+				buf = make([]byte, n)
+			}
+			k, _ := pkt.Retrieve(buf[:pkt.Length()])
+			out.Write(buf[:k])
+			prog.add(k)
+			if err := pkt.Release(); err != nil {
+				return nil, count, err
+			}
+		}
+		if final {
+			break
+		}
+	}
+	if err := c.MailItemDelete(ctx, 1); err != nil {
+		return nil, count, fmt.Errorf("DELE 1: %w", err)
+	}
+	if err := c.Quit(ctx); err != nil {
+		return nil, count, fmt.Errorf("QUIT: %w", err)
+	}
+	return out.Bytes(), count, nil
+}
+
+func printDemo(w io.Writer, r *demoReport) {
+	fmt.Fprintf(w, "simboard demo: board %s -> mail host %s on a virtual Wire\n\n", r.Board, r.MailHost)
+	fmt.Fprintln(w, "stages")
+	for _, s := range r.Stages {
+		fmt.Fprintf(w, "  %-11s %9.2f ms  %s\n", s.Name, s.Millis, s.Detail)
+	}
+	fmt.Fprintln(w, "\npools (peak = most packets in use at once; size the MCU pool from it)")
+	for _, p := range r.Pools {
+		fmt.Fprintf(w, "  %-16s %4d x %d B  peak %d in use (low water %d free), empty requests %d, suspensions %d, invalid releases %d, free now %d/%d, NetX RAM %d B\n",
+			p.Name, p.Total, p.PayloadSize, p.PeakInUse, p.LowWater, p.EmptyRequests, p.Suspensions, p.InvalidReleases, p.Free, p.Total, p.NetXMemoryBytes)
+	}
+	ip := r.IP
+	fmt.Fprintln(w, "\ntcp/ip")
+	fmt.Fprintf(w, "  ip packets sent %d, received %d, bytes sent %d, received %d, dropped rx %d tx %d\n",
+		ip.PacketsSent, ip.PacketsReceived, ip.BytesSent, ip.BytesReceived, ip.ReceivePacketsDropped, ip.SendPacketsDropped)
+	fmt.Fprintf(w, "  tcp connections %d, segments sent %d, received %d, retransmits %d, timeouts %d, resets received %d\n",
+		ip.TCPConnections, ip.TCPSegmentsSent, ip.TCPSegmentsReceived, ip.TCPRetransmits, ip.TCPTimeouts, ip.TCPResetsReceived)
+	fmt.Fprintf(w, "  arp requests sent %d, replies sent %d\n", ip.ARPRequestsSent, ip.ARPRepliesSent)
+	d := r.Driver
+	fmt.Fprintln(w, "\ndriver")
+	fmt.Fprintf(w, "  rx frames %d (%d B), tx frames %d (%d B), allocation errors %d, errors %d\n",
+		d.RxFrames, d.RxBytes, d.TxFrames, d.TxBytes, d.AllocErrors, d.Errors)
+	p := r.Port
+	fmt.Fprintf(w, "  wire port: lost %d, duplicated %d, reordered %d, other drops %d\n",
+		p.Drops.Loss, p.Duplicated, p.Reordered, p.Drops.Total()-p.Drops.Loss)
+	fmt.Fprintf(w, "\npcap: %s  (open it in Wireshark, or: simboard trace %s)\n", r.Pcap, r.Pcap)
+	if r.Verified {
+		fmt.Fprintln(w, "\nresult: OK, the mail fetched by POP3 is byte-identical to the one sent by SMTP")
+	}
+}
+
