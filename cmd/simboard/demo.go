@@ -496,4 +496,3 @@ func printDemo(w io.Writer, r *demoReport) {
 		fmt.Fprintln(w, "\nresult: OK, the mail fetched by POP3 is byte-identical to the one sent by SMTP")
 	}
 }
-
