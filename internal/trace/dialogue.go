@@ -1,0 +1,259 @@
+package trace
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// dialogue turns a flow's two reassembled byte streams into events. The
+// analyzer feeds both directions in capture order, which keeps cause before
+// effect (a client sends a message body only after the server's 354).
+type dialogue interface {
+	data(from Side, b []byte, ts time.Time)
+	gap(from Side, n int64, ts time.Time)
+	end(ts time.Time)
+}
+
+const (
+	// maxLine is the longest line kept; longer lines are cut (RFC 5321
+	// allows 512 bytes for commands and 1000 for text lines).
+	maxLine = 4096
+	// maxGroupLines is the most lines kept in one multi-line reply or
+	// POP3 listing; the rest are counted in the event's note.
+	maxGroupLines = 200
+	redacted      = "[redacted]"
+)
+
+// lineBuf splits a byte stream into lines ending in LF (CR before it is
+// dropped).
+type lineBuf struct {
+	buf     []byte
+	long    bool // the current line went past maxLine
+	discard bool // drop the current line (it began inside a gap)
+}
+
+// take consumes bytes of b up to and including the first LF. When a line
+// is complete it is returned with ok set; the slice is valid until the next
+// call.
+func (l *lineBuf) take(b []byte) (line []byte, n int, ok bool, long bool) {
+	i := bytes.IndexByte(b, '\n')
+	part := b
+	if i >= 0 {
+		part, n = b[:i], i+1
+	} else {
+		n = len(b)
+	}
+	if room := maxLine - len(l.buf); len(part) > room {
+		part, l.long = part[:max(room, 0)], true
+	}
+	l.buf = append(l.buf, part...)
+	if i < 0 {
+		return nil, n, false, false
+	}
+	line = bytes.TrimSuffix(l.buf, []byte{'\r'})
+	long = l.long
+	drop := l.discard
+	l.buf, l.long, l.discard = l.buf[:0], false, false
+	if drop {
+		return nil, n, false, false
+	}
+	return line, n, true, long
+}
+
+// pending returns the bytes of an unfinished line.
+func (l *lineBuf) pending() []byte {
+	if l.discard {
+		return nil
+	}
+	return bytes.TrimSuffix(l.buf, []byte{'\r'})
+}
+
+// lost drops the unfinished line and the rest of it after a gap.
+func (l *lineBuf) lost() {
+	l.buf, l.long, l.discard = l.buf[:0], false, true
+}
+
+// dotBody measures a dot-terminated message body (SMTP DATA, POP3 RETR and
+// TOP) without keeping it.
+type dotBody struct {
+	size    int64 // dot-unstuffed, CRLF line ends
+	lines   int
+	lineLen int64 // raw bytes of the current line so far (CR included)
+	b0, b1  byte  // its first two bytes
+	last    byte  // its last byte
+	missing int64 // bytes lost in gaps
+}
+
+// take consumes body bytes from b and reports how many it used and
+// whether the terminating "." line was among them.
+func (d *dotBody) take(b []byte) (n int, done bool) {
+	for n < len(b) {
+		i := bytes.IndexByte(b[n:], '\n')
+		part := b[n:]
+		if i >= 0 {
+			part = b[n : n+i]
+		}
+		for _, c := range part {
+			switch d.lineLen {
+			case 0:
+				d.b0 = c
+			case 1:
+				d.b1 = c
+			}
+			d.lineLen++
+			d.last = c
+		}
+		if i < 0 {
+			return len(b), false
+		}
+		n += i + 1
+		if d.b0 == '.' && (d.lineLen == 1 || d.lineLen == 2 && d.b1 == '\r') {
+			d.lineLen = 0
+			return n, true
+		}
+		d.endLine(true)
+	}
+	return n, false
+}
+
+// endLine counts the current line; withEOL adds its CRLF.
+func (d *dotBody) endLine(withEOL bool) {
+	if d.lineLen == 0 && !withEOL {
+		return
+	}
+	content := d.lineLen
+	if content > 0 && d.last == '\r' && withEOL {
+		content--
+	}
+	if content > 0 && d.b0 == '.' {
+		content-- // dot-stuffing
+	}
+	d.size += content
+	if withEOL {
+		d.size += 2
+	}
+	d.lines++
+	d.lineLen = 0
+}
+
+// event summarises the body; note says how it ended when not normally.
+func (d *dotBody) event(from Side, ts time.Time, note string) Event {
+	if note != "" {
+		d.endLine(false)
+	}
+	if d.missing > 0 {
+		note = joinNote(note, fmt.Sprintf("%d bytes missing from the capture", d.missing))
+	}
+	return Event{Time: ts, From: from, Kind: KindData, Bytes: d.size, LineCount: d.lines, Note: note}
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// tlsCounter accumulates the bytes of one side after TLS started into a
+// single event.
+type tlsCounter struct {
+	idx     [2]int // event index per side; -1 none yet, -2 dropped
+	started [2]bool
+}
+
+func newTLSCounter() tlsCounter { return tlsCounter{idx: [2]int{-1, -1}} }
+
+func (t *tlsCounter) add(fs *flowState, from Side, n int64, ts time.Time) {
+	if n <= 0 {
+		return
+	}
+	switch i := t.idx[from]; {
+	case i == -1:
+		t.idx[from] = fs.emit(Event{Time: ts, From: from, Kind: KindTLS, Bytes: n})
+		if t.idx[from] == -1 {
+			t.idx[from] = -2
+		}
+	case i >= 0:
+		fs.f.Events[i].Bytes += n
+	}
+}
+
+// tlsOnly is the dialogue of a flow that is TLS from its first byte.
+type tlsOnly struct {
+	fs  *flowState
+	tls tlsCounter
+}
+
+func newTLSOnly(fs *flowState) *tlsOnly { return &tlsOnly{fs: fs, tls: newTLSCounter()} }
+
+func (t *tlsOnly) data(from Side, b []byte, ts time.Time) { t.tls.add(t.fs, from, int64(len(b)), ts) }
+func (t *tlsOnly) gap(from Side, n int64, ts time.Time)   { gapEvent(t.fs, from, n, ts) }
+func (t *tlsOnly) end(time.Time)                          {}
+
+func gapEvent(fs *flowState, from Side, n int64, ts time.Time) {
+	fs.emit(Event{Time: ts, From: from, Kind: KindGap, Bytes: n})
+}
+
+// clean renders captured bytes as text: printable ASCII as is, anything
+// else (control characters, terminal escapes, non-ASCII) as \xNN.
+func clean(b []byte) string {
+	ok := true
+	for _, c := range b {
+		if c < 0x20 && c != '\t' || c >= 0x7f {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return string(b)
+	}
+	var sb strings.Builder
+	for _, c := range b {
+		if c < 0x20 && c != '\t' || c >= 0x7f {
+			fmt.Fprintf(&sb, "\\x%02x", c)
+		} else {
+			sb.WriteByte(c)
+		}
+	}
+	return sb.String()
+}
+
+// splitVerb splits a command line into its verb and the rest.
+func splitVerb(line string) (verb, rest string) {
+	verb, rest, _ = strings.Cut(line, " ")
+	return verb, rest
+}
+
+// queue is a FIFO of commands waiting for their replies.
+type queue[T any] struct{ q []T }
+
+// maxQueue bounds the commands waiting for replies (a server that never
+// answers, or garbage taken for commands).
+const maxQueue = 1024
+
+func (q *queue[T]) push(v T) {
+	if len(q.q) >= maxQueue {
+		q.q = q.q[1:]
+	}
+	q.q = append(q.q, v)
+}
+func (q *queue[T]) pushFront(v T) { q.q = append([]T{v}, q.q...) }
+func (q *queue[T]) len() int      { return len(q.q) }
+func (q *queue[T]) pop() (T, bool) {
+	var zero T
+	if len(q.q) == 0 {
+		return zero, false
+	}
+	v := q.q[0]
+	q.q = q.q[1:]
+	return v, true
+}
+func (q *queue[T]) front() (T, bool) {
+	var zero T
+	if len(q.q) == 0 {
+		return zero, false
+	}
+	return q.q[0], true
+}

@@ -1,0 +1,239 @@
+package trace
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// pop3Cmd is a POP3 command awaiting its status line.
+type pop3Cmd struct {
+	verb  string
+	multi bool // +OK is followed by a dot-terminated listing
+	body  bool // ... which is a message, summarised
+	auth  bool // AUTH with a mechanism: a SASL exchange
+}
+
+// pop3Dialogue follows a POP3 session (RFC 1939, with CAPA, STLS, AUTH and
+// pipelining).
+type pop3Dialogue struct {
+	fs      *flowState
+	mode    [2]streamMode
+	lines   [2]lineBuf
+	body    dotBody
+	list    *Event
+	extra   int
+	missing int64 // bytes lost inside the listing
+	pending queue[pop3Cmd]
+	greeted bool
+	auth    bool
+	stls    bool
+	tls     tlsCounter
+}
+
+func newPOP3(fs *flowState) *pop3Dialogue { return &pop3Dialogue{fs: fs, tls: newTLSCounter()} }
+
+func (p *pop3Dialogue) data(from Side, b []byte, ts time.Time) {
+	for len(b) > 0 {
+		switch p.mode[from] {
+		case modeTLS:
+			p.tls.add(p.fs, from, int64(len(b)), ts)
+			return
+		case modeBody:
+			n, done := p.body.take(b)
+			b = b[n:]
+			if done {
+				p.fs.emit(p.body.event(from, ts, ""))
+				p.mode[from] = modeLines
+			}
+		default:
+			if from == Client && p.stls && len(p.lines[Client].buf) == 0 && b[0] == 0x16 {
+				p.toTLS()
+				continue
+			}
+			line, n, ok, long := p.lines[from].take(b)
+			b = b[n:]
+			if ok {
+				p.line(from, line, long, ts, "")
+			}
+		}
+	}
+}
+
+func (p *pop3Dialogue) line(from Side, line []byte, long bool, ts time.Time, note string) {
+	if long {
+		note = joinNote(note, "line longer than 4096 bytes, cut")
+	}
+	switch {
+	case from == Client:
+		p.clientLine(line, ts, note)
+	case p.mode[Server] == modeList:
+		p.listLine(line, note)
+	default:
+		p.serverLine(line, ts, note)
+	}
+}
+
+func (p *pop3Dialogue) gap(from Side, n int64, ts time.Time) {
+	gapEvent(p.fs, from, n, ts)
+	switch p.mode[from] {
+	case modeLines:
+		p.lines[from].lost()
+	case modeList:
+		p.lines[from].lost()
+		p.missing += n
+	case modeBody:
+		p.body.missing += n
+	}
+}
+
+func (p *pop3Dialogue) end(ts time.Time) {
+	for _, from := range []Side{Server, Client} {
+		switch p.mode[from] {
+		case modeLines, modeList:
+			if l := p.lines[from].pending(); len(l) > 0 {
+				p.line(from, l, p.lines[from].long, ts, "no line end before the capture ended")
+			}
+		case modeBody:
+			p.fs.emit(p.body.event(from, ts, "the capture ended before the end of the message"))
+		}
+	}
+	if p.list != nil {
+		p.list.Note = joinNote(p.list.Note, "the capture ended inside this listing")
+		p.flushList()
+	}
+}
+
+func (p *pop3Dialogue) clientLine(line []byte, ts time.Time, note string) {
+	if p.auth {
+		p.fs.emit(authLine(line, ts, note))
+		return
+	}
+	verbRaw, rest := splitVerb(string(line))
+	verb := clean([]byte(strings.ToUpper(verbRaw)))
+	ev := Event{Time: ts, From: Client, Kind: KindCommand, Verb: verb, Text: clean([]byte(rest)), Lines: []string{clean(line)}, Note: note}
+	redact := func(text string) {
+		ev.Text = text
+		ev.Lines = []string{clean([]byte(verbRaw)) + " " + text}
+		ev.Redacted = true
+	}
+	cmd := pop3Cmd{verb: verb}
+	switch verb {
+	case "PASS":
+		if rest != "" {
+			redact(redacted) // the password may contain spaces: all of it goes
+		}
+	case "APOP":
+		if name, _, ok := strings.Cut(rest, " "); ok {
+			redact(clean([]byte(name)) + " " + redacted)
+		}
+	case "AUTH":
+		if rest == "" {
+			cmd.multi = true // lists the mechanisms
+			break
+		}
+		cmd.auth, p.auth = true, true
+		if mech, _, hasIR := strings.Cut(rest, " "); hasIR {
+			redact(clean([]byte(mech)) + " " + redacted)
+		}
+	case "CAPA":
+		cmd.multi = true
+	case "LIST", "UIDL":
+		cmd.multi = rest == ""
+	case "RETR", "TOP":
+		cmd.multi, cmd.body = true, true
+	case "STLS":
+		p.stls = true
+	}
+	p.pending.push(cmd)
+	p.fs.emit(ev)
+}
+
+// parseStatus splits a POP3 status line.
+func parseStatus(line []byte) (status, text string, ok bool) {
+	s := string(line)
+	for _, st := range []string{"+OK", "-ERR"} {
+		if rest, found := strings.CutPrefix(s, st); found {
+			return st, strings.TrimPrefix(rest, " "), true
+		}
+	}
+	if s == "+" || strings.HasPrefix(s, "+ ") {
+		return "+", strings.TrimPrefix(s[1:], " "), true
+	}
+	return "", "", false
+}
+
+func (p *pop3Dialogue) serverLine(line []byte, ts time.Time, note string) {
+	status, text, ok := parseStatus(line)
+	if !ok || status == "+" && !p.auth {
+		p.fs.emit(Event{Time: ts, From: Server, Kind: KindReply, Text: clean(line), Lines: []string{clean(line)},
+			Note: joinNote(note, "not a POP3 status line")})
+		return
+	}
+	ev := Event{Time: ts, From: Server, Kind: KindReply, Verb: status, Text: clean([]byte(text)), Lines: []string{clean(line)}, Note: note}
+	if status == "+" {
+		p.fs.emit(ev) // a SASL challenge: the AUTH goes on
+		return
+	}
+	if !p.greeted && p.pending.len() == 0 {
+		p.greeted = true
+		p.fs.emit(ev)
+		return
+	}
+	p.greeted = true
+	cmd, ok := p.pending.pop()
+	if ok && cmd.auth {
+		p.auth = false
+	}
+	if ok && cmd.multi && status == "+OK" {
+		if cmd.body {
+			p.fs.emit(ev)
+			p.mode[Server], p.body = modeBody, dotBody{}
+		} else {
+			p.list, p.extra, p.missing = &ev, 0, 0
+			p.mode[Server] = modeList
+		}
+		return
+	}
+	p.fs.emit(ev)
+	if ok && cmd.verb == "STLS" {
+		p.stls = false
+		if status == "+OK" {
+			p.toTLS()
+		}
+	}
+}
+
+// listLine adds a line to the listing being collected.
+func (p *pop3Dialogue) listLine(line []byte, note string) {
+	if len(p.list.Lines) < maxGroupLines {
+		p.list.Lines = append(p.list.Lines, clean(line))
+	} else {
+		p.extra++
+	}
+	if note != "" {
+		p.list.Note = joinNote(p.list.Note, note)
+	}
+	if string(line) == "." {
+		p.flushList()
+	}
+}
+
+func (p *pop3Dialogue) flushList() {
+	ev := *p.list
+	p.list = nil
+	p.mode[Server] = modeLines
+	if p.extra > 0 {
+		ev.Note = joinNote(ev.Note, strconv.Itoa(p.extra)+" more lines not shown")
+	}
+	if p.missing > 0 {
+		ev.Note = joinNote(ev.Note, strconv.FormatInt(p.missing, 10)+" bytes missing from the capture")
+	}
+	p.fs.emit(ev)
+}
+
+func (p *pop3Dialogue) toTLS() {
+	p.stls = false
+	p.mode = [2]streamMode{modeTLS, modeTLS}
+	p.lines = [2]lineBuf{}
+}
