@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"unsafe"
 
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
@@ -403,6 +404,39 @@ func itoa(n int) string {
 		n /= 10
 		if n == 0 {
 			return string(b)
+		}
+	}
+}
+
+// TestCreateDeleteRecreate ports the first part of netx_packet_basic_test.c:
+// pools of various sizes are created, deleted and re-created, and every
+// packet's data_start is ULONG aligned.
+func TestCreateDeleteRecreate(t *testing.T) {
+	ctx := context.Background()
+	sizes := []int{1, 3, 202, 256, 1536}
+	for round := range 2 {
+		var pools []*packetpool.Pool
+		for i, payload := range sizes {
+			p, err := packetpool.New(packetpool.Options{Name: "pool " + itoa(i), PayloadSize: payload, Count: 3})
+			wantErr(t, "New", err, nil)
+			pools = append(pools, p)
+		}
+		for _, p := range pools {
+			var held []*packetpool.Packet
+			for range 3 {
+				pk, err := p.Allocate(ctx, 0, nx.NoWait)
+				wantErr(t, "Allocate(ctx, 0, NoWait)", err, nil)
+				wantErr(t, "Append", pk.Append(ctx, []byte{byte(round)}, p, nx.NoWait), nil)
+				if addr := uintptr(unsafe.Pointer(&pk.Bytes()[0])); addr%4 != 0 {
+					t.Fatalf("pool %q payload %d: data_start %#x is not 4-byte aligned", p.Name(), p.PayloadSize(), addr)
+				}
+				held = append(held, pk)
+			}
+			for _, pk := range held {
+				mustRelease(t, pk)
+			}
+			assertBalanced(t, p)
+			wantErr(t, "Delete()", p.Delete(), nil)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/synctest"
 
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
@@ -80,4 +81,34 @@ func TestLeaksWithoutDebug(t *testing.T) {
 	}
 	mustRelease(t, pk)
 	assertBalanced(t, pool)
+}
+
+// TestLeaksHandOffSite: a packet handed to a suspended allocator is
+// attributed to that allocator's call site, not to the releaser's.
+func TestLeaksHandOffSite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pool := newPool(t, "handoff", 64, 1)
+		held, _ := pool.Allocate(context.Background(), 0, nx.NoWait)
+		type got struct {
+			pk   *packetpool.Packet
+			line int
+		}
+		res := make(chan got, 1)
+		go func() {
+			_, _, line, _ := runtime.Caller(0)
+			pk, err := pool.Allocate(context.Background(), 8, nx.WaitForever) // line+1
+			if err != nil {
+				t.Errorf("Allocate(ctx, 8, WaitForever) = %v", err)
+			}
+			res <- got{pk, line + 1}
+		}()
+		synctest.Wait()
+		mustRelease(t, held)
+		r := <-res
+		leaks := pool.Leaks()
+		if len(leaks) != 1 || leaks[0].Line != r.line || !strings.HasSuffix(leaks[0].File, "leaks_test.go") {
+			t.Fatalf("Leaks() = %v, want one packet allocated at leaks_test.go:%d", leaks, r.line)
+		}
+		mustRelease(t, r.pk)
+	})
 }
