@@ -248,7 +248,11 @@ func (c *Client) startTLS(ctx context.Context) error {
 }
 
 func (c *Client) login(ctx context.Context, ts []byte) error {
-	if c.opts.APOP && ts != nil {
+	if c.opts.APOP {
+		if ts == nil {
+			// NetX clears its APOP flag and goes straight to USER/PASS.
+			return c.userPass(ctx)
+		}
 		digest := apopDigest(ts, c.opts.Password)
 		c.cmd = append(append(append(append(c.cmd[:0], "APOP "...), c.opts.Name...), ' '), digest...)
 		c.cmd = append(c.cmd, "\r\n"...)

@@ -7,25 +7,30 @@ import (
 )
 
 // refDecode is a line-by-line reference for decoder: split the stream into
-// CRLF-terminated lines, stop at ".", drop one leading dot, join the lines
-// with CRLF (the last line's CRLF belongs to the terminator). ok is false
-// when the stream has no terminator.
+// lines after each LF, stop at the line ".\r\n", drop one leading dot from
+// every other line, and drop the line ending of the last line (it belongs
+// to the terminator). ok is false when the stream has no terminator.
 func refDecode(wire []byte) (data []byte, rest []byte, ok bool) {
-	var lines [][]byte
+	var out []byte
+	var lastEOL int
 	for len(wire) > 0 {
-		i := bytes.Index(wire, []byte("\r\n"))
+		i := bytes.IndexByte(wire, '\n')
 		if i < 0 {
 			return nil, nil, false
 		}
-		line := wire[:i]
-		wire = wire[i+2:]
-		if string(line) == "." {
-			return bytes.Join(lines, []byte("\r\n")), wire, true
+		line := wire[:i+1]
+		wire = wire[i+1:]
+		if string(line) == ".\r\n" {
+			return out[:len(out)-lastEOL], wire, true
 		}
-		if len(line) > 0 && line[0] == '.' {
+		if line[0] == '.' {
 			line = line[1:]
 		}
-		lines = append(lines, line)
+		lastEOL = 1
+		if bytes.HasSuffix(line, []byte("\r\n")) {
+			lastEOL = 2
+		}
+		out = append(out, line...)
 	}
 	return nil, nil, false
 }
@@ -67,7 +72,10 @@ func TestDecoder(t *testing.T) {
 		{"first line stuffed", "..x\r\n.\r\n", ".x"},
 		{"dot CR not LF", "a\r\n.\rb\r\n.\r\n", "a\r\n\rb"},
 		{"dot CR CR LF", "a\r\n.\r\r\n.\r\n", "a\r\n\r"},
-		{"bare LF is data", "a\n.\nb\r\n.\r\n", "a\n.\nb"},
+		{"bare LF starts a line", "a\n.\nb\r\n.\r\n", "a\n\nb"},
+		{"bare LF stuffed", "a\n..b\r\n.\r\n", "a\n.b"},
+		{"bare LF before terminator", "a\n.\r\n", "a"},
+		{"bare LF last line", "a\n\r\n.\r\n", "a\n"},
 		{"bare CR is data", "a\rb\r\n.\r\n", "a\rb"},
 		{"CR run", "a\r\r\r\n.\r\n", "a\r\r"},
 		{"dot not at line start", "a.b\r\n.\r\n", "a.b"},
@@ -112,26 +120,27 @@ func TestDecoderUnterminated(t *testing.T) {
 	}
 }
 
-func TestDecoderLastCRLF(t *testing.T) {
+func TestDecoderLastEOL(t *testing.T) {
 	tests := []struct {
 		wire string
-		want bool
+		want uint8
 	}{
-		{".\r\n", false},
-		{"\r\n.\r\n", true},
-		{"a\r\n.\r\n", true},
+		{".\r\n", 0},
+		{"\r\n.\r\n", 2},
+		{"a\r\n.\r\n", 2},
+		{"a\n.\r\n", 1},
 	}
 	for _, tt := range tests {
 		var d decoder
 		_, _, done := d.decode(nil, []byte(tt.wire))
-		if !done || d.lastCRLF != tt.want {
-			t.Errorf("decode(%q): done %v lastCRLF %v, want true, %v", tt.wire, done, d.lastCRLF, tt.want)
+		if !done || d.lastEOL != tt.want {
+			t.Errorf("decode(%q): done %v lastEOL %d, want true, %d", tt.wire, done, d.lastEOL, tt.want)
 		}
 	}
 }
 
 func TestStuffRoundTrip(t *testing.T) {
-	for _, data := range []string{"", ".", "..", "\r\n", "\r\n.", ".\r\n.", "a\r\n.\r\nb", "x\r", "\r", "\n.\n", "..\r\n..\r\n", "a\r\n\r\n.\r\n"} {
+	for _, data := range []string{"", ".", "..", "\r\n", "\r\n.", ".\r\n.", "a\r\n.\r\nb", "x\r", "\r", "\n", "\n.\n", "..\r\n..\r\n", "a\r\n\r\n.\r\n", "\r\r\n.", "a\n.\r\n"} {
 		wire := stuff(nil, []byte(data))
 		got, n, done := decodeSplit(wire)
 		if !done || n != len(wire) || string(got) != data {
@@ -150,7 +159,8 @@ func TestPassThrough(t *testing.T) {
 		{"mid-line data", decData, "abc def", true},
 		{"ends with LF after CR", decData, "abc\r\n", false},
 		{"ends with CR", decData, "abc\r", false},
-		{"ends with bare LF", decData, "abc\n", true},
+		{"ends with bare LF", decData, "abc\n", false},
+		{"dot after bare LF", decData, "a\n.b", false},
 		{"complete lines inside", decData, "a\r\nb\r\nc", true},
 		{"dot line inside", decData, "a\r\n.b", false},
 		{"start plain", decStart, "Received: x", true},

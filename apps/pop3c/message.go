@@ -180,8 +180,8 @@ func (c *Client) account(n int) error {
 // RetrTo sends RETR item and copies the message to w (a streaming
 // convenience over MailItemGet and MailItemMessageGet; not in NetX). It
 // writes the message as the server holds it: dot-unstuffed, without the
-// terminator, and with the CRLF that ends its last line (which
-// MailItemMessageGet leaves out, as NetX does). Every packet is released. It
+// terminator, and with the line ending (CRLF) of its last line, which
+// MailItemMessageGet leaves out as NetX does. Every packet is released. It
 // returns the bytes written. When w fails, the rest of the message is read
 // and dropped so the session stays usable, and w's error is returned.
 // Statuses and blocking as MailItemGet and MailItemMessageGet.
@@ -234,9 +234,9 @@ func (c *Client) copyMessage(ctx context.Context, w io.Writer) (int64, error) {
 			break
 		}
 	}
-	if werr == nil && c.dec.lastCRLF {
+	if werr == nil && c.dec.lastEOL > 0 {
 		var m int
-		m, werr = w.Write(crlf)
+		m, werr = w.Write(crlf[2-c.dec.lastEOL:])
 		written += int64(m)
 	}
 	if werr != nil {

@@ -124,10 +124,11 @@ func (t Timeouts) withDefaults() Timeouts {
 // Options are the arguments of nxd_pop3_client_create plus the extensions.
 // Zero values are documented per field.
 type Options struct {
-	// APOP is nxd_pop3_client_create's APOP_authentication flag: log in with
-	// APOP when the greeting carries a <timestamp>; a -ERR to APOP falls
-	// back to USER/PASS. false logs in with USER/PASS (or AUTH PLAIN, see
-	// DisableSASL).
+	// APOP is nxd_pop3_client_create's APOP_authentication flag, with
+	// NetX's logic: log in with APOP when the greeting carries a
+	// <timestamp>, fall back to USER/PASS on a -ERR to APOP, and go straight
+	// to USER/PASS when the greeting has no timestamp. false logs in with
+	// AUTH PLAIN when CAPA offers it (see DisableSASL), else USER/PASS.
 	APOP bool
 	// IP is the board's IP instance. Required (nil is nx.ErrPtr).
 	IP *netstack.IP

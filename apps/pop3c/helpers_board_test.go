@@ -1,0 +1,124 @@
+package pop3c_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/simboard/simboard/apps/pop3c"
+	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/nx"
+	"github.com/simboard/simboard/packetpool"
+)
+
+// scriptConn is the server side of a scripted session on the peer board.
+type scriptConn struct {
+	t    testing.TB
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+// send writes one canned packet (one Write, so one TCP segment).
+func (s *scriptConn) send(data string) {
+	s.t.Helper()
+	if _, err := s.conn.Write([]byte(data)); err != nil {
+		s.t.Errorf("server: Write(%q) = %v", data, err)
+	}
+}
+
+// expect reads one command line and checks it (without CRLF).
+func (s *scriptConn) expect(cmd string) {
+	s.t.Helper()
+	line, err := s.r.ReadString('\n')
+	if err != nil {
+		s.t.Errorf("server: reading command (want %q): %v", cmd, err)
+		return
+	}
+	if got := strings.TrimSuffix(line, "\r\n"); got != cmd {
+		s.t.Errorf("server: command = %q, want %q", got, cmd)
+	}
+}
+
+// scriptServer listens on port of the server board and runs script on the
+// first connection, on its own goroutine, joined at cleanup.
+func scriptServer(t testing.TB, server *boardtest.Board, port uint16, script func(s *scriptConn)) {
+	t.Helper()
+	l, err := server.IP.ListenTCP(port)
+	if err != nil {
+		t.Fatalf("ListenTCP(%d) = %v", port, err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		conn, err := l.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				t.Errorf("server: Accept() = %v", err)
+			}
+			return
+		}
+		defer conn.Close()
+		script(&scriptConn{t: t, conn: conn, r: bufio.NewReader(conn)})
+		// Wait for the client to close before closing our side.
+		_, _ = bufio.NewReader(conn).ReadString(0)
+	}()
+	t.Cleanup(func() {
+		_ = l.Close()
+		wg.Wait()
+	})
+}
+
+// readAll drains MailItemMessageGet, releasing every packet, and returns the
+// data and the per-packet byte counts. after runs after each packet (used
+// to pace a scripted server).
+func readAll(t testing.TB, c *pop3c.Client, after func()) ([]byte, []int, error) {
+	t.Helper()
+	var data []byte
+	var sizes []int
+	for {
+		pk, n, final, err := c.MailItemMessageGet(context.Background())
+		if err != nil {
+			return data, sizes, err
+		}
+		if pk.Length() != n {
+			t.Errorf("MailItemMessageGet() n = %d, packet length %d", n, pk.Length())
+		}
+		for b := range pk.Buffers() {
+			data = append(data, b...)
+		}
+		sizes = append(sizes, n)
+		if err := pk.Release(); err != nil {
+			t.Fatalf("Release() = %v", err)
+		}
+		if after != nil && !final {
+			after()
+		}
+		if final {
+			return data, sizes, nil
+		}
+	}
+}
+
+func deleteClient(t testing.TB, c *pop3c.Client) {
+	t.Helper()
+	if err := c.Delete(context.Background()); err != nil {
+		t.Errorf("Delete() = %v", err)
+	}
+}
+
+func mustOK(t testing.TB, err error, call string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s = %v, want nil", call, err)
+	}
+}
+
+var (
+	_ = nx.NoWait
+	_ = packetpool.ReceivePacket
+)
