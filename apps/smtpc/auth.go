@@ -94,56 +94,39 @@ func hasAuth(list []AuthType, a AuthType) bool {
 
 // chooseAuth picks the mechanism for a session (reference §4.6, extended).
 //
-// NetX rules (ProfileNetX, types already coerced to PLAIN or LOGIN): no AUTH
-// keyword keeps the configured type (AUTH is still sent); LOGIN stays LOGIN
-// when offered, else becomes PLAIN; PLAIN stays PLAIN when offered, else
-// becomes LOGIN when that is offered, else stays PLAIN.
+// The NetX rules decide first: with no AUTH keyword in the EHLO reply the
+// configured type is kept (AUTH is still sent; the server's reply decides);
+// an offered configured type is used; otherwise LOGIN becomes PLAIN, and
+// PLAIN (or CRAM-MD5) becomes LOGIN when only LOGIN of the two is offered,
+// else PLAIN. XOAUTH2 carries a token, not a password, and is never
+// replaced. AuthNone never authenticates.
 //
-// Default profile: AuthNone never authenticates. The configured type is used
-// when offered (or when the server sends no AUTH keyword: the server's reply
-// to AUTH then decides). Otherwise the first offered of PLAIN, LOGIN,
-// CRAM-MD5 replaces a password type (XOAUTH2 has a token, not a password,
-// and is kept); with nothing usable offered the NetX rule applies (PLAIN).
-// Without TLS and without AllowPlaintextAuth a plaintext choice (PLAIN,
-// LOGIN, XOAUTH2) is replaced by CRAM-MD5 when the server offers it and the
-// secret is a password; otherwise the session fails with ErrPlaintextAuth
-// before any credential is sent.
+// Default profile only: on a connection without TLS and without
+// AllowPlaintextAuth, a plaintext choice (PLAIN, LOGIN, XOAUTH2) is
+// replaced by CRAM-MD5 when the server offers it and the secret is a
+// password; otherwise the session fails with ErrPlaintextAuth before any
+// credential is sent. (ProfileNetX behaves as the MCU: plaintext allowed.)
 func chooseAuth(cfg AuthType, offered []AuthType, netx, secure, allowPlain bool) (AuthType, error) {
 	if cfg == AuthNone {
 		return AuthNone, nil
 	}
-	if netx {
-		if offered == nil {
-			return cfg, nil
-		}
-		if cfg == AuthLogin {
-			if hasAuth(offered, AuthLogin) {
-				return AuthLogin, nil
-			}
-			return AuthPlain, nil
-		}
-		if hasAuth(offered, AuthPlain) || !hasAuth(offered, AuthLogin) {
-			return AuthPlain, nil
-		}
-		return AuthLogin, nil
-	}
 	choice := cfg
-	if offered != nil && !hasAuth(offered, cfg) && cfg != AuthXOAUTH2 {
+	switch {
+	case offered == nil, hasAuth(offered, cfg), cfg == AuthXOAUTH2:
+	case cfg == AuthLogin:
 		choice = AuthPlain
-		for _, a := range []AuthType{AuthPlain, AuthLogin, AuthCRAMMD5} {
-			if hasAuth(offered, a) {
-				choice = a
-				break
-			}
-		}
+	case hasAuth(offered, AuthLogin) && !hasAuth(offered, AuthPlain):
+		choice = AuthLogin
+	default:
+		choice = AuthPlain
 	}
-	if choice.plaintext() && !secure && !allowPlain {
-		if cfg != AuthXOAUTH2 && hasAuth(offered, AuthCRAMMD5) {
-			return AuthCRAMMD5, nil
-		}
-		return 0, withStatus(ErrAuthentication, ErrPlaintextAuth)
+	if netx || secure || allowPlain || !choice.plaintext() {
+		return choice, nil
 	}
-	return choice, nil
+	if cfg != AuthXOAUTH2 && hasAuth(offered, AuthCRAMMD5) {
+		return AuthCRAMMD5, nil
+	}
+	return 0, withStatus(ErrAuthentication, ErrPlaintextAuth)
 }
 
 // mechanism runs the client side of one SASL exchange. Responses are raw

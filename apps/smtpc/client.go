@@ -62,6 +62,12 @@ type config struct {
 // unknown AuthType, ServerHost without Resolver, TLS asked of ProfileNetX),
 // or the socket's creation status.
 func Create(opts Options) (*Client, error) {
+	switch {
+	case opts.IP == nil:
+		return nil, fmt.Errorf("smtpc: create: nil IP: %w", nx.ErrPtr)
+	case opts.Pool == nil:
+		return nil, fmt.Errorf("smtpc: create: nil packet pool: %w", nx.ErrPtr)
+	}
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
@@ -76,10 +82,6 @@ func Create(opts Options) (*Client, error) {
 func newConfig(opts Options) (config, error) {
 	cfg := config{Options: opts, netx: opts.Profile == ProfileNetX}
 	switch {
-	case opts.IP == nil:
-		return cfg, fmt.Errorf("smtpc: create: nil IP: %w", nx.ErrPtr)
-	case opts.Pool == nil:
-		return cfg, fmt.Errorf("smtpc: create: nil packet pool: %w", nx.ErrPtr)
 	case opts.From == "":
 		return cfg, fmt.Errorf("smtpc: create: empty from address: %w", nx.ErrPtr)
 	case opts.Profile != ProfileDefault && opts.Profile != ProfileNetX:
@@ -148,7 +150,7 @@ func newConfig(opts Options) (config, error) {
 		}
 	}
 	cfg.domain = opts.ClientDomain
-	if cfg.domain == "" {
+	if cfg.domain == "" && opts.IP != nil {
 		cfg.domain = addressLiteral(opts.IP)
 	}
 	cfg.to = opts.Timeouts.withDefaults()
@@ -158,8 +160,10 @@ func newConfig(opts Options) (config, error) {
 	cfg.chain = opts.ChainSize
 	if cfg.chain <= 0 {
 		cfg.chain = 16 << 10
-		if q := opts.Pool.PayloadSize() * opts.Pool.Info().Total / 4; q < cfg.chain {
-			cfg.chain = max(q, 1)
+		if opts.Pool != nil {
+			if q := opts.Pool.PayloadSize() * opts.Pool.Info().Total / 4; q < cfg.chain {
+				cfg.chain = max(q, 1)
+			}
 		}
 	}
 	if cfg.TLS != TLSOff {

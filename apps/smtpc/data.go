@@ -48,10 +48,16 @@ func (e *encoder) encode(p []byte, final bool) (int, error) {
 	pos, run := 0, 0 // run: start of input not yet written that needs no change
 	for pos < len(p) {
 		rest := p[pos:]
-		nl := bytes.IndexByte(rest, '\n')
-		seg := rest
+		// Look at most one maximal line ahead, so a body without LF (or
+		// with bare CRs only) costs linear time, not quadratic.
+		win := rest
+		if len(win) > maxLine+2 {
+			win = win[:maxLine+2]
+		}
+		nl := bytes.IndexByte(win, '\n')
+		seg := win
 		if nl >= 0 {
-			seg = rest[:nl]
+			seg = win[:nl]
 		}
 		cr := bytes.IndexByte(seg, '\r')
 		lineLen, termLen, isCRLF := 0, 0, false
@@ -70,10 +76,10 @@ func (e *encoder) encode(p []byte, final bool) (int, error) {
 		case nl >= 0:
 			lineLen, termLen = nl, 1
 		default:
+			if len(rest) > maxLine {
+				return pos, e.tooLong(run, pos, p)
+			}
 			if !final {
-				if len(rest) > maxLine {
-					return pos, e.tooLong(run, pos, p)
-				}
 				lineLen = -1
 				break
 			}
@@ -141,12 +147,14 @@ func (e *encoder) tooLong(run, pos int, p []byte) error {
 func (e *encoder) encodeReader(r io.Reader, buf []byte) error {
 	n := 0
 	for {
-		m, rerr := r.Read(buf[n:])
+		// Fill the lookahead before encoding, so a reader that returns a
+		// few bytes per Read does not make each line be rescanned.
+		m, rerr := io.ReadFull(r, buf[n:])
 		n += m
-		if rerr != nil && rerr != io.EOF {
+		final := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
+		if rerr != nil && !final {
 			return &bodyError{err: rerr}
 		}
-		final := rerr == io.EOF
 		used, err := e.encode(buf[:n], final)
 		if err != nil {
 			return err

@@ -157,6 +157,9 @@ func (rr *replyReader) read(ctx context.Context, src receiver, wait nx.Wait, sta
 		if len(line) > maxReplyLine {
 			return rep, oversize(stage, "reply line longer than 4096 octets", line)
 		}
+		// Leading blanks are tolerated: NetX's regression packet
+		// "250-AUTH ...\r\n 250 SIZE" has one, and NetX skips them.
+		line = bytes.TrimLeft(line, " \t")
 		code, final, err := parseLine(line, stage)
 		if err != nil {
 			return rep, err
@@ -208,6 +211,7 @@ func parseLine(line []byte, stage string) (code int, final bool, err error) {
 // checkPartial validates the first four bytes of a (possibly incomplete)
 // line, so garbage such as "2200" fails at once instead of after a timeout.
 func checkPartial(p []byte, stage string) error {
+	p = bytes.TrimLeft(p, " \t")
 	for i := 0; i < len(p) && i < 4; i++ {
 		c := p[i]
 		switch {

@@ -1,0 +1,131 @@
+package smtpc
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// action is what a scripted server does after a step's replies.
+type action int
+
+const (
+	actNone   action = iota
+	actClose         // close the connection (FIN)
+	actReset         // reset the connection (RST where the conn supports it)
+	actSilent        // send nothing more; wait for the client to go away
+)
+
+// scriptStep is one turn of a scripted SMTP server, as the NetX regression
+// tests' server threads replay canned packets.
+type scriptStep struct {
+	want string   // the client's next line must start with this (case-insensitive); "" = send without reading
+	data bool     // read the message (up to the line ".") before replying
+	send []string // replies, each written with its own Write (one segment)
+	act  action
+}
+
+// scriptResult is what the scripted server saw.
+type scriptResult struct {
+	lines []string // client command lines, CRLF stripped (message excluded)
+	data  []byte   // the message as received, dot-stuffed, without the final ".\r\n"
+	extra []string // lines received after the script ended
+	err   error    // first deviation from the script
+}
+
+// runScript plays steps on conn and then reads until the client closes.
+// reset, when not nil, resets the connection for actReset.
+func runScript(conn net.Conn, steps []scriptStep, reset func()) (res scriptResult) {
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
+	br := bufio.NewReader(conn)
+	readLine := func() (string, error) {
+		l, err := br.ReadString('\n')
+		return strings.TrimRight(l, "\r\n"), err
+	}
+	for i, st := range steps {
+		if st.want != "" {
+			l, err := readLine()
+			if err != nil {
+				res.err = fmt.Errorf("step %d: want %q, read: %v", i, st.want, err)
+				return res
+			}
+			res.lines = append(res.lines, l)
+			if !strings.HasPrefix(strings.ToUpper(l), strings.ToUpper(st.want)) {
+				res.err = fmt.Errorf("step %d: got %q, want prefix %q", i, l, st.want)
+				return res
+			}
+		}
+		if st.data {
+			var msg bytes.Buffer
+			for {
+				l, err := br.ReadString('\n')
+				if err != nil {
+					res.err = fmt.Errorf("step %d: reading message: %v", i, err)
+					res.data = msg.Bytes()
+					return res
+				}
+				if l == ".\r\n" {
+					break
+				}
+				msg.WriteString(l)
+			}
+			res.data = msg.Bytes()
+		}
+		for _, r := range st.send {
+			if _, err := conn.Write([]byte(r)); err != nil {
+				res.err = fmt.Errorf("step %d: write: %v", i, err)
+				return res
+			}
+		}
+		switch st.act {
+		case actClose:
+			return res
+		case actReset:
+			if reset != nil {
+				reset()
+			}
+			return res
+		case actSilent:
+			for {
+				l, err := readLine()
+				if l != "" {
+					res.extra = append(res.extra, l)
+				}
+				if err != nil {
+					return res
+				}
+			}
+		}
+	}
+	for {
+		l, err := readLine()
+		if l != "" {
+			res.extra = append(res.extra, l)
+		}
+		if err != nil {
+			return res
+		}
+	}
+}
+
+// unstuff reverses DATA transparency: a line starting with '.' loses it.
+func unstuff(p []byte) []byte {
+	var out []byte
+	for len(p) > 0 {
+		n := len(p)
+		if i := bytes.Index(p, crlf); i >= 0 {
+			n = i + 2
+		}
+		line := p[:n]
+		p = p[n:]
+		if line[0] == '.' {
+			line = line[1:]
+		}
+		out = append(out, line...)
+	}
+	return out
+}
