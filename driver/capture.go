@@ -52,7 +52,8 @@ type Capture struct {
 	log   *slog.Logger
 	snap  int
 
-	mu  sync.Mutex // guards bw, pw, err, closed
+	mu  sync.Mutex // guards ew, bw, pw, err
+	ew  *errWriter
 	bw  *bufio.Writer
 	pw  *pcapgo.Writer
 	err error
@@ -83,18 +84,19 @@ func NewCapture(l Link, w io.Writer, opts CaptureOptions) (*Capture, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	out := w
+	c.ew = &errWriter{w: w}
+	var out io.Writer = c.ew
 	switch {
 	case opts.BufferSize == 0:
-		c.bw = bufio.NewWriterSize(w, 64<<10)
+		c.bw = bufio.NewWriterSize(c.ew, 64<<10)
 		out = c.bw
 	case opts.BufferSize > 0:
-		c.bw = bufio.NewWriterSize(w, opts.BufferSize)
+		c.bw = bufio.NewWriterSize(c.ew, opts.BufferSize)
 		out = c.bw
 	}
 	c.pw = pcapgo.NewWriter(out)
 	if err := c.pw.WriteFileHeader(uint32(snap), layers.LinkTypeEthernet); err != nil {
-		return nil, fmt.Errorf("driver: capture: write pcap header: %w", err)
+		return nil, fmt.Errorf("driver: capture: write pcap header: %w", c.ew.cause(err))
 	}
 	return c, nil
 }
@@ -177,7 +179,7 @@ func (c *Capture) record(ts time.Time, frame []byte) {
 	}
 	ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: len(frame)}
 	if err := c.pw.WritePacket(ci, data); err != nil {
-		c.fail(fmt.Errorf("driver: capture: write record: %w", err))
+		c.fail(fmt.Errorf("driver: capture: write record: %w", c.ew.cause(err)))
 	}
 }
 
@@ -196,7 +198,7 @@ func (c *Capture) Flush() error {
 	defer c.mu.Unlock()
 	if c.err == nil && c.bw != nil {
 		if err := c.bw.Flush(); err != nil {
-			c.fail(fmt.Errorf("driver: capture: flush: %w", err))
+			c.fail(fmt.Errorf("driver: capture: flush: %w", c.ew.cause(err)))
 		}
 	}
 	return c.err
@@ -225,4 +227,30 @@ func (c *Capture) Close() error {
 		}
 	})
 	return c.closeErr
+}
+
+// errWriter remembers the first error of the caller's writer, because
+// pcapgo flattens errors to strings and errors.Is must still find it.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// cause returns the writer's own error when there is one, else err.
+func (e *errWriter) cause(err error) error {
+	if e.err != nil {
+		return e.err
+	}
+	return err
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/songgao/water"
 	"golang.org/x/sys/unix"
@@ -74,7 +75,10 @@ type TAP struct {
 
 // OpenTAP opens (or, with Create, creates) the TAP device opts.Name in the
 // calling thread's network namespace. In tests, call it inside
-// netns.(*NS).Do so the device belongs to the test's namespace.
+// netns.(*NS).Do so the device belongs to the test's namespace. When the
+// device is up, OpenTAP blocks until the kernel reports it running (at
+// most CarrierWait), because the kernel discards what it transmits on a
+// freshly attached TAP until then.
 //
 // It needs no privilege for a device created beforehand and owned by the
 // user (`sudo ip tuntap add dev tap0 mode tap user $USER && sudo ip link set
@@ -140,8 +144,45 @@ func OpenTAP(opts TAPOptions) (*TAP, error) {
 		sock:     sock,
 		log:      log,
 	}
-	log.Info("driver: tap opened", "dev", t.name, "mac", t.mac.String(), "mtu", mtu, "created", !existed)
+	t.waitRunning()
+	log.Info("driver: tap opened", "dev", t.name, "mac", t.mac.String(), "mtu", mtu, "created", !existed, "running", t.LinkUp())
 	return t, nil
+}
+
+// CarrierWait bounds how long OpenTAP waits for the kernel to bring an up
+// device to running after attaching.
+const CarrierWait = 2 * time.Second
+
+// waitRunning waits until an administratively up device is running. The
+// kernel turns the carrier on at attach time but activates the device's
+// transmit queue later, from its link-watch work (up to a second later);
+// until then everything the kernel sends on the device, an ARP reply
+// included, is silently discarded. Waiting here makes the first exchange
+// reliable. A device that is down, or stays not running, is returned as is.
+func (t *TAP) waitRunning() {
+	deadline := time.Now().Add(CarrierWait)
+	for {
+		f, err := t.flags()
+		if err != nil || f&unix.IFF_UP == 0 || f&unix.IFF_RUNNING != 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.log.Warn("driver: tap not running after attach", "dev", t.name, "waited", CarrierWait)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (t *TAP) flags() (uint16, error) {
+	ifr, err := unix.NewIfreq(t.name)
+	if err != nil {
+		return 0, err
+	}
+	if err := unix.IoctlIfreq(t.sock, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return 0, err
+	}
+	return ifr.Uint16(), nil
 }
 
 func setupHint(name string) string {
@@ -176,20 +217,15 @@ func (t *TAP) MAC() net.HardwareAddr { return cloneMAC(t.mac) }
 // MTU returns the board's IP MTU.
 func (t *TAP) MTU() int { return t.mtu }
 
-// LinkUp reports whether the device is open and the kernel interface is
-// administratively up (IFF_UP). Safe for concurrent use.
+// LinkUp reports whether the device is open and the kernel interface is up
+// and running (IFF_UP and IFF_RUNNING: carrier on and transmit queue
+// active). It costs one ioctl. Safe for concurrent use.
 func (t *TAP) LinkUp() bool {
 	if t.closed.Load() {
 		return false
 	}
-	ifr, err := unix.NewIfreq(t.name)
-	if err != nil {
-		return false
-	}
-	if err := unix.IoctlIfreq(t.sock, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return false
-	}
-	return ifr.Uint16()&unix.IFF_UP != 0
+	f, err := t.flags()
+	return err == nil && f&unix.IFF_UP != 0 && f&unix.IFF_RUNNING != 0
 }
 
 // WriteFrame hands one frame to the kernel (one write(2)). It does not

@@ -113,6 +113,11 @@ type PortOptions struct {
 	// or held for reordering); beyond that WriteFrame blocks. 0 means
 	// DefaultQueueFrames.
 	QueueFrames int
+	// DropWhenFull makes the port behave like a switch port with a finite
+	// buffer: a unicast frame arriving while its receive queue is full is
+	// dropped and counted (Drops.QueueFull) instead of blocking the sender.
+	// false (the default) applies back-pressure, so nothing is lost.
+	DropWhenFull bool
 
 	// Impairments applied to frames this port transmits; see Impairments.
 	// They can be changed later with SetImpairments.
@@ -137,27 +142,26 @@ func (o PortOptions) Impairments() Impairments {
 // # Loss and back-pressure
 //
 // A Wire never drops a frame on its own account: the only losses are the
-// ones configured (Impairments.Loss), a pulled cable (SetLinkUp(false)),
-// oversize frames, and, for ports with impairments, a full receive queue.
-// Each is counted by reason in PortStats. In detail:
+// configured ones (Impairments.Loss, a pulled cable with SetLinkUp(false),
+// a port with DropWhenFull), oversize frames, and flooded copies to a full
+// port. Each is counted by reason in PortStats. In detail:
 //
-//   - A port with no impairments delivers unicast frames synchronously from
-//     WriteFrame, and WriteFrame blocks while the receiving port's queue is
-//     full (back-pressure, like a NIC whose TX ring is full), so a fast
-//     sender is paced by its reader and nothing is lost. gVisor's TCP
-//     recovers badly from silent drops (reference/anchors.md §7), which is
-//     why the default is lossless.
-//   - A port with impairments passes frames to its scheduler goroutine,
-//     which holds up to QueueFrames frames in flight (delayed, or waiting
-//     for a rate-limited PHY); beyond that WriteFrame blocks, so a
-//     rate-limited port paces its sender instead of dropping.
-//     The scheduler then delivers without blocking: if the receiver's queue
-//     is full the frame is dropped and counted in the receiver's
-//     Drops.QueueFull, as a switch port buffer overflows on a real lossy
-//     network.
-//   - Flooded copies (broadcast, multicast, unknown unicast) never block:
-//     a port whose queue is full loses its copy (Drops.QueueFull), so one
+//   - Unicast delivery applies back-pressure: while the receiving port's
+//     queue is full the sender waits (WriteFrame blocks on a port without
+//     impairments; the scheduler of a port with impairments waits, its
+//     in-flight frames pile up to QueueFrames, and then WriteFrame blocks).
+//     A fast sender is thus paced by its reader, as by a NIC whose TX ring
+//     is full, and nothing is lost. gVisor's TCP (SACK+RACK) recovers
+//     badly from silent drops (reference/anchors.md §7), which is why
+//     delay, jitter, rate and reorder never lose a frame either.
+//   - A port attached with DropWhenFull instead drops (and counts) unicast
+//     frames that find its queue full, like a switch port buffer.
+//   - Flooded copies (broadcast, multicast, unknown unicast) never block: a
+//     port whose queue is full loses its copy (Drops.QueueFull), so one
 //     port that nobody reads cannot stall the whole wire.
+//   - A port with impairments holds up to QueueFrames frames in flight in
+//     its scheduler (delayed, or waiting for a rate-limited PHY); beyond
+//     that WriteFrame blocks, so a rate-limited port paces its sender.
 //
 // # Cost
 //
@@ -259,19 +263,20 @@ func (w *Wire) Attach(opts PortOptions) (*Port, error) {
 		name = fmt.Sprintf("port%d", index)
 	}
 	p := &Port{
-		w:         w,
-		index:     index,
-		name:      name,
-		mac:       mac,
-		key:       [6]byte(mac),
-		mtu:       mtu,
-		maxFrame:  mtu + EthernetHeaderLen,
-		rxq:       make(chan *fbuf, q),
-		egress:    make(chan *fbuf, min(q, egressDepth)),
-		limit:     q,
-		done:      make(chan struct{}),
-		schedDone: make(chan struct{}),
-		rng:       rand.New(rand.NewPCG(uint64(w.seed), uint64(index)<<1|1)),
+		w:            w,
+		index:        index,
+		name:         name,
+		mac:          mac,
+		key:          [6]byte(mac),
+		mtu:          mtu,
+		maxFrame:     mtu + EthernetHeaderLen,
+		rxq:          make(chan *fbuf, q),
+		egress:       make(chan *fbuf, min(q, egressDepth)),
+		limit:        q,
+		dropWhenFull: opts.DropWhenFull,
+		done:         make(chan struct{}),
+		schedDone:    make(chan struct{}),
+		rng:          rand.New(rand.NewPCG(uint64(w.seed), uint64(index)<<1|1)),
 	}
 	p.up.Store(true)
 	if !imp.IsZero() {
@@ -321,10 +326,11 @@ func (w *Wire) detach(p *Port) {
 	w.ports.Store(&ports)
 }
 
-// forward switches one frame from src. block selects back-pressure for
-// unicast delivery. It takes ownership of fb. It returns an error only when
-// src is closed while blocked.
-func (w *Wire) forward(src *Port, fb *fbuf, block bool) error {
+// forward switches one frame from src, blocking while a unicast
+// destination's queue is full (unless it drops when full). It takes
+// ownership of fb. It returns an error only when src is closed while
+// blocked.
+func (w *Wire) forward(src *Port, fb *fbuf) error {
 	f := fb.b
 	dkey, skey := [6]byte(f[0:6]), [6]byte(f[6:12])
 	flood := f[0]&1 != 0
@@ -348,7 +354,7 @@ func (w *Wire) forward(src *Port, fb *fbuf, block bool) error {
 			putBuf(fb)
 			return nil
 		}
-		return dst.deliver(src, fb, block)
+		return dst.deliver(src, fb, !dst.dropWhenFull)
 	}
 	ports := *w.ports.Load()
 	var last *Port
@@ -372,19 +378,20 @@ func (w *Wire) forward(src *Port, fb *fbuf, block bool) error {
 // through the port's impairments onto the switch; ReadFrame returns frames
 // the switch delivered to the port. Safe for concurrent use.
 type Port struct {
-	w         *Wire
-	index     int
-	name      string
-	mac       net.HardwareAddr
-	key       [6]byte
-	mtu       int
-	maxFrame  int
-	rxq       chan *fbuf
-	egress    chan *fbuf
-	done      chan struct{}
-	schedDone chan struct{}
-	closeOnce sync.Once
-	limit     int // frames the scheduler holds at most
+	w            *Wire
+	index        int
+	name         string
+	mac          net.HardwareAddr
+	key          [6]byte
+	mtu          int
+	maxFrame     int
+	rxq          chan *fbuf
+	egress       chan *fbuf
+	done         chan struct{}
+	schedDone    chan struct{}
+	closeOnce    sync.Once
+	limit        int // frames the scheduler holds at most
+	dropWhenFull bool
 
 	up       atomic.Bool
 	imp      atomic.Pointer[Impairments] // nil = perfect link (fast path)
@@ -395,17 +402,23 @@ type Port struct {
 	rng *rand.Rand // owned by the scheduler goroutine
 }
 
+// portCounters groups counters by writer, padded apart so the sending and
+// the receiving goroutine do not share a cache line.
 type portCounters struct {
-	txFrames, txBytes, rxFrames, rxBytes atomic.Uint64
-	duplicated, reordered                atomic.Uint64
-	loss, queueFull, linkDown, oversize  atomic.Uint64
-	malformed                            atomic.Uint64
+	txFrames, txBytes atomic.Uint64 // written by WriteFrame
+	_                 [48]byte
+	rxFrames, rxBytes atomic.Uint64 // written by ReadFrame
+	_                 [48]byte
+
+	duplicated, reordered               atomic.Uint64
+	loss, queueFull, linkDown, oversize atomic.Uint64
+	malformed                           atomic.Uint64
 }
 
 // Drops counts frames a port lost, by reason.
 type Drops struct {
 	Loss      uint64 // configured loss (sending port)
-	QueueFull uint64 // receive queue full (receiving port)
+	QueueFull uint64 // receive queue full: flooded copies, or DropWhenFull (receiving port)
 	LinkDown  uint64 // cable pulled: counted by the port whose cable is out
 	Oversize  uint64 // frame longer than MTU+14 (either port), or longer than the ReadFrame buffer
 	Malformed uint64 // frame shorter than the Ethernet header (sending port)
@@ -544,7 +557,7 @@ func (p *Port) WriteFrame(frame []byte) error {
 	}
 	fb := getBuf(frame)
 	if p.imp.Load() == nil && p.inflight.Load() == 0 {
-		if err := p.w.forward(p, fb, true); err != nil {
+		if err := p.w.forward(p, fb); err != nil {
 			return fmt.Errorf("driver: port %s: write: %w", p.name, err)
 		}
 		return nil
@@ -802,7 +815,7 @@ func (p *Port) emit(fb *fbuf) error {
 		putBuf(fb)
 		return nil
 	}
-	return p.w.forward(p, fb, p.imp.Load() == nil)
+	return p.w.forward(p, fb)
 }
 
 // fbuf is one frame in flight. Buffers of up to smallBuf bytes are pooled.

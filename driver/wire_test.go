@@ -242,6 +242,64 @@ func TestWireBackPressure(t *testing.T) {
 	})
 }
 
+// TestWireImpairedBackPressure: a port with impairments (here a delay)
+// still never drops on a full receive queue: its scheduler waits and then
+// WriteFrame blocks. A DropWhenFull port drops and counts instead.
+func TestWireImpairedBackPressure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWire(t, WireOptions{})
+		a := attach(t, w, PortOptions{Delay: time.Millisecond, QueueFrames: 4})
+		b := attach(t, w, PortOptions{QueueFrames: 4})
+		const n = 30
+		done := make(chan error, 1)
+		go func() {
+			for i := range n {
+				if err := a.WriteFrame(mkFrame(b.MAC(), a.MAC(), uint32(i), 64)); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("writer finished (%v) with 30 frames and room for at most 4+4+4", err)
+		default:
+		}
+		var seqs []uint32
+		buf := make([]byte, b.MaxFrame())
+		for range n {
+			m, err := b.ReadFrame(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seqs = append(seqs, frameSeq(buf[:m]))
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("WriteFrame = %v", err)
+		}
+		if !slices.IsSorted(seqs) || len(seqs) != n || seqs[n-1] != n-1 {
+			t.Errorf("received %v, want 0..%d in order", seqs, n-1)
+		}
+		if d := a.Stats().Drops.Total() + b.Stats().Drops.Total(); d != 0 {
+			t.Errorf("drops = %d, want 0", d)
+		}
+
+		c := attach(t, w, PortOptions{QueueFrames: 2, DropWhenFull: true})
+		for i := range 5 {
+			mustWrite(t, b, mkFrame(c.MAC(), b.MAC(), uint32(i), 64))
+		}
+		if got := c.Stats().Drops.QueueFull; got != 3 {
+			t.Errorf("DropWhenFull port: Drops.QueueFull = %d, want 3", got)
+		}
+		if got := len(drain(t, c)); got != 2 {
+			t.Errorf("DropWhenFull port kept %d frames, want 2", got)
+		}
+	})
+}
+
 // sendSeq writes n frames a->b (sequence 0..n-1) and returns the sequence
 // numbers b received, in order. It runs inside a synctest bubble.
 func sendSeq(t *testing.T, a, b *Port, n, size int) []uint32 {
@@ -480,6 +538,29 @@ func TestWireRateLimit(t *testing.T) {
 		}
 		if got := a.SpeedBitsPerSecond(); got != rate {
 			t.Errorf("SpeedBitsPerSecond() = %d, want %d", got, rate)
+		}
+
+		// With room for 4 frames in flight (+4 in the hand-off queue) the
+		// PHY paces the writer: the 100th WriteFrame returns when frame 92
+		// has left, at 92 frame times.
+		c := attach(t, w, PortOptions{RateBitsPerSecond: rate, QueueFrames: 4})
+		stop = timedReader(b)
+		t0 = time.Now()
+		for i := range n {
+			mustWrite(t, c, mkFrame(b.MAC(), c.MAC(), uint32(i), 1514))
+		}
+		if got, want := time.Since(t0), time.Duration(n-8)*per; got != want {
+			t.Errorf("writer of %d frames with QueueFrames 4 returned after %v, want %v", n, got, want)
+		}
+		time.Sleep(time.Second)
+		at = stop()
+		for i := range n {
+			if got, want := at[uint32(i)].Sub(t0), time.Duration(i+1)*per; got != want {
+				t.Errorf("paced frame %d arrived at +%v, want +%v", i, got, want)
+			}
+		}
+		if d := c.Stats().Drops.Total() + b.Stats().Drops.Total(); d != 0 {
+			t.Errorf("drops = %d, want 0", d)
 		}
 	})
 }
