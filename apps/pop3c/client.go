@@ -164,7 +164,7 @@ func (c *Client) session(ctx context.Context) error {
 		return err
 	}
 	c.greeting = string(text)
-	ts := timestamp(text)
+	ts := timestamp([]byte(c.greeting)) // text dies with the next read
 	if !c.netx {
 		c.caps, _ = c.capa(ctx) // -ERR: no capabilities; transport errors surface below
 		if c.state == stateBroken {

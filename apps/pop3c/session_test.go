@@ -46,6 +46,10 @@ func TestLogin(t *testing.T) {
 			{"USER mrose", []string{"+OK\r\n"}},
 			{"PASS tanstaaf", []string{"+OK\r\n"}},
 		}, "USER"},
+		{"APOP after CAPA", Options{APOP: true, Name: "mrose", Password: "tanstaaf"}, greetTS, []step{
+			{"CAPA", []string{"+OK\r\nSASL PLAIN\r\nUSER\r\n.\r\n"}},
+			{"APOP mrose c4c9334bac560ecc979e58001b3e22fb", []string{"+OK\r\n"}},
+		}, "APOP"},
 		{"APOP without timestamp uses USER/PASS", Options{Profile: ProfileNetX, Port: 110, APOP: true}, greetNoTS, loginSteps, "USER"},
 		{"AUTH PLAIN when offered", Options{}, greetNoTS, []step{
 			{"CAPA", []string{"+OK\r\nUSER\r\nSASL PLAIN LOGIN\r\nUIDL\r\n.\r\n"}},
