@@ -556,13 +556,15 @@ func (p *Port) WriteFrame(frame []byte) error {
 		return nil
 	}
 	fb := getBuf(frame)
-	if p.imp.Load() == nil && p.inflight.Load() == 0 {
+	im := p.imp.Load()
+	if im == nil && p.inflight.Load() == 0 {
 		if err := p.w.forward(p, fb); err != nil {
 			return fmt.Errorf("driver: port %s: write: %w", p.name, err)
 		}
 		return nil
 	}
 	fb.at = p.w.clk.Now()
+	fb.imp = im
 	p.inflight.Add(1)
 	select {
 	case p.egress <- fb:
@@ -749,7 +751,7 @@ func (p *Port) run() {
 		}
 		select {
 		case fb := <-egress:
-			im := p.imp.Load()
+			im := fb.imp
 			if im == nil {
 				fb.due = fb.at
 				push(fb)
@@ -821,8 +823,9 @@ func (p *Port) emit(fb *fbuf) error {
 // fbuf is one frame in flight. Buffers of up to smallBuf bytes are pooled.
 type fbuf struct {
 	b   []byte
-	at  time.Time // when WriteFrame accepted it (scheduled path)
-	due time.Time // when the scheduler delivers it
+	at  time.Time    // when WriteFrame accepted it (scheduled path)
+	due time.Time    // when the scheduler delivers it
+	imp *Impairments // the port's impairments when it was written
 }
 
 const smallBuf = 2048

@@ -618,6 +618,45 @@ func TestWireCablePull(t *testing.T) {
 	})
 }
 
+// TestWireSetImpairmentsKeepsOrder: removing a delay at runtime does not
+// let new frames overtake the delayed ones still in flight.
+func TestWireSetImpairmentsKeepsOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWire(t, WireOptions{})
+		a := attach(t, w, PortOptions{Delay: 10 * time.Millisecond})
+		b := attach(t, w, PortOptions{})
+		stop := timedReader(b)
+		t0 := time.Now()
+		for i := range 3 {
+			mustWrite(t, a, mkFrame(b.MAC(), a.MAC(), uint32(i), 64))
+		}
+		if err := a.SetImpairments(Impairments{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Impairments(); !got.IsZero() {
+			t.Errorf("Impairments() = %+v after clearing, want zero", got)
+		}
+		for i := 3; i < 6; i++ {
+			mustWrite(t, a, mkFrame(b.MAC(), a.MAC(), uint32(i), 64))
+		}
+		time.Sleep(time.Second)
+		at := stop()
+		for i := range 6 {
+			if got := at[uint32(i)].Sub(t0); got != 10*time.Millisecond {
+				t.Errorf("frame %d arrived at +%v, want +10ms (queued behind the delayed frames)", i, got)
+			}
+		}
+		// Once drained, frames take the direct path again.
+		t1 := time.Now()
+		stop = timedReader(b)
+		mustWrite(t, a, mkFrame(b.MAC(), a.MAC(), 6, 64))
+		synctest.Wait()
+		if got := stop()[6].Sub(t1); got != 0 {
+			t.Errorf("frame after the drain arrived at +%v, want +0", got)
+		}
+	})
+}
+
 // TestWireRepeatable: the same seed drops, duplicates and reorders the same
 // frames; another seed does not.
 func TestWireRepeatable(t *testing.T) {

@@ -61,6 +61,7 @@ type NS struct {
 
 	mu     sync.Mutex
 	closed bool
+	cmds   []*exec.Cmd // made by Command, killed by Close
 }
 
 var seq atomic.Int64 // makes names unique within the process
@@ -176,15 +177,21 @@ func (ns *NS) do(fn func() error) (err error) {
 }
 
 // Command returns a command that runs name with args inside the namespace
-// (through `ip netns exec`). The context kills the process when done. Close
-// kills any process still running in the namespace, so servers started
-// with Command need no separate cleanup, though callers should still Wait.
+// (through `ip netns exec`, which execs name in the same process). The
+// context kills the process when done. Close kills every command made here
+// that was started (by its *os.Process, so never a recycled pid) and any
+// other process still inside the namespace, so servers started with Command
+// need no separate cleanup; callers should still Wait. Start the command
+// before calling Close, not concurrently with it.
 func (ns *NS) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	full := append([]string{"netns", "exec", ns.name, name}, args...)
 	cmd := exec.CommandContext(ctx, "ip", full...)
 	// Kill the whole group so `ip netns exec`'s child goes too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	ns.mu.Lock()
+	ns.cmds = append(ns.cmds, cmd)
+	ns.mu.Unlock()
 	return cmd
 }
 
@@ -250,8 +257,8 @@ func Allowed(a netip.Addr) bool {
 	return AllowedV4.Contains(a) || AllowedV6.Contains(a)
 }
 
-// Close kills every process still inside the namespace (other than this
-// one), then removes it with `ip netns del`; devices in it, such as TAPs,
+// Close kills the commands started through Command and every other process
+// still inside the namespace (other than this one), then removes it with `ip netns del`; devices in it, such as TAPs,
 // go with it once the last file descriptor that refers to the namespace is
 // closed. Close is idempotent.
 func (ns *NS) Close() error {
@@ -261,10 +268,20 @@ func (ns *NS) Close() error {
 		return nil
 	}
 	ns.closed = true
+	cmds := ns.cmds
+	ns.cmds = nil
 	ns.mu.Unlock()
 
 	ctx := context.Background()
 	var errs []error
+	for _, cmd := range cmds {
+		if cmd.Process == nil {
+			continue // never started
+		}
+		if err := cmd.Process.Signal(os.Kill); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			errs = append(errs, fmt.Errorf("netns %s: kill %d: %w", ns.name, cmd.Process.Pid, err))
+		}
+	}
 	if out, err := exec.CommandContext(ctx, "ip", "netns", "pids", ns.name).Output(); err == nil {
 		sc := bufio.NewScanner(bytes.NewReader(out))
 		for sc.Scan() {

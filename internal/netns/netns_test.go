@@ -3,14 +3,20 @@
 package netns
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func nsListed(t *testing.T, name string) bool {
@@ -23,6 +29,22 @@ func nsListed(t *testing.T, name string) bool {
 		if f := strings.Fields(line); len(f) > 0 && f[0] == name {
 			return true
 		}
+	}
+	return false
+}
+
+// exits reports whether pid terminates (is gone or a zombie) within 5 s.
+// SIGKILL is asynchronous, so this polls; it is not a timing assertion.
+func exits(pid int) bool {
+	for range 500 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return true
+		}
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X') {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	return false
 }
@@ -60,10 +82,22 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("lo inside %s is not up: %s", ns.Name(), out)
 	}
 
-	// A long-running process started in the namespace is killed by Close.
-	cmd := ns.Command(context.Background(), "sleep", "1000")
+	// A long-running process started in the namespace is killed by Close,
+	// and so is one started there by someone else (a grandchild).
+	cmd := ns.Command(context.Background(), "sh", "-c", "sleep 1000 & echo ready; exec sleep 1000")
+	out2, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("Command(sleep).Start() = %v", err)
+		t.Fatalf("Command(sh).Start() = %v", err)
+	}
+	if _, err := bufio.NewReader(out2).ReadString('\n'); err != nil {
+		t.Fatalf("waiting for the command to run: %v", err)
+	}
+	pids, err := exec.Command("ip", "netns", "pids", ns.Name()).Output()
+	if err != nil || len(strings.Fields(string(pids))) != 2 {
+		t.Fatalf("ip netns pids = %q, %v, want 2 processes", pids, err)
 	}
 	if err := ns.Close(); err != nil {
 		t.Fatalf("Close() = %v", err)
@@ -72,6 +106,12 @@ func TestLifecycle(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Errorf("sleep after Close: Wait() = %v, want killed by SIGKILL", err)
+	}
+	for _, f := range strings.Fields(string(pids)) {
+		pid, _ := strconv.Atoi(f)
+		if !exits(pid) {
+			t.Errorf("process %d from the namespace still alive after Close", pid)
+		}
 	}
 	if nsListed(t, ns.Name()) {
 		t.Errorf("ip netns list still shows %s after Close", ns.Name())
