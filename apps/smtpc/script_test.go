@@ -1,6 +1,7 @@
 package smtpc
 
 import (
+	"crypto/tls"
 	"bufio"
 	"bytes"
 	"fmt"
@@ -19,6 +20,9 @@ const (
 	actSilent        // send nothing more; wait for the client to go away
 )
 
+// emptyLine as scriptStep.want expects an empty client line.
+const emptyLine = "\x00empty"
+
 // scriptStep is one turn of a scripted SMTP server, as the NetX regression
 // tests' server threads replay canned packets.
 type scriptStep struct {
@@ -26,6 +30,7 @@ type scriptStep struct {
 	data bool     // read the message (up to the line ".") before replying
 	send []string // replies, each written with its own Write (one segment)
 	act  action
+	tls  *tls.Config // after the replies, run a TLS server handshake (STARTTLS)
 }
 
 // scriptResult is what the scripted server saw.
@@ -39,7 +44,8 @@ type scriptResult struct {
 // runScript plays steps on conn and then reads until the client closes.
 // reset, when not nil, resets the connection for actReset.
 func runScript(conn net.Conn, steps []scriptStep, reset func()) (res scriptResult) {
-	defer conn.Close()
+	raw := conn
+	defer raw.Close() // not a TLS close_notify: net.Pipe would block on it
 	_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
 	br := bufio.NewReader(conn)
 	readLine := func() (string, error) {
@@ -54,7 +60,12 @@ func runScript(conn net.Conn, steps []scriptStep, reset func()) (res scriptResul
 				return res
 			}
 			res.lines = append(res.lines, l)
-			if !strings.HasPrefix(strings.ToUpper(l), strings.ToUpper(st.want)) {
+			if st.want == emptyLine {
+				if l != "" {
+					res.err = fmt.Errorf("step %d: got %q, want an empty line", i, l)
+					return res
+				}
+			} else if !strings.HasPrefix(strings.ToUpper(l), strings.ToUpper(st.want)) {
 				res.err = fmt.Errorf("step %d: got %q, want prefix %q", i, l, st.want)
 				return res
 			}
@@ -80,6 +91,14 @@ func runScript(conn net.Conn, steps []scriptStep, reset func()) (res scriptResul
 				res.err = fmt.Errorf("step %d: write: %v", i, err)
 				return res
 			}
+		}
+		if st.tls != nil {
+			tc := tls.Server(conn, st.tls)
+			if err := tc.Handshake(); err != nil {
+				res.err = fmt.Errorf("step %d: tls handshake: %v", i, err)
+				return res
+			}
+			conn, br = tc, bufio.NewReader(tc)
 		}
 		switch st.act {
 		case actClose:
