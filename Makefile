@@ -1,13 +1,15 @@
 # simboard — test and benchmark entry points.
 #
-#   make test    install missing test packages (root only), gofmt check, go vet, go test -race
+#   make test    install missing test packages (root only), gofmt -l, go vet, go test -race;
+#                every step runs, a summary ends the output (scripts/test.sh)
 #   make bench   run every benchmark once (not part of CI)
-#   make deps    only install/check the test packages (scripts/test-deps.sh)
+#   make deps | fmt | vet | gotest   one step of `make test`
 #
 # Knobs (environment or make VAR=...):
 #   GOTESTFLAGS   extra flags for go test, e.g. GOTESTFLAGS='-run Interop -v'
 #   PKGS          packages to test (default ./...)
 #   TESTP         packages built and tested in parallel (default 2: the machines have 2 cores)
+#   TESTTIMEOUT   go test -timeout (default 30m)
 #   SIMBOARD_REQUIRE_NETNS=1   namespace/TAP/interop tests fail instead of skipping (set by CI)
 #   SIMBOARD_NO_INSTALL=1      never install packages, only report what is missing
 
@@ -18,25 +20,15 @@ TESTTIMEOUT ?= 30m
 GOTESTFLAGS ?=
 BENCHFLAGS  ?= -benchtime=1s
 
+export GO PKGS TESTP TESTTIMEOUT GOTESTFLAGS
+
 .PHONY: test deps fmt vet gotest bench
 
-test: deps fmt vet gotest
+test:
+	@scripts/test.sh deps fmt vet gotest
 
-deps:
-	@if [ "$${SIMBOARD_NO_INSTALL:-}" = 1 ]; then scripts/test-deps.sh --check; else scripts/test-deps.sh; fi
-
-fmt:
-	@echo "== gofmt -l"
-	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -print0 | xargs -0 -r gofmt -l) || { echo "gofmt failed"; exit 1; }; \
-	if [ -n "$$out" ]; then echo "gofmt: these files need formatting:"; echo "$$out"; exit 1; fi
-
-vet:
-	@echo "== go vet $(PKGS)"
-	$(GO) vet $(PKGS)
-
-gotest:
-	@echo "== go test -race $(PKGS)"
-	$(GO) test -race -count=1 -p $(TESTP) -timeout $(TESTTIMEOUT) $(GOTESTFLAGS) $(PKGS)
+deps fmt vet gotest:
+	@scripts/test.sh $@
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(BENCHFLAGS) $(PKGS)

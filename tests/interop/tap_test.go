@@ -3,38 +3,12 @@ package interop
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"net"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/songgao/water"
+	"github.com/simboard/simboard/driver"
 )
-
-// openTAP attaches to the lease's TAP from inside the namespace, the way the board's
-// driver will (water, Persist so that closing does not delete the device).
-func openTAP(t *testing.T, env *Env, name string) *water.Interface {
-	t.Helper()
-	var ifc *water.Interface
-	err := env.NS.Do(func() error {
-		// Guard against creating a fresh device: the namespace's tap0 must be there.
-		if _, err := net.InterfaceByName(name); err != nil {
-			return err
-		}
-		var err error
-		ifc, err = water.New(water.Config{
-			DeviceType:             water.TAP,
-			PlatformSpecificParams: water.PlatformSpecificParams{Name: name, Persist: true},
-		})
-		return err
-	})
-	if err != nil {
-		t.Fatalf("water.New(%s) inside %s = %v", name, env.NS.Name(), err)
-	}
-	t.Cleanup(func() { ifc.Close() })
-	return ifc
-}
 
 // arpRequest builds "who has target? tell sender" from mac.
 func arpRequest(mac net.HardwareAddr, sender, target [4]byte) []byte {
@@ -52,41 +26,53 @@ func arpRequest(mac net.HardwareAddr, sender, target [4]byte) []byte {
 	return f
 }
 
-// TestTAPReachesKernel attaches to tap0 as the board will and resolves the host side
-// with ARP: frames written to the TAP reach the namespace's kernel, and its answers come
-// back on the TAP. The board tests build on exactly this path.
+// TestTAPReachesKernel attaches to tap0 as the board does (driver.OpenTAP inside the
+// namespace) and resolves the host side with ARP: frames written to the TAP reach the
+// namespace's kernel, and its answers come back on the TAP, as tcpdump on tap0 sees.
 func TestTAPReachesKernel(t *testing.T) {
 	env := startEnv(t)
-	tap := env.LeaseTAP(t)
-	ifc := openTAP(t, env, tap)
-	capture := env.StartCapture(t, tap, "arp")
-
 	mac := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
+	tap := env.OpenTAP(t, driver.TAPOptions{MAC: mac})
+	capture := env.StartCapture(t, env.TAP, "arp")
+
+	frames := make(chan []byte, 64)
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		buf := make([]byte, 2048)
+		for {
+			n, err := tap.ReadFrame(buf)
+			if err != nil {
+				return // closed
+			}
+			select {
+			case frames <- append([]byte(nil), buf[:n]...):
+			default: // nobody listening any more
+			}
+		}
+	}()
+	t.Cleanup(func() { tap.Close(); <-readDone })
+
 	board, host := env.BoardPrefix.Addr().As4(), env.HostAddr.As4()
-	if _, err := ifc.Write(arpRequest(mac, board, host)); err != nil {
-		t.Fatalf("Write(ARP request) = %v", err)
-	}
-	f, ok := ifc.ReadWriteCloser.(*os.File)
-	if !ok {
-		t.Fatalf("water interface is %T, want *os.File", ifc.ReadWriteCloser)
-	}
-	if err := f.SetReadDeadline(time.Now().Add(sessionTimeout)); err != nil {
-		t.Fatalf("SetReadDeadline on the TAP = %v", err)
-	}
-	buf := make([]byte, 2048)
+	req := arpRequest(mac, board, host)
+	deadline := time.After(sessionTimeout)
+	resend := time.NewTicker(500 * time.Millisecond) // as an ARP client retries
+	defer resend.Stop()
 	var reply []byte
 	for reply == nil {
-		n, err := ifc.Read(buf)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("no ARP reply from %s on %s", env.HostAddr, tap)
+		select {
+		case <-resend.C:
+		case <-deadline:
+			t.Fatalf("no ARP reply from %s on %s within %v", env.HostAddr, env.TAP, sessionTimeout)
+		case fr := <-frames:
+			// Skip MLD, router solicitations and anything else the kernel sends.
+			if len(fr) >= 42 && binary.BigEndian.Uint16(fr[12:]) == 0x0806 && binary.BigEndian.Uint16(fr[20:]) == 2 {
+				reply = fr
+			}
+			continue
 		}
-		if err != nil {
-			t.Fatalf("Read() = %v", err)
-		}
-		fr := buf[:n]
-		// Skip MLD, router solicitations and anything else the kernel sends.
-		if n >= 42 && binary.BigEndian.Uint16(fr[12:]) == 0x0806 && binary.BigEndian.Uint16(fr[20:]) == 2 {
-			reply = append([]byte(nil), fr...)
+		if err := tap.WriteFrame(req); err != nil {
+			t.Fatalf("WriteFrame(ARP request) = %v", err)
 		}
 	}
 	if !bytes.Equal(reply[0:6], mac) || !bytes.Equal(reply[32:38], mac) {
@@ -112,6 +98,6 @@ func TestTAPReachesKernel(t *testing.T) {
 		}
 	}
 	if !sawReq || !sawRep {
-		t.Errorf("tshark on %s: request seen %v, reply seen %v; rows %q", tap, sawReq, sawRep, rows)
+		t.Errorf("tshark on %s: request seen %v, reply seen %v; rows %q", env.TAP, sawReq, sawRep, rows)
 	}
 }

@@ -1,0 +1,123 @@
+package interop
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"github.com/simboard/simboard/driver"
+	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/netstack"
+	"github.com/simboard/simboard/packetpool"
+)
+
+// Board is a simboard board attached to the environment's tap0: pools, a driver on
+// the TAP and an IP instance (gVisor) at 198.51.100.2 (and 2001:db8::2 with IPv6).
+type Board struct {
+	IP     *netstack.IP
+	Pool   *packetpool.Pool // the IP's default pool
+	RxPool *packetpool.Pool // the driver's receive pool
+	Driver *driver.Driver
+	TAP    *driver.TAP
+	Addr   netip.Addr
+	Addr6  netip.Addr // valid when opts.IPv6
+}
+
+// OpenTAP leases tap0 for the test and opens it inside the namespace with
+// driver.OpenTAP (which keeps the existing device and waits for the kernel to run
+// it). The TAP is closed at the end of the test.
+func (e *Env) OpenTAP(t testing.TB, opts driver.TAPOptions) *driver.TAP {
+	t.Helper()
+	opts.Name = e.LeaseTAP(t)
+	var tap *driver.TAP
+	if err := e.NS.Do(func() error {
+		var err error
+		tap, err = driver.OpenTAP(opts)
+		return err
+	}); err != nil {
+		t.Fatalf("driver.OpenTAP(%s) inside %s = %v", opts.Name, e.NS.Name(), err)
+	}
+	t.Cleanup(func() { tap.Close() })
+	return tap
+}
+
+// NewBoard builds a board on tap0 (leased for the test) with the pools and TCP
+// settings of opts (boardtest.Options; Port is ignored). At the end of the test it
+// closes the IP and the driver, then fails the test unless every pool is balanced and
+// no goroutine was leaked, as boardtest does for boards on a Wire.
+func (e *Env) NewBoard(t testing.TB, opts boardtest.Options) *Board {
+	t.Helper()
+	boardtest.CheckGoroutines(t) // first: its cleanup runs after the board is gone
+	pay, cnt := orDefault(opts.PayloadSize, 1536), orDefault(opts.Count, 256)
+	rpay, rcnt := orDefault(opts.RxPayloadSize, 1536), orDefault(opts.RxCount, 256)
+	pool, err := packetpool.New(packetpool.Options{Name: "board-pool", PayloadSize: pay, Count: cnt, Debug: opts.Debug})
+	if err != nil {
+		t.Fatalf("packetpool.New = %v", err)
+	}
+	rx, err := packetpool.New(packetpool.Options{Name: "board-rx", PayloadSize: rpay, Count: rcnt, Debug: opts.Debug})
+	if err != nil {
+		t.Fatalf("packetpool.New = %v", err)
+	}
+	tap := e.OpenTAP(t, driver.TAPOptions{})
+	drv, err := driver.New(driver.Options{Name: "board", Link: tap, RxPool: rx})
+	if err != nil {
+		t.Fatalf("driver.New = %v", err)
+	}
+	b := &Board{Pool: pool, RxPool: rx, Driver: drv, TAP: tap, Addr: e.BoardPrefix.Addr()}
+	ipOpts := netstack.Options{Name: "board", Pool: pool, Driver: drv, Addr: e.BoardPrefix, TCP: opts.TCP}
+	if opts.IPv6 {
+		b.Addr6 = e.BoardPrefix6.Addr()
+		ipOpts.Addr6 = e.BoardPrefix6
+	}
+	if b.IP, err = netstack.New(ipOpts); err != nil {
+		drv.Close()
+		t.Fatalf("netstack.New = %v", err)
+	}
+	t.Cleanup(func() {
+		if err := b.IP.Close(); err != nil {
+			t.Errorf("IP.Close() = %v", err)
+		}
+		if err := drv.Close(); err != nil {
+			t.Errorf("Driver.Close() = %v", err)
+		}
+		boardtest.CheckBalanced(t, pool, rx)
+	})
+	return b
+}
+
+func orDefault(v, d int) int {
+	if v <= 0 {
+		return d
+	}
+	return v
+}
+
+// TestBoardTCPReachesServers is the board's first step: gVisor on tap0 opens TCP
+// connections to Dovecot and Postfix over IPv4 and IPv6 and reads their greetings.
+func TestBoardTCPReachesServers(t *testing.T) {
+	env := startEnv(t)
+	b := env.NewBoard(t, boardtest.Options{IPv6: true})
+	for _, addr := range []netip.AddrPort{env.POP3, env.SMTP, env.Submission, env.POP36, env.Submission6} {
+		t.Run(addr.String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), sessionTimeout)
+			defer cancel()
+			c, err := b.IP.DialTCP(ctx, addr)
+			if err != nil {
+				t.Fatalf("DialTCP(%s) = %v", addr, err)
+			}
+			defer c.Close()
+			buf := make([]byte, 512)
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("Read(greeting) = %v", err)
+			}
+			want := "220 "
+			if addr.Port() == 110 {
+				want = "+OK "
+			}
+			if got := string(buf[:n]); len(got) < 4 || got[:4] != want {
+				t.Errorf("greeting from %s = %q, want prefix %q", addr, got, want)
+			}
+		})
+	}
+}
