@@ -90,6 +90,13 @@ func steps(parts ...[]scriptStep) []scriptStep {
 // when the script ends or, at cleanup, when the listener closes.
 func serveScript(t *testing.T, srv *boardtest.Board, script []scriptStep) <-chan scriptResult {
 	t.Helper()
+	return serveScriptHook(t, srv, script, nil)
+}
+
+// serveScriptHook is serveScript with hooks run when the step of that index
+// has read its line.
+func serveScriptHook(t *testing.T, srv *boardtest.Board, script []scriptStep, hooks map[int]func()) <-chan scriptResult {
+	t.Helper()
 	ln, err := srv.IP.ListenTCP(25)
 	if err != nil {
 		t.Fatalf("ListenTCP(25) = %v", err)
@@ -107,7 +114,7 @@ func serveScript(t *testing.T, srv *boardtest.Board, script []scriptStep) <-chan
 				_ = nc.Socket().Disconnect(context.Background(), nx.NoWait)
 			}
 		}
-		done <- runScript(c, script, reset)
+		done <- runScriptHooks(c, script, reset, hooks)
 	}()
 	t.Cleanup(func() { ln.Close() })
 	return done

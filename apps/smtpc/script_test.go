@@ -43,7 +43,12 @@ type scriptResult struct {
 
 // runScript plays steps on conn and then reads until the client closes.
 // reset, when not nil, resets the connection for actReset.
-func runScript(conn net.Conn, steps []scriptStep, reset func()) (res scriptResult) {
+func runScript(conn net.Conn, steps []scriptStep, reset func()) scriptResult {
+	return runScriptHooks(conn, steps, reset, nil)
+}
+
+// runScriptHooks is runScript calling hooks[i] once step i has read its line.
+func runScriptHooks(conn net.Conn, steps []scriptStep, reset func(), hooks map[int]func()) (res scriptResult) {
 	raw := conn
 	defer raw.Close() // not a TLS close_notify: net.Pipe would block on it
 	_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
@@ -69,6 +74,9 @@ func runScript(conn net.Conn, steps []scriptStep, reset func()) (res scriptResul
 				res.err = fmt.Errorf("step %d: got %q, want prefix %q", i, l, st.want)
 				return res
 			}
+		}
+		if h := hooks[i]; h != nil {
+			h()
 		}
 		if st.data {
 			var msg bytes.Buffer
