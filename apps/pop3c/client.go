@@ -307,20 +307,28 @@ func (c *Client) authPlain(ctx context.Context) error {
 }
 
 // enter locks the client for one call and returns the context the call
-// waits on: ctx, also cancelled by Delete. A non-cancellable ctx costs
-// nothing (the client's own lifetime context is used).
-func (c *Client) enter(ctx context.Context) (context.Context, func()) {
+// waits on: ctx, also cancelled by Delete, and what leave must undo. A
+// context that cannot be cancelled costs nothing (the client's own lifetime
+// context is used), so the data path does not allocate.
+func (c *Client) enter(ctx context.Context) (context.Context, context.CancelFunc) {
 	c.mu.Lock()
 	if ctx == nil || ctx.Done() == nil {
-		return c.life, c.mu.Unlock
+		return c.life, nil
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(c.life, cancel)
 	return cctx, func() {
 		stop()
 		cancel()
-		c.mu.Unlock()
 	}
+}
+
+// leave ends a call started by enter.
+func (c *Client) leave(stop context.CancelFunc) {
+	if stop != nil {
+		stop()
+	}
+	c.mu.Unlock()
 }
 
 // ready checks that a command may be sent now.
@@ -580,8 +588,8 @@ func (c *Client) MailItemsGet(ctx context.Context) (count int, totalSize int64, 
 	if c == nil {
 		return 0, 0, nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	if err := c.ready("STAT"); err != nil {
 		return 0, 0, err
 	}
@@ -608,8 +616,8 @@ func (c *Client) MailItemSizeGet(ctx context.Context, item int) (int64, error) {
 	if c == nil {
 		return 0, nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	if err := c.ready("LIST"); err != nil {
 		return 0, err
 	}
@@ -645,8 +653,8 @@ func (c *Client) List(ctx context.Context) ([]MailItem, error) {
 	if c == nil {
 		return nil, nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	if err := c.ready("LIST"); err != nil {
 		return nil, err
 	}
@@ -682,8 +690,8 @@ func (c *Client) UIDL(ctx context.Context) ([]UniqueID, error) {
 	if c == nil {
 		return nil, nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	if err := c.ready("UIDL"); err != nil {
 		return nil, err
 	}
@@ -711,8 +719,8 @@ func (c *Client) UIDLItem(ctx context.Context, item int) (string, error) {
 	if c == nil {
 		return "", nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	if err := c.ready("UIDL"); err != nil {
 		return "", err
 	}
@@ -743,8 +751,8 @@ func (c *Client) Capa(ctx context.Context) (Capabilities, error) {
 	if c == nil {
 		return nil, nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	if err := c.ready("CAPA"); err != nil {
 		return nil, err
 	}
@@ -803,8 +811,8 @@ func (c *Client) MailItemDelete(ctx context.Context, item int) error {
 	if c == nil {
 		return nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	if err := c.ready("DELE"); err != nil {
 		return err
 	}
@@ -832,8 +840,8 @@ func (c *Client) simple(ctx context.Context, verb string) error {
 	if c == nil {
 		return nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	if err := c.ready(verb); err != nil {
 		return err
 	}
@@ -850,8 +858,8 @@ func (c *Client) Quit(ctx context.Context) error {
 	if c == nil {
 		return nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	if err := c.ready("QUIT"); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package pop3c_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"testing"
@@ -150,5 +151,41 @@ func TestServerFaults(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestServerFaultsTLS runs the fault kinds at STAT over implicit TLS: the
+// statuses are the same as in plain text (the TLS transport maps deadlines
+// and closed connections to NetX statuses), and nothing leaks.
+func TestServerFaultsTLS(t *testing.T) {
+	for _, k := range []struct {
+		kind mailhost.FaultKind
+		want error
+	}{
+		{mailhost.FaultReply, pop3c.ErrServerErrorStatus},
+		{mailhost.FaultClose, nx.ErrNotConnected},
+		{mailhost.FaultSilent, nx.ErrNoPacket},
+		{mailhost.FaultGarbage, pop3c.ErrServerErrorStatus},
+	} {
+		t.Run(string(k.kind), func(t *testing.T) {
+			ctx := context.Background()
+			e := newMailEnv(t, mailhost.Options{Faults: []mailhost.Fault{{Stage: mailhost.POP3Stat, Kind: k.kind, Times: 1}}}, true)
+			o := e.opts()
+			o.TLS, o.TLSConfig = pop3c.TLSImplicit, &tls.Config{RootCAs: e.roots}
+			o.Timeouts.Reply = nx.Ticks(50)
+			c, err := pop3c.Create(ctx, o)
+			mustOK(t, err, "Create()")
+			defer deleteClient(t, c)
+			if _, _, err := c.MailItemsGet(ctx); !errors.Is(err, k.want) {
+				t.Fatalf("MailItemsGet() over TLS with %s = %v, want %v", k.kind, err, k.want)
+			}
+			next := c.Noop(ctx)
+			if k.kind == mailhost.FaultReply && next != nil {
+				t.Errorf("Noop() after a -ERR over TLS = %v, want nil", next)
+			}
+			if k.kind != mailhost.FaultReply && !errors.Is(next, nx.ErrNotConnected) {
+				t.Errorf("Noop() after %s over TLS = %v, want nx.ErrNotConnected", k.kind, next)
+			}
+		})
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/simboard/simboard/apps/pop3c"
 	"github.com/simboard/simboard/internal/boardtest"
@@ -122,3 +124,16 @@ var (
 	_ = nx.NoWait
 	_ = packetpool.ReceivePacket
 )
+
+// waitFor polls cond (an event another goroutine causes) until it holds.
+// It asserts nothing about time: it only orders the test's steps.
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	for i := 0; !cond(); i++ {
+		if i > 30000 {
+			t.Fatal("condition never became true")
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -21,8 +21,8 @@ func (c *Client) MailItemGet(ctx context.Context, item int) (size int64, err err
 	if c == nil {
 		return 0, nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	return c.retr(ctx, item)
 }
 
@@ -54,8 +54,8 @@ func (c *Client) Top(ctx context.Context, item, lines int) error {
 	if c == nil {
 		return nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	return c.top(ctx, item, lines)
 }
 
@@ -114,8 +114,8 @@ func (c *Client) MailItemMessageGet(ctx context.Context) (pkt *packetpool.Packet
 	if c == nil {
 		return nil, 0, false, nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	return c.messageGet(ctx)
 }
 
@@ -189,8 +189,8 @@ func (c *Client) RetrTo(ctx context.Context, item int, w io.Writer) (int64, erro
 	if c == nil {
 		return 0, nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	if _, err := c.retr(ctx, item); err != nil {
 		return 0, err
 	}
@@ -203,8 +203,8 @@ func (c *Client) TopTo(ctx context.Context, item, lines int, w io.Writer) (int64
 	if c == nil {
 		return 0, nx.ErrPtr
 	}
-	ctx, leave := c.enter(ctx)
-	defer leave()
+	ctx, stop := c.enter(ctx)
+	defer c.leave(stop)
 	if err := c.top(ctx, item, lines); err != nil {
 		return 0, err
 	}

@@ -266,6 +266,9 @@ func (t *connTransport) close(ctx context.Context, graceful bool) error {
 		_ = t.conn.SetDeadline(deadline(t.to.Disconnect))
 		return t.conn.Close()
 	}
+	if nc, ok := t.raw.(*netstack.Conn); ok {
+		_ = nc.Socket().Disconnect(ctx, nx.NoWait) // RST, as the plain transport does
+	}
 	return t.raw.Close()
 }
 

@@ -1,0 +1,111 @@
+// Package pop3c is the board's POP3 client (RFC 1939). It mirrors NetX Duo's
+// POP3 client add-on (addons/pop3/nxd_pop3_client.c: NX_POP3_CLIENT and the
+// nx_pop3_client_* services) on the packet-chain API: commands go out as
+// packets of the client's pool, message data comes back as pool packets the
+// caller releases, statuses keep their NetX names and values, and every wait
+// is a NetX wait option. Code written against it ports to NetX line for line.
+//
+// Start with Create (it connects and logs in, as nxd_pop3_client_create
+// does), then MailItemsGet, MailItemGet and a MailItemMessageGet loop, and
+// end with Quit and Delete. RetrTo copies a message to an io.Writer instead.
+//
+// # NetX mapping
+//
+//	NetX Duo                                simboard
+//	nxd_pop3_client_create(client, APOP,    Create(ctx, Options{APOP, IP, Pool, Server, Port,
+//	  ip, pool, server, port, name, pw)       Name, Password})
+//	nx_pop3_client_create (IPv4 server)     Create with an IPv4 Options.Server
+//	nx_pop3_client_mail_items_get           (*Client).MailItemsGet          STAT
+//	nx_pop3_client_mail_item_size_get       (*Client).MailItemSizeGet       LIST n
+//	nx_pop3_client_mail_item_get            (*Client).MailItemGet           RETR n
+//	nx_pop3_client_mail_item_message_get    (*Client).MailItemMessageGet    next data packet, final flag
+//	nx_pop3_client_mail_item_delete         (*Client).MailItemDelete        DELE n
+//	nx_pop3_client_quit                     (*Client).Quit                  QUIT
+//	nx_pop3_client_delete                   (*Client).Delete
+//	NX_POP3_COMMAND_NOOP / _RSET (unused)   (*Client).Noop, (*Client).Rset
+//	(not in NetX)                           Capa, UIDL, UIDLItem, List, Top, TopTo, RetrTo,
+//	                                        Options.TLS (STLS, implicit TLS), AUTH PLAIN
+//	NX_POP3_PARAM_ERROR ... _INVALID_INDEX  ErrParam ... ErrClientInvalidIndex (type Status, 0xB1-0xB8)
+//	NX_POP3_CLIENT_PACKET_TIMEOUT (1 s)     Options.Timeouts.Packet (allocation, bind)
+//	NX_POP3_TCP_SOCKET_SEND_WAIT (10 s)     Options.Timeouts.Send
+//	NX_POP3_CLIENT_CONNECTION_TIMEOUT (30 s) Options.Timeouts.Connect (and the TLS handshake)
+//	NX_POP3_CLIENT_DISCONNECT_TIMEOUT (10 s) Options.Timeouts.Disconnect
+//	NX_POP3_SERVER_REPLY_TIMEOUT (10 s)     Options.Timeouts.Reply
+//	NX_POP3_MAX_USERNAME/PASSWORD (40/20)   enforced in ProfileNetX
+//	NX_POP3_CLIENT_TCP_WINDOW_SIZE (1460)   Options.Window (64 KiB by default, 1460 in ProfileNetX)
+//	NX_POP3_MAX_SERVER_REPLY (512)          Options.MaxLineLength (8192 by default, 512 in ProfileNetX)
+//
+// # Ownership
+//
+//   - Create returns a Client the caller owns; Delete frees it (socket
+//     disconnected, unbound and deleted, every packet the client holds
+//     released). Delete is idempotent and always returns nil, as NetX's does.
+//   - Every packet MailItemMessageGet returns belongs to the caller, the
+//     final one included (it may hold 0 bytes), and must be released with
+//     Release. It comes from Options.Pool (filled by the client, chained when
+//     the data outgrows one packet) or, when a received segment needs no
+//     change, it is the socket's receive packet itself, from the IP's default
+//     pool. Release returns each packet to its own pool either way.
+//   - Command packets are allocated from Options.Pool with the socket's packet
+//     type (IPv4 or IPv6 TCP header room) and handed to the socket; a failed
+//     send is released by the client, as NetX does.
+//   - Received packets the client consumes are released by it on every path:
+//     success, -ERR, malformed replies, timeouts, resets and Delete.
+//
+// # Message data
+//
+// MailItemMessageGet returns the message as the server sent it, dot-unstuffed
+// and without the terminator. The terminator is found wherever packets and
+// segments split it; chained receive packets are accepted. As in NetX the
+// CRLF before the final "." belongs to the terminator: the data ends without
+// the last line's CRLF, and a last segment of exactly "\r\n.\r\n" yields a
+// final packet with 0 bytes. RetrTo and TopTo add that CRLF back, so they
+// write the message exactly as the server holds it. Options.MaxMessageSize
+// bounds a message that never ends (ErrMailBufferOverflow).
+//
+// # Where this client differs from NetX Duo's (its defects, fixed)
+//
+//   - The end of a message is found across packet and segment boundaries;
+//     NetX looks only at the last 5 bytes of each packet and waits forever
+//     (NX_NO_PACKET after 10 s) when "\r\n." and "\r\n" arrive apart.
+//   - The terminator is not returned as data, and lines are dot-unstuffed.
+//   - A -ERR to PASS is an error (NetX returns NX_SUCCESS).
+//   - Chained packets are accepted (NetX answers NX_INVALID_PACKET).
+//   - No packet leaks (NetX keeps the greeting packet after APOP).
+//   - A -ERR keeps its text: *ServerError{Cmd, Text}, which unwraps to
+//     ErrServerErrorStatus.
+//   - Name and password with CR, LF or NUL are rejected before any traffic.
+//
+// ProfileNetX keeps NetX's limits where they matter to an MCU port (name and
+// password lengths, no TLS, CAPA or AUTH, STAT before LIST/RETR, one packet
+// per command, no chained replies, 512-byte replies, a 1460-byte window) but
+// none of its defects; see ProfileNetX.
+//
+// # Errors
+//
+// Statuses are returned wrapped with context; test them with errors.Is:
+// pop3c statuses (ErrServerErrorStatus, ErrClientInvalidIndex, ...), nx
+// statuses from the socket and pool (nx.ErrNoPacket for a timeout,
+// nx.ErrNotConnected when the server closed or reset, nx.ErrWaitAborted when
+// ctx was cancelled or Delete interrupted the call), or crypto/tls errors for
+// a failed handshake. errors.As gives *ServerError for a -ERR and
+// *ProtocolError for a reply that breaks the protocol. After a transport
+// failure or a *ProtocolError the client resets the connection (the reply
+// stream cannot be trusted any more) and later calls return
+// nx.ErrNotConnected; after a -ERR the session goes on.
+//
+// # Concurrency
+//
+// A Client is safe for concurrent use: one mutex serialises the calls, and
+// each runs its command to completion. Delete may be called from any
+// goroutine; it interrupts a blocked call. The client starts no goroutine.
+//
+// # TLS
+//
+// Options.TLS selects STLS (RFC 2595; opportunistic or required) or implicit
+// TLS (port 995, RFC 8314). The TLS session runs over a netstack.Conn on the
+// same socket; certificates are verified (Options.TLSConfig, nil = system
+// roots and the server address as name). Under TLS, message data is decrypted
+// into the client's buffer and appended into pool packets, so the ownership
+// rules above do not change. TLS waits use deadlines on the system clock.
+package pop3c

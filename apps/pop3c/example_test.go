@@ -1,0 +1,121 @@
+package pop3c_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/netip"
+
+	"github.com/simboard/simboard/apps/pop3c"
+	"github.com/simboard/simboard/driver"
+	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/netstack"
+	"github.com/simboard/simboard/packetpool"
+)
+
+// exampleBoard builds one board on the wire: a default pool, a receive pool,
+// a driver and an IP instance at 198.51.100.<host>.
+func exampleBoard(w *driver.Wire, name string, host byte) (*netstack.IP, func()) {
+	pool, err := packetpool.New(packetpool.Options{Name: name, PayloadSize: 1536, Count: 128})
+	if err != nil {
+		log.Fatal(err)
+	}
+	rx, err := packetpool.New(packetpool.Options{Name: name + "-rx", PayloadSize: 1536, Count: 128})
+	if err != nil {
+		log.Fatal(err)
+	}
+	port, err := w.Attach(driver.PortOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	drv, err := driver.New(driver.Options{Name: name, Link: port, RxPool: rx})
+	if err != nil {
+		log.Fatal(err)
+	}
+	addr := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, host}), 24)
+	ip, err := netstack.New(netstack.Options{Name: name, Pool: pool, Driver: drv, Addr: addr})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return ip, func() { ip.Close(); drv.Close() }
+}
+
+// Example fetches a mail between two boards on a virtual wire: the built-in
+// mail host serves POP3 on the server board, the client board logs in
+// (Create connects and logs in, as nxd_pop3_client_create does), reads the
+// message packet by packet as NetX code would, deletes it and quits.
+func Example() {
+	w, err := driver.NewWire(driver.WireOptions{Seed: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer w.Close()
+	serverIP, closeServer := exampleBoard(w, "server", 1)
+	defer closeServer()
+	clientIP, closeClient := exampleBoard(w, "client", 2)
+	defer closeClient()
+
+	host, err := mailhost.New(mailhost.Options{Users: map[string]string{"alice": "secret"}, AllowInsecureAuth: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer host.Close()
+	l, err := serverIP.ListenTCP(110)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go host.ServePOP3(l)
+	host.Store().Deliver("bob@example.test", []string{"alice"},
+		[]byte("Subject: hello\r\n\r\n.dotted line\r\nbye\r\n"))
+
+	ctx := context.Background()
+	c, err := pop3c.Create(ctx, pop3c.Options{
+		APOP:     true, // the greeting has a timestamp: APOP with an MD5 digest
+		IP:       clientIP,
+		Server:   netip.MustParseAddr("198.51.100.1"),
+		Port:     110,
+		Name:     "alice",
+		Password: "secret",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Delete(ctx)
+	fmt.Println("login:", c.AuthMethod())
+
+	count, total, err := c.MailItemsGet(ctx) // STAT
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("mail items:", count, "octets:", total)
+	if _, err := c.MailItemGet(ctx, 1); err != nil { // RETR 1
+		log.Fatal(err)
+	}
+	var msg []byte
+	for {
+		pkt, _, final, err := c.MailItemMessageGet(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for b := range pkt.Buffers() {
+			msg = append(msg, b...)
+		}
+		pkt.Release() // the caller owns every data packet, the final one too
+		if final {
+			break
+		}
+	}
+	fmt.Printf("message: %q\n", msg)
+	if err := c.MailItemDelete(ctx, 1); err != nil { // DELE 1
+		log.Fatal(err)
+	}
+	if err := c.Quit(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("left on the server:", len(host.Store().Messages("alice")))
+	// Output:
+	// login: APOP
+	// mail items: 1 octets: 37
+	// message: "Subject: hello\r\n\r\n.dotted line\r\nbye"
+	// left on the server: 0
+}
