@@ -152,7 +152,7 @@ func firstLayer(lt uint32, data []byte) (gopacket.LayerType, []byte, bool) {
 
 // packet decodes one captured packet and feeds TCP segments to their flow.
 func (a *analyzer) packet(data []byte, ci gopacket.CaptureInfo, lt uint32) {
-	ts := ci.Timestamp
+	ts := clampTime(ci.Timestamp)
 	rep := a.rep
 	if rep.Packets.Total == 0 {
 		rep.Start, rep.End = ts, ts
@@ -224,6 +224,23 @@ func (a *analyzer) packet(data []byte, ci gopacket.CaptureInfo, lt uint32) {
 	default:
 		rep.Packets.Other++
 	}
+}
+
+var (
+	minTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// clampTime keeps a damaged timestamp within the years RFC 3339 (and so
+// the JSON report) can express.
+func clampTime(t time.Time) time.Time {
+	switch {
+	case t.Before(minTime):
+		return minTime
+	case t.After(maxTime):
+		return maxTime
+	}
+	return t
 }
 
 // segment handles the TCP segment just decoded.

@@ -226,6 +226,38 @@ func splitVerb(line string) (verb, rest string) {
 	return verb, rest
 }
 
+// redactCommand hides the credentials a command line may carry: the
+// initial response of AUTH (any mechanism), the PASS argument (all of it:
+// a password may contain spaces) and the APOP digest. Both dialogues use it
+// whatever the protocol, so a misrecognised flow still hides them.
+func redactCommand(ev *Event, verb, verbRaw, rest string) {
+	var text string
+	switch verb {
+	case "AUTH":
+		mech, _, hasIR := strings.Cut(rest, " ")
+		if !hasIR {
+			return
+		}
+		text = clean([]byte(mech)) + " " + redacted
+	case "PASS":
+		if rest == "" {
+			return
+		}
+		text = redacted
+	case "APOP":
+		name, _, ok := strings.Cut(rest, " ")
+		if !ok {
+			return
+		}
+		text = clean([]byte(name)) + " " + redacted
+	default:
+		return
+	}
+	ev.Text = text
+	ev.Lines = []string{clean([]byte(verbRaw)) + " " + text}
+	ev.Redacted = true
+}
+
 // queue is a FIFO of commands waiting for their replies.
 type queue[T any] struct{ q []T }
 

@@ -48,7 +48,7 @@ func (p *pop3Dialogue) data(from Side, b []byte, ts time.Time) {
 			}
 		default:
 			if from == Client && p.stls && len(p.lines[Client].buf) == 0 && b[0] == 0x16 {
-				p.toTLS()
+				p.mode[Client] = modeTLS
 				continue
 			}
 			line, n, ok, long := p.lines[from].take(b)
@@ -112,30 +112,15 @@ func (p *pop3Dialogue) clientLine(line []byte, ts time.Time, note string) {
 	verbRaw, rest := splitVerb(string(line))
 	verb := clean([]byte(strings.ToUpper(verbRaw)))
 	ev := Event{Time: ts, From: Client, Kind: KindCommand, Verb: verb, Text: clean([]byte(rest)), Lines: []string{clean(line)}, Note: note}
-	redact := func(text string) {
-		ev.Text = text
-		ev.Lines = []string{clean([]byte(verbRaw)) + " " + text}
-		ev.Redacted = true
-	}
+	redactCommand(&ev, verb, verbRaw, rest)
 	cmd := pop3Cmd{verb: verb}
 	switch verb {
-	case "PASS":
-		if rest != "" {
-			redact(redacted) // the password may contain spaces: all of it goes
-		}
-	case "APOP":
-		if name, _, ok := strings.Cut(rest, " "); ok {
-			redact(clean([]byte(name)) + " " + redacted)
-		}
 	case "AUTH":
 		if rest == "" {
 			cmd.multi = true // lists the mechanisms
 			break
 		}
 		cmd.auth, p.auth = true, true
-		if mech, _, hasIR := strings.Cut(rest, " "); hasIR {
-			redact(clean([]byte(mech)) + " " + redacted)
-		}
 	case "CAPA":
 		cmd.multi = true
 	case "LIST", "UIDL":

@@ -68,7 +68,7 @@ func (p *smtpDialogue) data(from Side, b []byte, ts time.Time) {
 			if from == Client && p.startTLS && len(p.lines[Client].buf) == 0 && b[0] == 0x16 {
 				// A TLS handshake where a command should be: the
 				// capture has the client's hello before the 220.
-				p.toTLS()
+				p.mode[Client] = modeTLS
 				continue
 			}
 			line, n, ok, long := p.lines[from].take(b)
@@ -139,14 +139,10 @@ func (p *smtpDialogue) clientLine(line []byte, ts time.Time, note string) {
 	verbRaw, rest := splitVerb(string(line))
 	verb := clean([]byte(strings.ToUpper(verbRaw)))
 	ev := Event{Time: ts, From: Client, Kind: KindCommand, Verb: verb, Text: clean([]byte(rest)), Lines: []string{clean(line)}, Note: note}
+	redactCommand(&ev, verb, verbRaw, rest)
 	switch verb {
 	case "AUTH":
 		p.auth = true
-		if mech, _, hasIR := strings.Cut(rest, " "); hasIR {
-			ev.Text = clean([]byte(mech)) + " " + redacted
-			ev.Lines = []string{clean([]byte(verbRaw)) + " " + ev.Text}
-			ev.Redacted = true
-		}
 	case "BDAT":
 		f := strings.Fields(rest)
 		if len(f) > 0 {
