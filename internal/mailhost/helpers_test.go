@@ -101,7 +101,7 @@ func startHost(t testing.TB, opts Options) *testHost {
 		wg.Wait()
 		close(errs)
 		for err := range errs {
-			if err != nil {
+			if err != nil && !errors.Is(err, ErrClosed) {
 				t.Errorf("Serve() = %v, want nil after Close", err)
 			}
 		}

@@ -265,8 +265,9 @@ func (h *Host) SetFaults(faults []Fault) error {
 // Options.TLS is set) until l is closed or Close is called, serving each
 // on its own goroutine. It blocks; it returns nil when l was closed (by
 // the caller or by Close), ErrClosed when the host was already closed,
-// else the Accept error. l is closed by Close; the caller keeps ownership
-// otherwise.
+// else the Accept error. The host owns l from the call on: l is closed
+// when ServeSMTP returns for any reason. Sessions in progress go on
+// until Close.
 func (h *Host) ServeSMTP(l net.Listener) error {
 	return h.serve(l, "smtp", func(c net.Conn) { h.serveSMTPConn(c, false) })
 }
@@ -300,6 +301,7 @@ func (h *Host) serve(l net.Listener, name string, handle func(net.Conn)) error {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
+		l.Close()
 		return ErrClosed
 	}
 	h.listeners[l] = struct{}{}
@@ -322,10 +324,12 @@ func (h *Host) serve(l net.Listener, name string, handle func(net.Conn)) error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
+			l.Close()
 			return fmt.Errorf("mailhost: %s: accept: %w", name, err)
 		}
 		if !h.track(c) {
 			c.Close()
+			l.Close()
 			return nil
 		}
 		go func() {

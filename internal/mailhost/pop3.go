@@ -172,16 +172,23 @@ func redactPOP3(line string) string {
 	return line
 }
 
+// logC records a client line in the transcript, redacted.
+func (s *pop3Session) logC(line []byte) {
+	if s.sasl != nil {
+		s.h.tr.line("pop3", s.id, "C", "<redacted>")
+		return
+	}
+	s.h.tr.line("pop3", s.id, "C", redactPOP3(string(line)))
+}
+
 // handle executes one client line (without its line ending) and writes the
 // reply to s.w (not flushed). The caller acts on the returned action.
 func (s *pop3Session) handle(line []byte) pop3Action {
 	s.multi = false
 	if s.sasl != nil {
-		s.h.tr.line("pop3", s.id, "C", "<redacted>")
 		return s.saslStep(string(line))
 	}
 	l := string(line)
-	s.h.tr.line("pop3", s.id, "C", redactPOP3(l))
 	verb, rest, hasArgs := strings.Cut(l, " ")
 	verb = strings.ToUpper(verb)
 	var args []string
@@ -668,10 +675,10 @@ func (h *Host) servePOP3Conn(raw net.Conn, implicit bool) {
 		case err != nil:
 			return
 		}
+		s.logC(line)
 		if st := s.stage(line); st != "" {
 			if f, ok := h.faults.match(st); ok {
 				if f.Kind == FaultReply {
-					s.h.tr.line("pop3", id, "C", redactPOP3(string(line)))
 					act(f)
 					continue
 				}
