@@ -82,11 +82,11 @@ type Client struct {
 // Create mirrors nxd_pop3_client_create (and nx_pop3_client_create for an
 // IPv4 server): it validates opts, creates the TCP socket "POP3 Client
 // socket", binds it to any port, connects to the server, reads the greeting
-// and logs in, as NetX does inside create. With Options.APOP and a
-// <timestamp> in the greeting it logs in with APOP and falls back to
-// USER/PASS on -ERR; otherwise it uses AUTH PLAIN when CAPA offers it (default
-// profile) or USER/PASS. STLS or implicit TLS happen before any credential is
-// sent (Options.TLS).
+// and logs in, as NetX does inside create. With Options.APOP it follows
+// NetX: APOP when the greeting carries a <timestamp>, USER/PASS after a -ERR
+// to APOP or when there is no timestamp. Without it, AUTH PLAIN when CAPA
+// offers it (default profile, unless DisableSASL), else USER/PASS. STLS or
+// implicit TLS (Options.TLS) happen before any credential is sent.
 //
 // Create blocks for up to the bind, connect, reply and TLS waits. On success
 // the caller owns the Client and must call Delete. On failure everything is

@@ -3,6 +3,7 @@ package pop3c
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -293,4 +294,19 @@ func TestStatusError(t *testing.T) {
 func ExampleStatus() {
 	fmt.Println(ErrClientInvalidIndex)
 	// Output: pop3c: NX_POP3_CLIENT_INVALID_INDEX (0xB8)
+}
+
+// TestDecodeAllocs gates the decoder's hot path at zero allocations.
+func TestDecodeAllocs(t *testing.T) {
+	wire := []byte(strings.Repeat("Received: from somewhere by elsewhere\r\n..stuffed\r\n", 40))
+	out := make([]byte, 0, 2*len(wire))
+	var d decoder
+	allocs := testing.AllocsPerRun(100, func() {
+		d.st = decData
+		out, _, _ = d.decode(out[:0], wire)
+		_ = d.passThrough(wire[:100])
+	})
+	if allocs != 0 {
+		t.Errorf("decode allocates %.1f times per run, want 0", allocs)
+	}
 }

@@ -90,9 +90,11 @@
 // ctx was cancelled or Delete interrupted the call), or crypto/tls errors for
 // a failed handshake. errors.As gives *ServerError for a -ERR and
 // *ProtocolError for a reply that breaks the protocol. After a transport
-// failure or a *ProtocolError the client resets the connection (the reply
-// stream cannot be trusted any more) and later calls return
-// nx.ErrNotConnected; after a -ERR the session goes on.
+// failure (timeout, close, reset, cancelled wait) or a reply whose framing
+// is broken (neither +OK nor -ERR, over-long, over the size limit) the client
+// resets the connection, since the reply stream cannot be trusted any more,
+// and later calls return nx.ErrNotConnected. After a -ERR, or a well-framed
+// reply with malformed arguments, the session goes on.
 //
 // # Concurrency
 //

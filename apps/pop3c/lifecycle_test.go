@@ -91,3 +91,24 @@ func TestIPv6Server(t *testing.T) {
 	}
 	mustOK(t, c.Quit(ctx), "Quit()")
 }
+
+// TestCreateRefused: no server on the port. Create reports the TCP status
+// and leaves nothing behind (the boards' cleanups check the pools).
+func TestCreateRefused(t *testing.T) {
+	boardtest.CheckGoroutines(t)
+	client, server := boardtest.Pair(t, boardtest.Options{Debug: true})
+	o := pop3c.Options{IP: client.IP, Server: server.Addr, Port: 110, Name: mailUser, Password: mailPass,
+		Timeouts: pop3c.Timeouts{Connect: nx.Seconds(2)}}
+	if c, err := pop3c.Create(context.Background(), o); c != nil || !errors.Is(err, nx.ErrNotConnected) {
+		t.Fatalf("Create() with no listener = %v, %v; want nil, nx.ErrNotConnected", c, err)
+	}
+	// Bad options fail before any traffic: nothing reaches the server board.
+	before := server.Driver.Stats()
+	o.Name = "alice\r\nDELE 1"
+	if c, err := pop3c.Create(context.Background(), o); c != nil || !errors.Is(err, pop3c.ErrParam) {
+		t.Fatalf("Create() with CR LF in the name = %v, %v; want nil, ErrParam", c, err)
+	}
+	if after := server.Driver.Stats(); after != before {
+		t.Errorf("server driver stats changed from %+v to %+v: traffic before the ErrParam", before, after)
+	}
+}

@@ -372,3 +372,47 @@ func TestMailhostLargeMessage(t *testing.T) {
 		t.Errorf("Noop() after the overflow = %v, want nx.ErrNotConnected", err)
 	}
 }
+
+// TestMailhostSmallPackets runs on boards whose default pool has 200-byte
+// packets, so every reply and segment the client receives is a chain. The
+// default profile accepts chains; ProfileNetX rejects a chained reply with
+// NX_INVALID_PACKET, as every NetX reply path does: the failure the MCU will
+// see with such a pool.
+func TestMailhostSmallPackets(t *testing.T) {
+	ctx := context.Background()
+	boardtest.CheckGoroutines(t)
+	client, server := boardtest.Pair(t, boardtest.Options{PayloadSize: 200, Count: 1024, Debug: true})
+	// A long domain makes the greeting (and its APOP timestamp) outgrow one
+	// 200-byte packet.
+	domain := strings.Repeat("x", 60) + "." + strings.Repeat("y", 60) + ".example.test"
+	h, err := mailhost.New(mailhost.Options{Users: map[string]string{mailUser: mailPass}, AllowInsecureAuth: true, Domain: domain})
+	mustOK(t, err, "mailhost.New()")
+	l, err := server.IP.ListenTCP(110)
+	mustOK(t, err, "ListenTCP()")
+	served := make(chan struct{})
+	go func() { _ = h.ServePOP3(l); close(served) }()
+	defer func() { _ = h.Close(); <-served }()
+	msg := bigMessage(64 << 10)
+	mustOK(t, h.Store().Deliver("a@b", []string{mailUser}, msg), "Deliver()")
+
+	o := pop3c.Options{IP: client.IP, Server: server.Addr, Name: mailUser, Password: mailPass, DisableSASL: true, APOP: true}
+	c, err := pop3c.Create(ctx, o)
+	mustOK(t, err, "Create()")
+	if c.AuthMethod() != "APOP" {
+		t.Errorf("AuthMethod() = %q, want APOP (timestamp parsed from a chained greeting)", c.AuthMethod())
+	}
+	var buf bytes.Buffer
+	if _, err := c.RetrTo(ctx, 1, &buf); err != nil || !bytes.Equal(buf.Bytes(), msg) {
+		t.Errorf("RetrTo(1) on 200-byte packets = %v, equal %v", err, bytes.Equal(buf.Bytes(), msg))
+	}
+	mustOK(t, c.Quit(ctx), "Quit()")
+	deleteClient(t, c)
+
+	o.Profile, o.Port = pop3c.ProfileNetX, 110
+	if c, err := pop3c.Create(ctx, o); c != nil || !errors.Is(err, nx.ErrInvalidPacket) {
+		if c != nil {
+			deleteClient(t, c)
+		}
+		t.Errorf("Create(ProfileNetX) with a chained greeting = %v; want nx.ErrInvalidPacket", err)
+	}
+}

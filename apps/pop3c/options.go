@@ -55,6 +55,16 @@ const (
 	ProfileNetX
 )
 
+func (p Profile) String() string {
+	switch p {
+	case ProfileDefault:
+		return "default"
+	case ProfileNetX:
+		return "netx"
+	}
+	return "invalid"
+}
+
 // TLSMode selects transport security.
 type TLSMode uint8
 

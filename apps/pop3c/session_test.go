@@ -575,3 +575,19 @@ func TestTop(t *testing.T) {
 		t.Errorf("Top(1, -1) = %v, want ErrParam", err)
 	}
 }
+
+func TestOverlongListingLine(t *testing.T) {
+	ctx := context.Background()
+	c, _, err := openFake(t, Options{DisableSASL: true, MaxLineLength: 100}, 1536, greetNoTS,
+		step{"CAPA", []string{"-ERR\r\n"}}, loginSteps[0], loginSteps[1],
+		step{"UIDL", []string{"+OK\r\n1 " + strings.Repeat("u", 200) + "\r\n.\r\n"}},
+	)
+	must(t, err, "Create()")
+	var pe *ProtocolError
+	if _, err := c.UIDL(ctx); !errors.Is(err, ErrMailBufferOverflow) || !errors.As(err, &pe) {
+		t.Errorf("UIDL() with a 202-byte line and a 100-byte limit = %v, want *ProtocolError ErrMailBufferOverflow", err)
+	}
+	if err := c.Noop(ctx); !errors.Is(err, nx.ErrNotConnected) {
+		t.Errorf("Noop() after the overflow = %v, want nx.ErrNotConnected", err)
+	}
+}

@@ -102,8 +102,11 @@ func (e *ServerError) Unwrap() error { return ErrServerErrorStatus }
 // reply answered, Line the offending line (truncated to 80 bytes) and Reason
 // what is wrong with it. It unwraps to its Status: ErrServerErrorStatus as
 // NetX reports malformed replies, or ErrMailBufferOverflow for over-long input.
-// After a ProtocolError the connection is reset: the reply stream cannot be
-// trusted any more.
+// When the framing is broken (a status line that is neither +OK nor -ERR, an
+// over-long line, data after the STLS reply) the connection is reset, since
+// the reply stream cannot be trusted any more; a well-framed +OK reply or
+// listing line with malformed arguments (STAT, LIST, UIDL) leaves the session
+// usable.
 type ProtocolError struct {
 	Cmd    string
 	Line   string
