@@ -91,12 +91,10 @@ func (b *capBuilder) neighborSolicit() {
 
 // conn is one TCP connection between the board (client) and the host.
 type conn struct {
-	b          *capBuilder
-	c, s       netip.AddrPort
-	seq        [2]uint32 // next sequence number of client [0] and server [1]
-	snapLimit  int       // when > 0, segments are captured to this many bytes of l3
-	holdFrames bool
-	held       []capPkt
+	b         *capBuilder
+	c, s      netip.AddrPort
+	seq       [2]uint32 // next sequence number of client [0] and server [1]
+	snapLimit int       // when > 0, segments are captured to this many bytes of l3
 }
 
 func (b *capBuilder) conn(client, server string, cisn, sisn uint32) *conn {
@@ -135,13 +133,9 @@ func (cn *conn) frame(side int, seq uint32, payload []byte, syn, ack, fin, rst b
 	return p
 }
 
-// emit records p at the next tick (or holds it back, see hold).
+// emit records p at the next tick.
 func (cn *conn) emit(p capPkt) {
 	p.ts = cn.b.tick()
-	if cn.holdFrames {
-		cn.held = append(cn.held, p)
-		return
-	}
 	cn.b.pkts = append(cn.b.pkts, p)
 }
 

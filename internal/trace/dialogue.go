@@ -282,10 +282,3 @@ func (q *queue[T]) pop() (T, bool) {
 	q.q = q.q[1:]
 	return v, true
 }
-func (q *queue[T]) front() (T, bool) {
-	var zero T
-	if len(q.q) == 0 {
-		return zero, false
-	}
-	return q.q[0], true
-}
