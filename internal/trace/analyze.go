@@ -50,7 +50,7 @@ func Analyze(r io.Reader, opts Options) (*Report, error) {
 		}
 		a.packet(data, ci, lt)
 	}
-	a.rep.LinkType = linkName(c.firstLinkType())
+	a.rep.LinkType = c.firstLinkName()
 	a.finish()
 	return a.rep, rerr
 }

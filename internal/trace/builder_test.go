@@ -191,6 +191,16 @@ func encapEthernet(p capPkt) []byte {
 	return append(h, p.l3...)
 }
 
+func encapVLAN(p capPkt) []byte {
+	h := make([]byte, 18, 18+len(p.l3))
+	copy(h[0:6], p.dst)
+	copy(h[6:12], p.src)
+	binary.BigEndian.PutUint16(h[12:14], uint16(layers.EthernetTypeDot1Q))
+	binary.BigEndian.PutUint16(h[14:16], 42) // VLAN 42
+	binary.BigEndian.PutUint16(h[16:18], uint16(p.etype))
+	return append(h, p.l3...)
+}
+
 func encapSLL(p capPkt) []byte {
 	h := make([]byte, 16, 16+len(p.l3))
 	binary.BigEndian.PutUint16(h[0:2], 4) // sent by us
@@ -235,6 +245,7 @@ var ethernetEncap = encap{"ethernet", layers.LinkTypeEthernet, 1, encapEthernet,
 
 var encaps = []encap{
 	ethernetEncap,
+	{"vlan", layers.LinkTypeEthernet, 1, encapVLAN, false},
 	{"sll", layers.LinkTypeLinuxSLL, 113, encapSLL, false},
 	{"sll2", 0, 276, encapSLL2, false},
 	{"raw", layers.LinkTypeRaw, 101, encapRaw, true},

@@ -159,13 +159,16 @@ func (c *capture) next() (data []byte, ci gopacket.CaptureInfo, lt uint32, err e
 	return data, ci, lt, nil
 }
 
-// firstLinkType is the link type of the capture's first interface, for
-// the report; 0 before any packet of a pcapng capture.
-func (c *capture) firstLinkType() uint32 {
-	if c.guard != nil && c.guard.haveFirst {
-		return c.guard.firstLT
+// firstLinkName names the link type of the capture's first interface, for
+// the report; "" for a pcapng capture without interfaces.
+func (c *capture) firstLinkName() string {
+	switch {
+	case c.guard == nil:
+		return linkName(c.linkType)
+	case c.guard.haveFirst:
+		return linkName(c.guard.firstLT)
 	}
-	return c.linkType
+	return ""
 }
 
 // ngGuard sits between the pcapng bytes and pcapgo.NgReader and passes on

@@ -95,15 +95,18 @@ func (d *dotBody) take(b []byte) (n int, done bool) {
 		if i >= 0 {
 			part = b[n : n+i]
 		}
-		for _, c := range part {
+		if len(part) > 0 {
 			switch d.lineLen {
 			case 0:
-				d.b0 = c
+				d.b0 = part[0]
+				if len(part) > 1 {
+					d.b1 = part[1]
+				}
 			case 1:
-				d.b1 = c
+				d.b1 = part[0]
 			}
-			d.lineLen++
-			d.last = c
+			d.lineLen += int64(len(part))
+			d.last = part[len(part)-1]
 		}
 		if i < 0 {
 			return len(b), false

@@ -3,9 +3,12 @@ package trace
 import (
 	"bufio"
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 )
+
+var timeCol = regexp.MustCompile(`^ +([0-9]+\.[0-9]{6})? +`)
 
 // transcript renders a flow's events as text without the time column.
 func transcript(f *Flow) string {
@@ -17,7 +20,7 @@ func transcript(f *Flow) string {
 	w.Flush()
 	var out []string
 	for _, l := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
-		out = append(out, strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "0.000000")))
+		out = append(out, timeCol.ReplaceAllString(l, ""))
 	}
 	return strings.Join(out, "\n")
 }

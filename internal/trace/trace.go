@@ -99,7 +99,7 @@ var (
 // the package comment.
 type Report struct {
 	Format   string    `json:"format"`    // "pcap" or "pcapng"
-	LinkType string    `json:"link_type"` // link type of the (first) interface, e.g. "Ethernet"
+	LinkType string    `json:"link_type"` // link type of the (first) interface, e.g. "Ethernet"; "" if none
 	Start    time.Time `json:"start"`     // timestamp of the first packet; zero if none
 	End      time.Time `json:"end"`       // latest packet timestamp; zero if none
 	Packets  Counts    `json:"packets"`

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
@@ -367,6 +368,48 @@ func TestLinkTypesAgree(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestGzip(t *testing.T) {
+	b := session(t)
+	for name, data := range map[string][]byte{"pcap": b.pcap(ethernetEncap), "pcapng": b.pcapng()} {
+		t.Run(name, func(t *testing.T) {
+			var z bytes.Buffer
+			zw := gzip.NewWriter(&z)
+			zw.Write(data)
+			zw.Close()
+			plain, zipped := analyzeBytes(t, data, Options{}), analyzeBytes(t, z.Bytes(), Options{})
+			pj, _ := json.Marshal(plain)
+			zj, _ := json.Marshal(zipped)
+			if !bytes.Equal(pj, zj) {
+				t.Errorf("gzip-compressed %s gives a different report", name)
+			}
+		})
+	}
+}
+
+func TestImplicitTLS(t *testing.T) {
+	b := newCapBuilder(t)
+	for _, port := range []string{"465", "995"} {
+		c := b.conn("198.51.100.2:41000", "198.51.100.1:"+port, 1, 1000)
+		c.handshake()
+		c.send(0, "\x16\x03\x01\x00\x10client hello....")
+		c.send(1, "\x16\x03\x03\x00\x10server hello")
+		c.send(0, "AUTH PLAIN c2VjcmV0\r\n") // inside TLS: never parsed
+		c.fin(0)
+		c.fin(1)
+	}
+	rep := analyzeBytes(t, b.pcap(ethernetEncap), Options{})
+	for i, want := range []Protocol{ProtoSMTPS, ProtoPOP3S} {
+		f := rep.Flows[i]
+		if f.Protocol != want {
+			t.Errorf("flow %d protocol = %v, want %v", f.ID, f.Protocol, want)
+		}
+		text := transcript(f)
+		if want := "C> [TLS, 42 bytes]\nS< [TLS, 17 bytes]"; text != want {
+			t.Errorf("flow %d events =\n%s\nwant\n%s", f.ID, text, want)
+		}
 	}
 }
 
