@@ -1,0 +1,300 @@
+package interop
+
+// The board's mail clients (apps/smtpc, apps/pop3c) on gVisor over tap0, against
+// Postfix and Dovecot: the same scenarios as the kernel-side tests in kernel_test.go.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/simboard/simboard/apps/pop3c"
+	"github.com/simboard/simboard/apps/smtpc"
+	"github.com/simboard/simboard/internal/boardtest"
+)
+
+// boardSMTP returns smtpc options for the board against addr as u.
+func boardSMTP(env *Env, b *Board, addr netip.AddrPort, u User) smtpc.Options {
+	return smtpc.Options{
+		IP: b.IP, Pool: b.Pool,
+		Username: u.Name, Password: u.Password, From: u.Addr,
+		ServerAddr: addr.Addr(), ServerHost: env.ServerName, Port: addr.Port(),
+		TLSConfig: env.TLSConfig(),
+	}
+}
+
+func TestBoardSMTPDelivers(t *testing.T) {
+	env := startEnv(t)
+	b := env.NewBoard(t, boardtest.Options{IPv6: true})
+	tests := []struct {
+		name     string
+		addr     netip.AddrPort
+		opts     func(o *smtpc.Options)
+		bodySize int
+		wantAuth smtpc.AuthType
+		wantTLS  bool
+	}{
+		{name: "PLAIN", addr: env.Submission, wantAuth: smtpc.AuthPlain,
+			opts: func(o *smtpc.Options) { o.TLS, o.Auth, o.AllowPlaintextAuth = smtpc.TLSOff, smtpc.AuthPlain, true }},
+		{name: "LOGIN", addr: env.Submission, wantAuth: smtpc.AuthLogin,
+			opts: func(o *smtpc.Options) { o.TLS, o.Auth, o.AllowPlaintextAuth = smtpc.TLSOff, smtpc.AuthLogin, true }},
+		{name: "CRAM-MD5", addr: env.Submission, wantAuth: smtpc.AuthCRAMMD5,
+			opts: func(o *smtpc.Options) { o.TLS, o.Auth = smtpc.TLSOff, smtpc.AuthCRAMMD5 }},
+		{name: "PLAIN-not-allowed-in-clear/CRAM-MD5", addr: env.Submission, wantAuth: smtpc.AuthCRAMMD5,
+			opts: func(o *smtpc.Options) { o.TLS, o.Auth = smtpc.TLSOff, smtpc.AuthPlain }},
+		{name: "STARTTLS+PLAIN", addr: env.Submission, wantAuth: smtpc.AuthPlain, wantTLS: true,
+			opts: func(o *smtpc.Options) { o.TLS, o.Auth = smtpc.TLSRequired, smtpc.AuthPlain }},
+		{name: "NetX-profile", addr: env.Submission, wantAuth: smtpc.AuthPlain,
+			opts: func(o *smtpc.Options) {
+				o.Profile, o.Auth, o.AllowPlaintextAuth = smtpc.ProfileNetX, smtpc.AuthPlain, true
+			}},
+		{name: "IPv6/PLAIN", addr: env.Submission6, wantAuth: smtpc.AuthPlain,
+			opts: func(o *smtpc.Options) { o.TLS, o.Auth, o.AllowPlaintextAuth = smtpc.TLSOff, smtpc.AuthPlain, true }},
+		{name: "port25/no-auth", addr: env.SMTP, wantAuth: smtpc.AuthNone,
+			opts: func(o *smtpc.Options) { o.TLS, o.Username, o.Password = smtpc.TLSOff, "", "" }},
+		{name: "PLAIN/5MiB", addr: env.Submission, wantAuth: smtpc.AuthPlain, bodySize: 5 << 20,
+			opts: func(o *smtpc.Options) { o.TLS, o.Auth, o.AllowPlaintextAuth = smtpc.TLSOff, smtpc.AuthPlain, true }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := env.NewUser(t)
+			o := boardSMTP(env, b, tt.addr, u)
+			tt.opts(&o)
+			var transcript bytes.Buffer
+			o.Transcript = &transcript
+			c, err := smtpc.Create(o)
+			if err != nil {
+				t.Fatalf("smtpc.Create = %v", err)
+			}
+			defer c.Delete()
+			body := []byte("hello from the board\r\n.leading dot line\r\n.\r\nbye\r\n")
+			if tt.bodySize > 0 {
+				body = bigBody(tt.bodySize)
+			}
+			subject := "board " + tt.name
+			ctx, cancel := context.WithTimeout(context.Background(), 2*sessionTimeout)
+			defer cancel()
+			res, err := c.MailSend(ctx, u.Addr, smtpc.PriorityNormal, subject, body)
+			if err != nil {
+				t.Fatalf("MailSend() = %v\ntranscript:\n%s", err, transcript.Bytes())
+			}
+			if !res.Accepted || res.Auth != tt.wantAuth || res.TLS != tt.wantTLS || res.Recipients != 1 {
+				t.Errorf("MailSend() = %+v, want accepted, auth %v, TLS %v, 1 recipient", res, tt.wantAuth, tt.wantTLS)
+			}
+			got := env.WaitMail(t, u, subject)
+			if want := crlfToLF(body); !bytes.Equal(got.Body(), want) {
+				t.Errorf("delivered body: %d bytes, want %d (first difference at %d)", len(got.Body()), len(want), firstDiff(got.Body(), want))
+			}
+		})
+	}
+}
+
+func TestBoardSMTPRefused(t *testing.T) {
+	env := startEnv(t)
+	b := env.NewBoard(t, boardtest.Options{})
+	tests := []struct {
+		name     string
+		opts     func(o *smtpc.Options, u User)
+		to       func(u User) string
+		wantCode int // *smtpc.ReplyError code; 0 = check wantErr
+		wantErr  error
+	}{
+		{name: "wrong-password", wantCode: 535,
+			opts: func(o *smtpc.Options, u User) { o.TLS, o.AllowPlaintextAuth, o.Password = smtpc.TLSOff, true, "wrong" }},
+		{name: "no-auth-on-submission", wantCode: 554,
+			opts: func(o *smtpc.Options, u User) { o.TLS, o.Username, o.Password = smtpc.TLSOff, "", "" }},
+		{name: "foreign-recipient", wantCode: 550, to: func(User) string { return "someone@elsewhere.test" },
+			opts: func(o *smtpc.Options, u User) { o.TLS, o.AllowPlaintextAuth = smtpc.TLSOff, true }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := env.NewUser(t)
+			o := boardSMTP(env, b, env.Submission, u)
+			tt.opts(&o, u)
+			c, err := smtpc.Create(o)
+			if err != nil {
+				t.Fatalf("smtpc.Create = %v", err)
+			}
+			defer c.Delete()
+			to := u.Addr
+			if tt.to != nil {
+				to = tt.to(u)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), sessionTimeout)
+			defer cancel()
+			res, err := c.MailSend(ctx, to, smtpc.PriorityNormal, "refused "+tt.name, []byte("x\r\n"))
+			if res.Accepted {
+				t.Fatalf("MailSend() accepted: %+v", res)
+			}
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("MailSend() = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			var re *smtpc.ReplyError
+			if !errors.As(err, &re) || re.Code != tt.wantCode {
+				t.Errorf("MailSend() = %v, want a reply error %d", err, tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestBoardPOP3(t *testing.T) {
+	env := startEnv(t)
+	b := env.NewBoard(t, boardtest.Options{IPv6: true})
+	tests := []struct {
+		name     string
+		addr     netip.AddrPort
+		opts     func(o *pop3c.Options)
+		wantAuth string // AuthMethod(), checked when not ""
+		netx     bool   // ProfileNetX: no UIDL, no TOP
+	}{
+		{name: "USER-PASS", addr: env.POP3, opts: func(o *pop3c.Options) { o.DisableSASL = true }},
+		{name: "AUTH-PLAIN", addr: env.POP3},
+		{name: "APOP", addr: env.POP3, opts: func(o *pop3c.Options) { o.APOP = true }},
+		{name: "STLS", addr: env.POP3, opts: func(o *pop3c.Options) { o.TLS = pop3c.TLSRequired }},
+		{name: "NetX-profile/APOP", addr: env.POP3, netx: true, opts: func(o *pop3c.Options) { o.Profile, o.APOP = pop3c.ProfileNetX, true }},
+		{name: "IPv6/USER-PASS", addr: env.POP36, opts: func(o *pop3c.Options) { o.DisableSASL = true }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := env.NewUser(t)
+			env.Seed(t, u, seedMessages...)
+			o := pop3c.Options{IP: b.IP, Server: tt.addr.Addr(), Port: tt.addr.Port(), Name: u.Name, Password: u.Password, TLSConfig: env.TLSConfig()}
+			if tt.opts != nil {
+				tt.opts(&o)
+			}
+			var transcript bytes.Buffer
+			o.Transcript = &transcript
+			ctx, cancel := context.WithTimeout(context.Background(), 2*sessionTimeout)
+			defer cancel()
+			c, err := pop3c.Create(ctx, o)
+			if err != nil {
+				t.Fatalf("pop3c.Create = %v\ntranscript:\n%s", err, transcript.Bytes())
+			}
+			defer c.Delete(ctx)
+			t.Logf("logged in with %s", c.AuthMethod())
+
+			var total int64
+			for _, m := range seedMessages {
+				total += int64(len(m))
+			}
+			n, size, err := c.MailItemsGet(ctx)
+			if err != nil || n != len(seedMessages) || size != total {
+				t.Fatalf("MailItemsGet() = %d, %d, %v; want %d, %d", n, size, err, len(seedMessages), total)
+			}
+			for i, m := range seedMessages {
+				var got bytes.Buffer
+				if _, err := c.RetrTo(ctx, i+1, &got); err != nil {
+					t.Fatalf("RetrTo(%d) = %v", i+1, err)
+				}
+				if !bytes.Equal(got.Bytes(), m) {
+					t.Errorf("RetrTo(%d) = %q, want %q", i+1, got.Bytes(), m)
+				}
+			}
+			if !tt.netx {
+				ids, err := c.UIDL(ctx)
+				if err != nil || len(ids) != len(seedMessages) {
+					t.Errorf("UIDL() = %v, %v; want %d ids", ids, err, len(seedMessages))
+				}
+				var top bytes.Buffer
+				if _, err := c.TopTo(ctx, 3, 0, &top); err != nil {
+					t.Errorf("TopTo(3, 0) = %v", err)
+				}
+				head, _, _ := bytes.Cut(seedMessages[2], []byte("\r\n\r\n"))
+				if want := string(head) + "\r\n\r\n"; top.String() != want {
+					t.Errorf("TopTo(3, 0) = %q, want %q", top.String(), want)
+				}
+			}
+			if err := c.Quit(ctx); err != nil {
+				t.Errorf("Quit() = %v", err)
+			}
+			if tt.name == "STLS" {
+				if _, ok := c.TLSConnectionState(); !ok {
+					t.Errorf("TLSConnectionState() ok = false after STLS")
+				}
+			}
+			if strings.Contains(tt.name, "APOP") && c.AuthMethod() != "APOP" {
+				t.Errorf("AuthMethod() = %q, want APOP", c.AuthMethod())
+			}
+		})
+	}
+}
+
+func TestBoardPOP3Refused(t *testing.T) {
+	env := startEnv(t)
+	b := env.NewBoard(t, boardtest.Options{})
+	u := env.NewUser(t)
+	for _, apop := range []bool{false, true} {
+		name := map[bool]string{false: "PASS", true: "APOP"}[apop]
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), sessionTimeout)
+			defer cancel()
+			c, err := pop3c.Create(ctx, pop3c.Options{IP: b.IP, Server: env.HostAddr, Name: u.Name, Password: "wrong", APOP: apop, DisableSASL: true})
+			if err == nil {
+				c.Delete(ctx)
+				t.Fatalf("pop3c.Create(wrong password) = nil error")
+			}
+			var se *pop3c.ServerError
+			if !errors.As(err, &se) {
+				t.Errorf("pop3c.Create(wrong password) = %v, want a *pop3c.ServerError", err)
+			}
+		})
+	}
+}
+
+// TestBoardSessionsOnTheWire captures tap0 while the board sends and fetches a mail,
+// and checks with tshark that the commands went from 198.51.100.2 on the TAP.
+func TestBoardSessionsOnTheWire(t *testing.T) {
+	env := startEnv(t)
+	b := env.NewBoard(t, boardtest.Options{})
+	capture := env.StartCapture(t, env.TAP, "tcp port 587 or tcp port 110")
+	u := env.NewUser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), sessionTimeout)
+	defer cancel()
+
+	o := boardSMTP(env, b, env.Submission, u)
+	o.TLS, o.Auth, o.AllowPlaintextAuth = smtpc.TLSOff, smtpc.AuthLogin, true
+	sc, err := smtpc.Create(o)
+	if err != nil {
+		t.Fatalf("smtpc.Create = %v", err)
+	}
+	defer sc.Delete()
+	if _, err := sc.MailSend(ctx, u.Addr, smtpc.PriorityNormal, "on the wire", []byte("captured\r\n")); err != nil {
+		t.Fatalf("MailSend() = %v", err)
+	}
+	env.WaitMail(t, u, "on the wire")
+
+	pc, err := pop3c.Create(ctx, pop3c.Options{IP: b.IP, Server: env.HostAddr, Name: u.Name, Password: u.Password, DisableSASL: true})
+	if err != nil {
+		t.Fatalf("pop3c.Create = %v", err)
+	}
+	defer pc.Delete(ctx)
+	if _, err := pc.RetrTo(ctx, 1, &bytes.Buffer{}); err != nil {
+		t.Fatalf("RetrTo(1) = %v", err)
+	}
+	if err := pc.Quit(ctx); err != nil {
+		t.Fatalf("Quit() = %v", err)
+	}
+
+	path := capture.Stop(t)
+	rows := env.Tshark(t, path, "smtp.req || pop.request", []string{"smtp.req.command", "pop.request.command", "ip.src"})
+	smtpCmds, popCmds := countValues(column(rows, 0)), countValues(column(rows, 1))
+	for _, want := range []string{"EHLO", "AUTH", "MAIL", "RCPT", "DATA", "QUIT"} {
+		if smtpCmds[want] == 0 {
+			t.Errorf("tshark on %s: smtp.req.command = %v, missing %s", env.TAP, smtpCmds, want)
+		}
+	}
+	for _, want := range []string{"USER", "PASS", "RETR", "QUIT"} {
+		if popCmds[want] == 0 {
+			t.Errorf("tshark on %s: pop.request.command = %v, missing %s", env.TAP, popCmds, want)
+		}
+	}
+	if srcs := countValues(column(rows, 2)); len(srcs) != 1 || srcs[b.Addr.String()] == 0 {
+		t.Errorf("tshark on %s: ip.src of commands = %v, want only %s", env.TAP, srcs, b.Addr)
+	}
+}
