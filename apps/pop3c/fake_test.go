@@ -3,7 +3,6 @@ package pop3c
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -224,5 +223,3 @@ func must(t testing.TB, err error, call string) {
 }
 
 var testServer = netip.MustParseAddr("198.51.100.1")
-
-var _ = fmt.Sprint

@@ -13,8 +13,6 @@ import (
 
 	"github.com/simboard/simboard/apps/pop3c"
 	"github.com/simboard/simboard/internal/boardtest"
-	"github.com/simboard/simboard/nx"
-	"github.com/simboard/simboard/packetpool"
 )
 
 // scriptConn is the server side of a scripted session on the peer board.
@@ -119,11 +117,6 @@ func mustOK(t testing.TB, err error, call string) {
 		t.Fatalf("%s = %v, want nil", call, err)
 	}
 }
-
-var (
-	_ = nx.NoWait
-	_ = packetpool.ReceivePacket
-)
 
 // waitFor polls cond (an event another goroutine causes) until it holds.
 // It asserts nothing about time: it only orders the test's steps.
