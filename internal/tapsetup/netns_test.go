@@ -106,4 +106,10 @@ func TestApplyTeardownInNetns(t *testing.T) {
 	if _, err := os.Stat("/run/netns/" + ns); err == nil {
 		t.Errorf("namespace %s still exists after Teardown", ns)
 	}
+	// Tearing down again fails (nothing left) but tries every step.
+	var calls int
+	counting := func(ctx context.Context, args []string) error { calls++; return ExecRunner(ctx, args) }
+	if err := Apply(ctx, down, counting); err == nil || calls != len(down) {
+		t.Errorf("second Apply(Teardown) = %v after %d of %d steps, want an error after all of them", err, calls, len(down))
+	}
 }

@@ -97,6 +97,10 @@ type Step struct {
 	Args []string
 	// Why says in one line what the command is for.
 	Why string
+	// BestEffort lets Apply go on to the next step when this one fails;
+	// the failure is still reported. Teardown's steps are best effort, so
+	// a half-made plan is still cleaned up.
+	BestEffort bool
 }
 
 // String returns the command as a line a POSIX shell would run unchanged,
@@ -284,17 +288,18 @@ func Plan(opts Options) []Step {
 
 // Teardown returns the commands that undo Plan(opts): delete the TAP (its
 // addresses go with it) and, when Plan created the namespace, delete the
-// namespace. It returns nil when opts is invalid.
+// namespace. Every step is BestEffort, so Apply tries them all even when
+// the TAP is already gone. It returns nil when opts is invalid.
 func Teardown(opts Options) []Step {
 	if opts.Validate() != nil {
 		return nil
 	}
 	o := opts.withDefaults()
 	steps := []Step{{Args: inNetns(o.Netns, "ip", "tuntap", "del", "dev", o.Name, "mode", "tap"),
-		Why: fmt.Sprintf("delete the TAP %s and its addresses", o.Name)}}
+		Why: fmt.Sprintf("delete the TAP %s and its addresses", o.Name), BestEffort: true}}
 	if o.Netns != "" && !o.NetnsExists {
 		steps = append(steps, Step{Args: []string{"ip", "netns", "del", o.Netns},
-			Why: fmt.Sprintf("delete the network namespace %s (it lives on while processes are still inside it)", o.Netns)})
+			Why: fmt.Sprintf("delete the network namespace %s (it lives on while processes are still inside it)", o.Netns), BestEffort: true})
 	}
 	return steps
 }
@@ -336,14 +341,15 @@ func (e *StepError) Error() string {
 func (e *StepError) Unwrap() error { return e.Err }
 
 // Apply runs steps in order with run (nil = ExecRunner), stopping at the
-// first failure. It blocks until the last step returns. Before running a
-// step it re-checks it and refuses, without running it, any step whose
-// program is not ip or sysctl, any argument with characters outside
-// letters, digits and "_-.:/=@+," and any address inside 192.0.2.0/24.
-// Steps already run are not undone: after a failure, run Teardown (its
-// first command fails harmlessly if the TAP was never made). A cancelled ctx
-// stops Apply before the next step. The error is a *StepError, or an error
-// for an empty plan. Safe for concurrent use if run is.
+// first failure of a step that is not BestEffort. It blocks until the last
+// step returns. Before running a step it re-checks it and refuses, without
+// running it, any step whose program is not ip or sysctl, any argument with
+// characters outside letters, digits and "_-.:/=@+," and any address inside
+// 192.0.2.0/24 (a refusal always stops Apply). Steps already run are not
+// undone: after a failure, apply Teardown. A cancelled ctx stops Apply
+// before the next step. Each failure is a *StepError; several are joined
+// with errors.Join (errors.As finds the first). An empty plan is an error.
+// Safe for concurrent use if run is.
 func Apply(ctx context.Context, steps []Step, run Runner) error {
 	if len(steps) == 0 {
 		return errors.New("tapsetup: apply: empty plan (invalid options? see Options.Validate)")
@@ -351,18 +357,22 @@ func Apply(ctx context.Context, steps []Step, run Runner) error {
 	if run == nil {
 		run = ExecRunner
 	}
+	var errs []error
 	for i, s := range steps {
 		if err := ctx.Err(); err != nil {
-			return &StepError{Index: i, Step: s, Err: err}
+			return errors.Join(append(errs, &StepError{Index: i, Step: s, Err: err})...)
 		}
 		if err := checkStep(s); err != nil {
-			return &StepError{Index: i, Step: s, Err: err}
+			return errors.Join(append(errs, &StepError{Index: i, Step: s, Err: err})...)
 		}
 		if err := run(ctx, s.Args); err != nil {
-			return &StepError{Index: i, Step: s, Err: err}
+			errs = append(errs, &StepError{Index: i, Step: s, Err: err})
+			if !s.BestEffort {
+				break
+			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // checkStep is Apply's last line of defence against a plan that was built

@@ -303,6 +303,19 @@ func TestApply(t *testing.T) {
 		}
 	})
 
+	t.Run("teardown tries every step", func(t *testing.T) {
+		f := &fakeRunner{failAt: 0}
+		down := Teardown(Options{User: "alice", Netns: "nb"})
+		err := Apply(ctx, down, f.run)
+		if want := stepArgs(down); !reflect.DeepEqual(f.ran, want) {
+			t.Errorf("Apply(Teardown) ran %q, want %q", f.ran, want)
+		}
+		var se *StepError
+		if !errors.As(err, &se) || se.Index != 0 {
+			t.Errorf("Apply(Teardown) = %v, want the first step's *StepError", err)
+		}
+	})
+
 	t.Run("empty plan", func(t *testing.T) {
 		f := &fakeRunner{failAt: -1}
 		if err := Apply(ctx, Plan(Options{User: "a", Name: "bad name"}), f.run); err == nil {
