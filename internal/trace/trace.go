@@ -58,9 +58,6 @@ func ParseProtocol(s string) (Protocol, error) {
 	return ProtoNone, fmt.Errorf("trace: unknown protocol %q (want smtp, smtps, pop3 or pop3s)", s)
 }
 
-// tls reports whether p is TLS from the first byte.
-func (p Protocol) tls() bool { return p == ProtoSMTPS || p == ProtoPOP3S }
-
 // DefaultPorts returns a new map of the well-known server ports: 25 and 587
 // SMTP, 465 SMTP over TLS, 110 POP3, 995 POP3 over TLS.
 func DefaultPorts() map[uint16]Protocol {
