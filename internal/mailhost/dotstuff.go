@@ -6,6 +6,8 @@ import (
 	"io"
 )
 
+var dot = []byte{'.'}
+
 // writeDotStuffed writes data as a multi-line POP3 (or SMTP DATA) body: a
 // '.' that starts a line is doubled, where a line starts at the beginning
 // of data and after every LF; CRLF is appended when data does not already
@@ -14,7 +16,7 @@ import (
 func writeDotStuffed(w io.Writer, data []byte) error {
 	for len(data) > 0 {
 		if data[0] == '.' {
-			if _, err := w.Write([]byte{'.'}); err != nil {
+			if _, err := w.Write(dot); err != nil {
 				return err
 			}
 		}

@@ -289,3 +289,7 @@ func (c *client) closed() error {
 	}
 	return nil
 }
+
+func tlsConfig(certs ...tls.Certificate) *tls.Config {
+	return &tls.Config{Certificates: certs}
+}

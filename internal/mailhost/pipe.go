@@ -19,7 +19,8 @@ func (a pipeAddr) String() string  { return string(a) }
 type pipeBuf struct {
 	mu      sync.Mutex
 	cond    sync.Cond
-	buf     []byte
+	buf     []byte // queued bytes are buf[off:]
+	off     int
 	limit   int // 0 = unbounded
 	wclosed bool
 	rclosed bool
@@ -74,11 +75,11 @@ func (b *pipeBuf) read(p []byte) (int, error) {
 		switch {
 		case b.rclosed:
 			return 0, net.ErrClosed
-		case len(b.buf) > 0:
-			n := copy(p, b.buf)
-			b.buf = b.buf[n:]
-			if len(b.buf) == 0 {
-				b.buf = nil
+		case len(b.buf) > b.off:
+			n := copy(p, b.buf[b.off:])
+			b.off += n
+			if b.off == len(b.buf) {
+				b.buf, b.off = b.buf[:0], 0
 			}
 			b.cond.Broadcast()
 			return n, nil
@@ -108,9 +109,13 @@ func (b *pipeBuf) write(p []byte) (int, error) {
 		}
 		room := len(p)
 		if b.limit > 0 {
-			room = min(room, b.limit-len(b.buf))
+			room = min(room, b.limit-(len(b.buf)-b.off))
 		}
 		if room > 0 {
+			if b.off > 0 && len(b.buf)+room > cap(b.buf) {
+				n := copy(b.buf, b.buf[b.off:])
+				b.buf, b.off = b.buf[:n], 0
+			}
 			b.buf = append(b.buf, p[:room]...)
 			p = p[room:]
 			n += room
@@ -149,7 +154,7 @@ func (p *pipeEnd) Close() error {
 	p.once.Do(func() {
 		p.rx.mu.Lock()
 		p.rx.rclosed = true
-		p.rx.buf = nil
+		p.rx.buf, p.rx.off = nil, 0
 		p.rx.set(&p.rx.rdl, time.Time{})
 		p.rx.cond.Broadcast()
 		p.rx.mu.Unlock()

@@ -132,9 +132,10 @@ func (s *Store) Resolve(addr string) (user string, ok bool) {
 // recipient has no mailbox (ErrUnknownMailbox) or rcpts is empty. The store
 // keeps its own copy of body.
 func (s *Store) Deliver(from string, rcpts []string, body []byte) error {
-	return s.deliver(Envelope{Proto: "api", From: from, Rcpts: rcpts, Data: body})
+	return s.deliver(Envelope{Proto: "api", From: from, Rcpts: rcpts, Data: append([]byte(nil), body...)})
 }
 
+// deliver stores env; the store takes ownership of env.Data.
 func (s *Store) deliver(env Envelope) error {
 	if len(env.Rcpts) == 0 {
 		return errors.New("mailhost: deliver: no recipients")
@@ -154,8 +155,7 @@ func (s *Store) deliver(env Envelope) error {
 			keys = append(keys, k)
 		}
 	}
-	data := append([]byte(nil), env.Data...)
-	env.Data = data
+	data := env.Data
 	env.Rcpts = append([]string(nil), env.Rcpts...)
 	env.Time = now
 	env.Mailboxes = nil
@@ -201,6 +201,20 @@ func (s *Store) Received() []Envelope {
 		out[i] = e
 	}
 	return out
+}
+
+// Reset removes every message from every mailbox and forgets every
+// envelope; mailboxes and UIDs already handed out stay unique. A POP3
+// session in progress keeps its snapshot, and its deletions become no-ops.
+func (s *Store) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.boxes {
+		clear(b.msgs)
+		b.msgs = nil
+	}
+	clear(s.received)
+	s.received = nil
 }
 
 // lock takes the exclusive POP3 lock on user's maildrop and returns a
