@@ -90,21 +90,24 @@ type Options struct {
 	MaxRecipients int
 	// IdleTimeout closes a session whose client sends nothing for this
 	// long (SMTP 421, POP3 -ERR autologout without UPDATE). It also bounds
-	// TLS handshakes. It uses the connection's deadlines, that is the
-	// wall clock (fake time under testing/synctest). 0 means
-	// DefaultIdleTimeout; negative means none.
+	// TLS handshakes and each write to a client that does not read. It
+	// uses the connection's deadlines, that is the wall clock (fake time
+	// under testing/synctest), not Clock. 0 means DefaultIdleTimeout;
+	// negative means none.
 	IdleTimeout time.Duration
 	// APOP selects the POP3 APOP behaviour; the zero value is APOPOn.
 	APOP APOPMode
 	// Faults are injected failures, see Fault. nil means none. SetFaults
 	// replaces them at run time.
 	Faults []Fault
-	// Logger receives lifecycle (Info), per-session (Debug) and malformed
-	// input or fault (Warn) events. nil discards.
+	// Logger receives lifecycle and injected-fault events (Info),
+	// per-session events (Debug) and failed handshakes, over-long lines and
+	// go-smtp's internal errors (Warn). nil discards.
 	Logger *slog.Logger
 	// Transcript, when set, receives every command and reply line of every
 	// session, one Write per line, prefixed "smtp#N C: " or "pop3#N S: ".
-	// Credentials are redacted (AUTH payloads, PASS, the APOP digest).
+	// Message bodies appear as one line giving their size. Credentials are
+	// redacted (AUTH payloads and SASL responses, PASS, the APOP digest).
 	Transcript io.Writer
 	// Clock is the time source for timestamps, the APOP greeting and
 	// FaultDelay. nil means nx.SystemClock.

@@ -623,13 +623,17 @@ func (h *Host) servePOP3Conn(raw net.Conn, implicit bool) {
 	r, w := bufio.NewReader(cli), bufio.NewWriter(cli)
 	s := newPOP3Session(h, id, w, implicit)
 	defer s.release()
+	flush := func() error {
+		_ = cli.SetWriteDeadline(h.deadline())
+		return w.Flush()
+	}
 
 	act := func(f Fault) bool {
 		h.log.Info("mailhost: fault", "stage", f.Stage, "kind", f.Kind, "id", id)
 		switch f.Kind {
 		case FaultReply:
 			s.line(strings.TrimSuffix(f.pop3Reply(), "\r\n"))
-			w.Flush()
+			flush()
 			return f.Stage != POP3Greeting
 		case FaultGarbage:
 			s.line(strings.TrimSuffix(f.garbageLine(), "\r\n"))
@@ -653,7 +657,7 @@ func (h *Host) servePOP3Conn(raw net.Conn, implicit bool) {
 		}
 	}
 	s.line(s.greeting())
-	if w.Flush() != nil {
+	if flush() != nil {
 		return
 	}
 	for {
@@ -664,13 +668,13 @@ func (h *Host) servePOP3Conn(raw net.Conn, implicit bool) {
 		case errors.Is(err, errLineTooLong):
 			h.log.Warn("mailhost: pop3 line too long", "id", id)
 			s.tooLong()
-			if w.Flush() != nil {
+			if flush() != nil {
 				return
 			}
 			continue
 		case errors.As(err, &ne) && ne.Timeout():
 			s.err("[SYS/TEMP] autologout; idle for too long")
-			w.Flush()
+			flush()
 			return
 		case err != nil:
 			return
@@ -688,7 +692,7 @@ func (h *Host) servePOP3Conn(raw net.Conn, implicit bool) {
 			}
 		}
 		a := s.handle(line)
-		if w.Flush() != nil {
+		if flush() != nil {
 			return
 		}
 		switch a {

@@ -374,6 +374,7 @@ func (c *smtpConn) write(s string) {
 	for _, l := range strings.SplitAfter(strings.TrimSuffix(s, "\r\n"), "\r\n") {
 		c.h.tr.line("smtp", c.id, "S", strings.TrimSuffix(l, "\r\n"))
 	}
+	_ = c.cli.SetWriteDeadline(c.h.deadline())
 	_, _ = io.WriteString(c.cli, s)
 }
 
@@ -383,6 +384,7 @@ func (c *smtpConn) relay(r smtpReply) {
 	for _, l := range r.lines {
 		c.h.tr.line("smtp", c.id, "S", l)
 	}
+	_ = c.cli.SetWriteDeadline(c.h.deadline())
 	_, _ = c.cli.Write(r.bytes())
 }
 

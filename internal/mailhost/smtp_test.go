@@ -486,3 +486,22 @@ func TestStoreDeliver(t *testing.T) {
 		t.Errorf("after a failed Deliver alice has %d messages, want 1", got)
 	}
 }
+
+func TestSMTPBDATDataEndFault(t *testing.T) {
+	th := startHost(t, Options{AllowInsecureAuth: true, Faults: []Fault{{Stage: SMTPDataEnd, Kind: FaultReply, Code: 554, Text: "5.6.0 Rejected", Times: 1}}})
+	c := dial(t, th.smtp)
+	c.expect("", 220)
+	c.ehlo()
+	for _, want := range []int{554, 250} {
+		c.expect("MAIL FROM:<a@b>", 250)
+		c.expect("RCPT TO:<alice@x>", 250)
+		if _, err := fmt.Fprintf(c.conn, "BDAT 5 LAST\r\nhello"); err != nil {
+			t.Fatal(err)
+		}
+		c.expect("", want)
+	}
+	c.expect("QUIT", 221)
+	if got := th.Store().Messages("alice"); len(got) != 1 || string(got[0].Data) != "hello" {
+		t.Errorf("Messages(alice) = %q, want only the second message", got)
+	}
+}
