@@ -33,7 +33,7 @@ const (
 	mailDomain = "example.test"
 	serverName = "mx.example.test" // Postfix myhostname and the TLS certificate's name
 	mailUID    = 5000              // owner of every Maildir (Dovecot refuses uid 0)
-	userPool   = 64                // mailboxes NewUser hands out, one per test
+	userPool   = 256               // mailboxes NewUser hands out (about 45 per run of the package)
 
 	requireEnv = "SIMBOARD_REQUIRE_NETNS" // "1": missing netns/tools fail instead of skip
 	keepEnv    = "SIMBOARD_KEEP_INTEROP"  // "1": keep the work directory after the run
@@ -56,7 +56,7 @@ var (
 // User is a mail account known to both Postfix (example.test recipient) and Dovecot
 // (POP3 login, plaintext password so APOP works).
 type User struct {
-	Name     string // POP3 user name, e.g. "user07"
+	Name     string // POP3 user name, e.g. "user007"
 	Password string
 	Addr     string // e-mail address, Name@example.test
 }
@@ -384,7 +384,7 @@ func (e *Env) TLSConfig() *tls.Config {
 }
 
 // NewUser hands out a mailbox that no other test uses, empty at first. It fails the
-// test when the pool (64) is exhausted.
+// test when the pool (userPool) is exhausted.
 func (e *Env) NewUser(t testing.TB) User {
 	t.Helper()
 	e.mu.Lock()

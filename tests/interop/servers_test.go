@@ -159,7 +159,7 @@ func (e *Env) writeConfig() error {
 	e.Bob = User{Name: "bob", Password: "bobpw", Addr: "bob@" + e.Domain}
 	e.users = nil
 	for i := 1; i <= userPool; i++ {
-		name := fmt.Sprintf("user%02d", i)
+		name := fmt.Sprintf("user%03d", i)
 		e.users = append(e.users, User{Name: name, Password: name + "-Secret", Addr: name + "@" + e.Domain})
 	}
 	var users, vmailbox bytes.Buffer
