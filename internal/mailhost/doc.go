@@ -57,7 +57,10 @@
 // PIPELINING is not advertised), RFC 2595 STLS, RFC 3206 response codes,
 // RFC 5034 AUTH with the same mechanisms as SMTP. Command lines are limited
 // to POP3MaxLineLength octets; a longer one is consumed and answered with
-// -ERR. Multi-line replies are dot-stuffed and end with CRLF.CRLF.
+// -ERR. Multi-line replies are dot-stuffed and end with CRLF.CRLF; a line
+// starts after every LF, so a dot after a bare LF in a stored message is
+// doubled too (no reader can mistake it for the terminator), and CRLF is
+// added to a message that does not end with one.
 // Options.APOP turns the APOP timestamp off or makes APOP fail.
 //
 // # Faults

@@ -26,7 +26,7 @@ const (
 	SMTPMail     Stage = "smtp.mail"     // MAIL FROM
 	SMTPRcpt     Stage = "smtp.rcpt"     // RCPT TO (each one is an occurrence)
 	SMTPData     Stage = "smtp.data"     // DATA, where the 354 would be sent
-	SMTPDataEnd  Stage = "smtp.data-end" // after the end-of-data line (or BDAT LAST chunk)
+	SMTPDataEnd  Stage = "smtp.data-end" // after the end-of-data line (or BDAT LAST chunk); reply, close, reset and silent faults here discard the message
 	SMTPQuit     Stage = "smtp.quit"     // QUIT
 )
 
@@ -74,7 +74,8 @@ const (
 	// FaultDelay waits Fault.Delay on the host's clock, then goes on
 	// normally.
 	FaultDelay FaultKind = "delay"
-	// FaultClose closes the connection instead of answering.
+	// FaultClose closes the connection instead of answering (over TLS
+	// without a close_notify).
 	FaultClose FaultKind = "close"
 	// FaultReset aborts the connection with a TCP RST (SetLinger(0)) when
 	// the connection supports it, else closes it like FaultClose.
@@ -98,12 +99,14 @@ var knownKinds = map[FaultKind]bool{
 type Fault struct {
 	Stage Stage
 	Kind  FaultKind
-	// Code is the SMTP reply code for FaultReply (200..599); 0 means 451.
-	// POP3 ignores it: a POP3 fault reply is always -ERR.
+	// Code is the SMTP reply code for FaultReply (200..599); 0 means 451,
+	// or 421 at SMTPGreeting. POP3 ignores it: a POP3 fault reply is
+	// always -ERR.
 	Code int
 	// Text is the reply text for FaultReply (SMTP: written after the code
-	// verbatim, "\n" makes a multi-line reply; 0 means "<class>.0.0
-	// mailhost: injected fault") or the line for FaultGarbage.
+	// verbatim, "\n" makes a multi-line reply; "" means "<class>.0.0
+	// mailhost: injected fault") or the line for FaultGarbage ("" means
+	// "*** mailhost: injected garbage ***").
 	Text string
 	// Delay is how long FaultDelay waits.
 	Delay time.Duration

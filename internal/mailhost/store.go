@@ -41,19 +41,19 @@ func (m Message) Size() int { return len(m.Data) }
 // authenticated as, and the exact bytes. Deliveries through Store.Deliver
 // are recorded too, with Proto "api".
 type Envelope struct {
-	Proto     string   // "smtp" or "api"
-	Remote    string   // client address (SMTP), "" for api
-	Helo      string   // EHLO/HELO argument
-	From      string   // MAIL FROM reverse-path, "" for the null sender <>
-	Rcpts     []string // RCPT TO addresses, in order, as the client sent them
-	Mailboxes []string // users that received a copy (duplicates removed)
-	AuthUser  string   // authenticated user, "" when the client did not AUTH
-	AuthMech  string   // SASL mechanism used, "" when none
-	TLS       bool     // the message travelled over TLS (STARTTLS or implicit)
-	UTF8      bool     // MAIL FROM carried SMTPUTF8
-	Body      string   // MAIL FROM BODY= value ("", "7BIT", "8BITMIME")
-	Data      []byte   // the message exactly as stored
-	Time      time.Time
+	Proto     string    // "smtp" or "api"
+	Remote    string    // client address (SMTP), "" for api
+	Helo      string    // EHLO/HELO argument
+	From      string    // MAIL FROM reverse-path, "" for the null sender <>
+	Rcpts     []string  // RCPT TO addresses, in order, as the client sent them
+	Mailboxes []string  // users that received a copy (duplicates removed)
+	AuthUser  string    // authenticated user, "" when the client did not AUTH
+	AuthMech  string    // SASL mechanism used, "" when none
+	TLS       bool      // the message travelled over TLS (STARTTLS or implicit)
+	UTF8      bool      // MAIL FROM carried SMTPUTF8
+	Body      string    // MAIL FROM BODY= value ("", "7BIT", "8BITMIME")
+	Data      []byte    // the message exactly as stored
+	Time      time.Time // delivery time on the host's clock
 }
 
 // Store is the host's in-memory maildrop: one mailbox per user, plus the log
