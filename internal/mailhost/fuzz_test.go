@@ -3,8 +3,13 @@ package mailhost
 import (
 	"bufio"
 	"bytes"
+	"io"
+	"net"
+	"regexp"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // FuzzPOP3Session drives the POP3 command interpreter line by line with
@@ -196,5 +201,95 @@ func FuzzBodyScanner(f *testing.F) {
 		if wdone && !bytes.HasSuffix(data[:whole], []byte(".\r\n")) {
 			t.Fatalf("end found at %d but %q does not end with the terminator", whole, data[:whole])
 		}
+	})
+}
+
+// memListener hands out in-memory pipe connections (unbounded buffers both
+// ways, so a client can write everything before reading).
+type memListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+}
+
+func (l *memListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *memListener) Close() error {
+	select {
+	case <-l.done:
+	default:
+		close(l.done)
+	}
+	return nil
+}
+
+func (l *memListener) Addr() net.Addr { return pipeAddr("mem") }
+
+var replyLineRE = regexp.MustCompile(`^[2-5][0-9][0-9][ -]`)
+
+// FuzzSMTPSession feeds arbitrary client bytes through the interceptor and
+// go-smtp, in a synctest bubble. Properties: the two never fall out of step
+// (a stuck session would block the bubble: synctest reports it), the idle
+// timeout ends the session, every line the client gets is a reply line,
+// there are no more final replies than client lines plus the greeting and a
+// closing reply, and Close leaves no goroutine behind.
+func FuzzSMTPSession(f *testing.F) {
+	for _, s := range []string{
+		"EHLO x\r\nAUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==\r\nMAIL FROM:<a@b>\r\nRCPT TO:<bob@x>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n",
+		"EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<bob@x>\r\nBDAT 5 LAST\r\nhelloNOOP\r\n",
+		"EHLO x\r\nAUTH LOGIN\r\nYWxpY2U=\r\n*\r\nSTARTTLS\r\nDATA\r\nRSET\r\n",
+		"HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<bob@x>\r\nDATA\r\n.\r\r\n.\r\n\r\n.\r\nNOOP\r\n",
+		"data\r\nBDAT 3\r\nabcBDAT x\r\nQUIT\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		synctest.Test(t, func(t *testing.T) {
+			h, err := New(Options{Users: testUsers, AllowInsecureAuth: true, IdleTimeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := &memListener{conns: make(chan net.Conn), done: make(chan struct{})}
+			served := make(chan error, 1)
+			go func() { served <- h.ServeSMTP(l) }()
+			cli, srv := newPipe(0, 0, pipeAddr("client"), pipeAddr("server"))
+			l.conns <- srv
+			if _, err := cli.Write(in); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Hour) // everything processed, then the idle timeout
+			out, err := io.ReadAll(cli)
+			if err != nil {
+				t.Fatalf("reading the replies: %v", err)
+			}
+			finals := 0
+			for _, line := range strings.SplitAfter(string(out), "\r\n") {
+				if line == "" {
+					continue
+				}
+				if !strings.HasSuffix(line, "\r\n") || !replyLineRE.MatchString(line) {
+					t.Fatalf("client got %q, not a reply line (output %q)", line, out)
+				}
+				if line[3] == ' ' {
+					finals++
+				}
+			}
+			if lines := bytes.Count(in, []byte("\n")); finals > lines+2 {
+				t.Fatalf("%d final replies for %d input lines", finals, lines)
+			}
+			cli.Close()
+			if err := h.Close(); err != nil {
+				t.Fatalf("Close() = %v", err)
+			}
+			if err := <-served; err != nil {
+				t.Fatalf("ServeSMTP() = %v", err)
+			}
+		})
 	})
 }

@@ -191,8 +191,7 @@ func (c *smtpConn) run(implicit bool) error {
 		if err != nil {
 			return c.readFailed(err)
 		}
-		verb, arg, _ := strings.Cut(line, " ")
-		verb = strings.ToUpper(verb)
+		verb, arg := smtpVerb(line)
 		c.logC(redactSMTP(verb, line))
 		stage := smtpStage(verb)
 		if stage != "" {
@@ -237,6 +236,24 @@ func (c *smtpConn) run(implicit bool) error {
 			return c.ended(err)
 		}
 	}
+}
+
+// smtpVerb splits a command line exactly as go-smtp's parseCmd does, so the
+// interceptor and go-smtp agree on which command (DATA, BDAT, STARTTLS,
+// AUTH) a line is. verb is "" for a line go-smtp rejects as malformed.
+func smtpVerb(line string) (verb, arg string) {
+	line = strings.TrimRight(line, "\r\n")
+	switch {
+	case strings.HasPrefix(strings.ToUpper(line), "STARTTLS"):
+		return "STARTTLS", ""
+	case len(line) < 4 || len(line) == 5:
+		return "", ""
+	case len(line) == 4:
+		return strings.ToUpper(line), ""
+	case line[4] != ' ':
+		return "", ""
+	}
+	return strings.ToUpper(line[:4]), strings.TrimSpace(line[5:])
 }
 
 func smtpStage(verb string) Stage {

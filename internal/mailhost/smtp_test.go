@@ -505,3 +505,32 @@ func TestSMTPBDATDataEndFault(t *testing.T) {
 		t.Errorf("Messages(alice) = %q, want only the second message", got)
 	}
 }
+
+func TestSMTPVerbMirrorsGoSMTP(t *testing.T) {
+	// Lines whose command go-smtp reads differently from a naive split; the
+	// session must stay in step (the next NOOP gets its own 250).
+	th := startHost(t, Options{AllowInsecureAuth: true})
+	c := dial(t, th.smtp)
+	c.expect("", 220)
+	c.ehlo()
+	c.expect("MAIL FROM:<a@b>", 250)
+	c.expect("RCPT TO:<alice@x>", 250)
+	c.expect("data   ", 354) // go-smtp: DATA with blank arguments
+	c.send("x\r\n.")
+	c.expect("", 250)
+	c.expect("DATA\t", 501)
+	c.expect("NOOP", 250)
+	for _, tt := range []struct{ line, verb, arg string }{
+		{"STARTTLSX", "STARTTLS", ""},
+		{"starttls now", "STARTTLS", ""},
+		{"DATA\r", "DATA", ""},
+		{"BDAT  12 LAST ", "BDAT", "12 LAST"},
+		{"QUI", "", ""},
+		{"QUITX", "", ""},
+		{"AUTHPLAIN", "", ""},
+	} {
+		if v, a := smtpVerb(tt.line); v != tt.verb || a != tt.arg {
+			t.Errorf("smtpVerb(%q) = %q, %q; want %q, %q", tt.line, v, a, tt.verb, tt.arg)
+		}
+	}
+}
