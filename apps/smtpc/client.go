@@ -154,8 +154,8 @@ func newConfig(opts Options) (config, error) {
 		cfg.domain = addressLiteral(opts.IP)
 	}
 	cfg.to = opts.Timeouts.withDefaults()
-	if cfg.Window <= 0 {
-		cfg.Window = 1460
+	if cfg.Window < 0 {
+		cfg.Window = 0
 	}
 	cfg.chain = opts.ChainSize
 	if cfg.chain <= 0 {

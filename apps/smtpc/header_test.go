@@ -186,7 +186,7 @@ func TestNewConfig(t *testing.T) {
 		o := pipeOpts()
 		o.Timeouts, o.TLS = Timeouts{}, TLSImplicit
 		cfg, _ := newConfig(o)
-		if cfg.to != DefaultTimeouts() || cfg.Port != 465 || cfg.Window != 1460 || cfg.tls.ServerName != "198.51.100.1" {
+		if cfg.to != DefaultTimeouts() || cfg.Port != 465 || cfg.Window != 0 || cfg.tls.ServerName != "198.51.100.1" {
 			t.Errorf("defaults = %+v port %d window %d server name %q", cfg.to, cfg.Port, cfg.Window, cfg.tls.ServerName)
 		}
 		if DefaultTimeouts().Message != nx.Seconds(30) || DefaultTimeouts().Bind != nx.Ticks(100) {

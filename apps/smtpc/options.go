@@ -157,8 +157,13 @@ type Options struct {
 	// Timeouts are NetX's configuration macros; zero fields take NetX's
 	// defaults (DefaultTimeouts).
 	Timeouts Timeouts
-	// Window is the socket's receive window (NX_SMTP_CLIENT_TCP_WINDOW_SIZE).
-	// 0 means 1460.
+	// Window is the socket's receive window (NX_SMTP_CLIENT_TCP_WINDOW_SIZE,
+	// 1460 in NetX). 0 means the IP's default window
+	// (netstack.TCPOptions.DefaultWindow). NetX's 1460 is not the default
+	// here: gVisor accounts received segments with their buffer overhead,
+	// so a window that small closes after three small segments and a
+	// multi-line EHLO reply then waits for the 200 ms persist timer. Set
+	// 1460 to see that on purpose.
 	Window int
 	// ChainSize is the most message bytes put in one packet chain before it
 	// is handed to the socket. 0 means 16 KiB, capped at a quarter of the
