@@ -12,7 +12,8 @@
 #   TESTTIMEOUT (30m), GOTESTFLAGS (extra go test flags, e.g. '-run Interop -v'),
 #   SIMBOARD_REQUIRE_NETNS=1   namespace/TAP/interop tests fail instead of skipping (CI)
 #   SIMBOARD_NO_INSTALL=1      never install packages, only report what is missing
-#   TESTLOG                    where go test's output is kept (default: a temp file)
+#   TESTLOG                    where go test's output is kept (default: a temp file, removed
+#                              when every step passed)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,11 @@ PKGS=${PKGS:-./...}
 TESTP=${TESTP:-2}
 TESTTIMEOUT=${TESTTIMEOUT:-30m}
 GOTESTFLAGS=${GOTESTFLAGS:-}
-TESTLOG=${TESTLOG:-$(mktemp -t simboard-gotest.XXXXXX.log)}
+own_log=false
+if [[ -z ${TESTLOG:-} ]]; then
+  TESTLOG=$(mktemp -t simboard-gotest.XXXXXX.log)
+  own_log=true
+fi
 
 steps=("$@")
 [[ ${#steps[@]} -eq 0 ]] && steps=(deps fmt vet gotest)
@@ -80,7 +85,13 @@ done
 printf '\n== summary\n'
 printf '%s\n' "${summary[@]}"
 if [[ " ${steps[*]} " == *" gotest "* && -s $TESTLOG ]]; then
-  echo "  go test, per package (full output above, and in $TESTLOG):"
+  where="full output above"
+  if ! $own_log || [[ $rc -ne 0 ]]; then where+=", kept in $TESTLOG"; fi
+  echo "  go test, per package ($where):"
   grep -E '^(ok|FAIL|---|panic:|\?)[[:space:]]' "$TESTLOG" | grep -vE '^\?.*\[no test files\]' | sed 's/^/    /'
+fi
+# Our own log is only worth keeping when something failed.
+if $own_log && [[ $rc -eq 0 ]]; then
+  rm -f "$TESTLOG"
 fi
 exit $rc

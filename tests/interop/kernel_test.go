@@ -53,7 +53,7 @@ func (l *classicLogin) Next(challenge []byte) ([]byte, error) {
 
 // kernelSMTP dials addr from inside the namespace and returns a go-smtp client that
 // has sent EHLO.
-func kernelSMTP(t *testing.T, env *Env, addr netip.AddrPort) *smtp.Client {
+func kernelSMTP(t testing.TB, env *Env, addr netip.AddrPort) *smtp.Client {
 	t.Helper()
 	c, err := kernelSMTPConn(t, env, addr, nil)
 	if err != nil {
@@ -64,7 +64,7 @@ func kernelSMTP(t *testing.T, env *Env, addr netip.AddrPort) *smtp.Client {
 
 // kernelSMTPConn is kernelSMTP with an optional STARTTLS (tlsConfig != nil) whose
 // error is returned rather than fatal.
-func kernelSMTPConn(t *testing.T, env *Env, addr netip.AddrPort, tlsConfig *tls.Config) (*smtp.Client, error) {
+func kernelSMTPConn(t testing.TB, env *Env, addr netip.AddrPort, tlsConfig *tls.Config) (*smtp.Client, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	defer cancel()
