@@ -317,8 +317,9 @@ func (m *mail) recipients() []string {
 // documentation's table) together with a *ReplyError for a server's
 // rejection, a *ProtocolError for a malformed reply, or the nx.Status of a
 // transport failure (nx.ErrNoPacket on a timeout, nx.ErrNotConnected on a
-// reset or close). The body is checked (CR/LF in headers, line lengths,
-// 8-bit) before any traffic. Every packet the session allocated or
+// reset or close). Addresses, subject and body lines are checked before any
+// traffic; the body's 8-bit octets are checked against the server's
+// 8BITMIME offer before MAIL FROM. Every packet the session allocated or
 // received has been released when MailSend returns, whatever the outcome.
 func (c *Client) MailSend(ctx context.Context, recipient string, priority Priority, subject string, body []byte) (Result, error) {
 	if c == nil {

@@ -8,9 +8,10 @@ import "fmt"
 // things in the two add-ons), so a Status never compares equal to a POP3 one.
 //
 // Status implements error: "smtpc: NX_SMTP_MAIL_REPLY_ERROR (0xA9)". Errors
-// returned by this package wrap a Status (and often an nx.Status, a
-// *ReplyError or a *ProtocolError as well), so test them with errors.Is and
-// errors.As, never with ==.
+// returned by this package wrap a Status next to their cause (a *ReplyError,
+// a *ProtocolError, an nx.Status); transport failures wrap only the nx.Status,
+// as NetX returns the raw TCP status for those. Test them with errors.Is and
+// errors.As, never with ==; NetXStatus gives the UINT NetX would return.
 type Status uint32
 
 // SMTP client statuses (addons/smtp/nxd_smtp_client.h). The comment names the
