@@ -101,6 +101,9 @@ func New(name string) (*NS, error) {
 func ForTest(t testing.TB, name string) *NS {
 	t.Helper()
 	if ok, why := Available(); !ok {
+		if os.Getenv("SIMBOARD_REQUIRE_NETNS") == "1" {
+			t.Fatalf("netns: SIMBOARD_REQUIRE_NETNS=1 but this machine cannot create a network namespace: %s", why)
+		}
 		t.Skipf("netns: skipping, cannot create a network namespace: %s", why)
 	}
 	ns, err := New(name)

@@ -19,13 +19,13 @@ import (
 // /dev/net/tun and skips, saying why, only when they are missing.
 func TestApplyTeardownInNetns(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace and a TAP (run as root or with sudo)")
+		skipNetns(t, "needs root to create a network namespace and a TAP (run as root or with sudo)")
 	}
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		t.Skipf("no /dev/net/tun: %v", err)
+		skipNetns(t, "no /dev/net/tun: %v", err)
 	}
 	if _, err := lookPath("ip"); err != nil {
-		t.Skipf("no ip(8): %v", err)
+		skipNetns(t, "no ip(8): %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -60,7 +60,7 @@ func TestApplyTeardownInNetns(t *testing.T) {
 
 	if err := Apply(ctx, plan, nil); err != nil {
 		if strings.Contains(err.Error(), "Operation not permitted") {
-			t.Skipf("this machine refuses namespaces to root: %v", err)
+			skipNetns(t, "this machine refuses namespaces to root: %v", err)
 		}
 		t.Fatalf("Apply(Plan(%+v)) = %v", opts, err)
 	}
@@ -112,4 +112,14 @@ func TestApplyTeardownInNetns(t *testing.T) {
 	if err := Apply(ctx, down, counting); err == nil || calls != len(down) {
 		t.Errorf("second Apply(Teardown) = %v after %d of %d steps, want an error after all of them", err, calls, len(down))
 	}
+}
+
+// skipNetns skips a namespace test with the reason, or fails it when
+// SIMBOARD_REQUIRE_NETNS=1 (CI), where namespaces must work.
+func skipNetns(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("SIMBOARD_REQUIRE_NETNS") == "1" {
+		t.Fatalf("SIMBOARD_REQUIRE_NETNS=1: "+format, args...)
+	}
+	t.Skipf(format, args...)
 }
