@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/simboard/simboard/internal/boardtest"
@@ -163,4 +165,26 @@ func TestDelete(t *testing.T) {
 	if _, err := Create(Options{IP: e.cli.IP, From: "a@b", ServerAddr: e.srv.Addr}); !errors.Is(err, nx.ErrPtr) {
 		t.Errorf("Create(nil pool) = %v, want NX_PTR_ERROR", err)
 	}
+}
+
+// One client used from several goroutines: sessions are serialised and all
+// mails arrive.
+func TestConcurrentUse(t *testing.T) {
+	e := newHostEnv(t, envOptions{})
+	c := e.client(t, e.options())
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 3 {
+				if _, err := c.MailSend(context.Background(), "bob@example.com", PriorityNormal, fmt.Sprintf("g%d-%d", g, i), []byte("x\n")); err != nil {
+					t.Errorf("MailSend(g%d, %d) = %v", g, i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(e.host.Store().Messages("bob")); n != 12 {
+		t.Errorf("bob has %d messages, want 12", n)
+	}
+	boardtest.CheckBalanced(t, e.cli.Pool, e.cli.RxPool)
 }
