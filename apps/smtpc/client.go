@@ -534,6 +534,9 @@ func (c *Client) run(ctx context.Context, m *mail) (Result, error) {
 	}
 	res.Accepted, res.Reply, res.QuitErr = s.res.Accepted, s.res.Reply, s.res.QuitErr
 	res.Auth, res.TLS, res.Recipients, res.Octets = s.res.Auth, s.res.TLS, s.res.Recipients, s.res.Octets
+	if res.Auth == 0 {
+		res.Auth = AuthNone // the session did not authenticate
+	}
 	return res, err
 }
 
