@@ -7,6 +7,7 @@
 # Packages (reference: ../shared/reference/testenv.md §1):
 #   postfix dovecot-core dovecot-pop3d   real SMTP and POP3 servers for tests/interop
 #   tshark tcpdump                       capture and decode (tshark -Y smtp / pop)
+#   iputils-ping                         the host pings the board on its TAP (netstack tests)
 #   iproute2                             ip netns, ip tuntap
 #   swaks libnet-ssleay-perl             hand checks of the mail servers (testenv.md, not used by go test)
 #   gcc libc6-dev                        go test -race needs cgo
@@ -18,7 +19,7 @@
 # installed is an error; otherwise it is a notice and the tests that need it skip with the reason.
 set -euo pipefail
 
-PKGS=(postfix dovecot-core dovecot-pop3d tshark tcpdump iproute2 swaks libnet-ssleay-perl
+PKGS=(postfix dovecot-core dovecot-pop3d tshark tcpdump iproute2 iputils-ping swaks libnet-ssleay-perl
       gcc libc6-dev make ca-certificates)
 
 check_only=false
