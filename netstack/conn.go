@@ -120,13 +120,30 @@ func (c *Conn) Read(b []byte) (int, error) {
 		}
 		c.rest, c.roff = pkt, 0
 	}
+	n := c.drain(b)
+	// Fill the rest of b from packets already received, without waiting:
+	// one Read then costs one call for many segments, as a kernel socket does.
+	for n < len(b) {
+		pkt, err := c.s.Receive(c.ctx, nx.NoWait)
+		if err != nil {
+			break
+		}
+		c.rest, c.roff = pkt, 0
+		n += c.drain(b[n:])
+	}
+	return n, nil
+}
+
+// drain copies from the held packet into b and releases it once empty.
+// Caller holds rmu and c.rest != nil.
+func (c *Conn) drain(b []byte) int {
 	n, _ := c.rest.ExtractOffset(c.roff, b)
 	c.roff += n
 	if c.roff >= c.rest.Length() {
 		_ = c.rest.Release()
 		c.rest = nil
 	}
-	return n, nil
+	return n
 }
 
 // Write sends b as one or more packet chains. It blocks while the pool is
