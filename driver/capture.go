@@ -121,16 +121,16 @@ func (c *Capture) SpeedBitsPerSecond() int64 {
 	return 0
 }
 
-// WriteFrame transmits frame on the wrapped link and, if that succeeded,
-// records it stamped with the time the call started. It returns the link's
-// error; recording errors go to Err. Safe for concurrent use.
+// WriteFrame records frame, stamped now, and transmits it on the wrapped
+// link. It returns the link's error; recording errors go to Err. Safe for
+// concurrent use.
 func (c *Capture) WriteFrame(frame []byte) error {
-	ts := c.clk.Now()
-	if err := c.inner.WriteFrame(frame); err != nil {
-		return err
-	}
-	c.record(ts, frame)
-	return nil
+	// Record first: once the inner link has the frame, the peer's answer can
+	// be read (and recorded) before this call returns, and a trace whose
+	// reply precedes its request confuses every dissector. A frame the link
+	// then refuses stays in the trace; the error is returned.
+	c.record(c.clk.Now(), frame)
+	return c.inner.WriteFrame(frame)
 }
 
 // ReadFrame reads from the wrapped link and records the frame stamped with

@@ -283,6 +283,19 @@ func TestBoardSessionsOnTheWire(t *testing.T) {
 
 	path := capture.Stop(t)
 	rows := env.Tshark(t, path, "smtp.req || pop.request", []string{"smtp.req.command", "pop.request.command", "ip.src"})
+	// The board's own pcap (driver.Capture) must decode the same way.
+	own := env.Tshark(t, b.FlushPcap(t), "smtp.req || pop.request", []string{"smtp.req.command", "pop.request.command", "ip.src"})
+	ownSMTP, ownPOP := countValues(column(own, 0)), countValues(column(own, 1))
+	for _, want := range []string{"EHLO", "AUTH", "MAIL", "RCPT", "DATA", "QUIT"} {
+		if ownSMTP[want] == 0 {
+			t.Errorf("tshark on the board's pcap %s: smtp.req.command = %v, missing %s", b.Pcap, ownSMTP, want)
+		}
+	}
+	for _, want := range []string{"USER", "PASS", "RETR", "QUIT"} {
+		if ownPOP[want] == 0 {
+			t.Errorf("tshark on the board's pcap %s: pop.request.command = %v, missing %s", b.Pcap, ownPOP, want)
+		}
+	}
 	smtpCmds, popCmds := countValues(column(rows, 0)), countValues(column(rows, 1))
 	for _, want := range []string{"EHLO", "AUTH", "MAIL", "RCPT", "DATA", "QUIT"} {
 		if smtpCmds[want] == 0 {
@@ -296,5 +309,44 @@ func TestBoardSessionsOnTheWire(t *testing.T) {
 	}
 	if srcs := countValues(column(rows, 2)); len(srcs) != 1 || srcs[b.Addr.String()] == 0 {
 		t.Errorf("tshark on %s: ip.src of commands = %v, want only %s", env.TAP, srcs, b.Addr)
+	}
+}
+
+// TestBoardSMTPSeveralRecipients sends one mail to three mailboxes through
+// Postfix (To, Cc and Bcc) with STARTTLS, and checks each Maildir got it and
+// that Bcc is not in the delivered header.
+func TestBoardSMTPSeveralRecipients(t *testing.T) {
+	env := startEnv(t)
+	b := env.NewBoard(t, boardtest.Options{})
+	to, cc, bcc := env.NewUser(t), env.NewUser(t), env.NewUser(t)
+	o := boardSMTP(env, b, env.Submission, to)
+	o.TLS, o.Auth = smtpc.TLSRequired, smtpc.AuthPlain
+	c, err := smtpc.Create(o)
+	if err != nil {
+		t.Fatalf("smtpc.Create = %v", err)
+	}
+	defer c.Delete()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*sessionTimeout)
+	defer cancel()
+	body := bigBody(64 << 10)
+	res, err := c.Send(ctx, &smtpc.Message{To: []string{to.Addr}, Cc: []string{cc.Addr}, Bcc: []string{bcc.Addr},
+		Subject: "three recipients", Body: bytes.NewReader(body), Size: int64(len(body))})
+	if err != nil || !res.Accepted || res.Recipients != 3 || !res.TLS {
+		t.Fatalf("Send(3 recipients) = %+v, %v; want accepted over TLS by 3", res, err)
+	}
+	for _, u := range []User{to, cc, bcc} {
+		got := env.WaitMail(t, u, "three recipients")
+		if !bytes.Equal(got.Body(), crlfToLF(body)) {
+			t.Errorf("mailbox %s: body %d bytes, want %d", u.Name, len(got.Body()), len(body))
+		}
+		head, _, _ := bytes.Cut(got.Data, []byte("\n\n"))
+		for _, line := range bytes.Split(head, []byte("\n")) {
+			if !(bytes.HasPrefix(line, []byte("To:")) || bytes.HasPrefix(line, []byte("Cc:")) || bytes.HasPrefix(line, []byte("Bcc:"))) {
+				continue
+			}
+			if bytes.HasPrefix(line, []byte("Bcc:")) || bytes.Contains(line, []byte(bcc.Addr)) {
+				t.Errorf("mailbox %s: the Bcc address appears in the header: %q", u.Name, line)
+			}
+		}
 	}
 }

@@ -3,6 +3,8 @@ package interop
 import (
 	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/simboard/simboard/driver"
@@ -21,6 +23,19 @@ type Board struct {
 	TAP    *driver.TAP
 	Addr   netip.Addr
 	Addr6  netip.Addr // valid when opts.IPv6
+	// Pcap is the board's own Ethernet trace (driver.Capture around the TAP);
+	// FlushPcap makes what was captured so far readable.
+	Pcap    string
+	capture *driver.Capture
+}
+
+// FlushPcap writes the capture's buffered records to Pcap.
+func (b *Board) FlushPcap(t testing.TB) string {
+	t.Helper()
+	if err := b.capture.Flush(); err != nil {
+		t.Fatalf("Capture.Flush() = %v", err)
+	}
+	return b.Pcap
 }
 
 // OpenTAP leases tap0 for the test and opens it inside the namespace with
@@ -59,11 +74,21 @@ func (e *Env) NewBoard(t testing.TB, opts boardtest.Options) *Board {
 		t.Fatalf("packetpool.New = %v", err)
 	}
 	tap := e.OpenTAP(t, driver.TAPOptions{})
-	drv, err := driver.New(driver.Options{Name: "board", Link: tap, RxPool: rx})
+	pcapPath := filepath.Join(t.TempDir(), "board.pcap")
+	pf, err := os.Create(pcapPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pf.Close() })
+	capture, err := driver.NewCapture(tap, pf, driver.CaptureOptions{})
+	if err != nil {
+		t.Fatalf("driver.NewCapture = %v", err)
+	}
+	drv, err := driver.New(driver.Options{Name: "board", Link: capture, RxPool: rx})
 	if err != nil {
 		t.Fatalf("driver.New = %v", err)
 	}
-	b := &Board{Pool: pool, RxPool: rx, Driver: drv, TAP: tap, Addr: e.BoardPrefix.Addr()}
+	b := &Board{Pool: pool, RxPool: rx, Driver: drv, TAP: tap, Addr: e.BoardPrefix.Addr(), Pcap: pcapPath, capture: capture}
 	ipOpts := netstack.Options{Name: "board", Pool: pool, Driver: drv, Addr: e.BoardPrefix, TCP: opts.TCP}
 	if opts.IPv6 {
 		b.Addr6 = e.BoardPrefix6.Addr()
