@@ -248,12 +248,8 @@ func (ip *IP) Close() error {
 	}
 	ip.closed = true
 	var socks []*TCPSocket
-	seen := map[*TCPSocket]bool{}
-	for _, s := range ip.ports {
-		if !seen[s] {
-			seen[s] = true
-			socks = append(socks, s)
-		}
+	for _, s := range ip.ports { // one port per socket
+		socks = append(socks, s)
 	}
 	var lis []*listener
 	for _, l := range ip.listeners {
@@ -320,7 +316,7 @@ type Info struct {
 	ARPRequestsSent, ARPRepliesSent   uint64
 	ARPRequestsReceived               uint64
 	LinkTxFrames, LinkRxFrames        uint64
-	LinkTxBackpressure, LinkTxErrors  uint64
+	LinkTxBackpressure, LinkErrors    uint64 // LinkErrors: the driver's read and write failures
 }
 
 // Info returns the IP counters (nx_ip_info_get). It does not block.
@@ -344,15 +340,11 @@ func (ip *IP) Info() Info {
 	in.ARPRequestsSent = st.ARP.OutgoingRequestsSent.Value()
 	in.ARPRepliesSent = st.ARP.OutgoingRepliesSent.Value()
 	in.ARPRequestsReceived = st.ARP.RequestsReceived.Value()
-	ls := &ip.link.stats
-	ls.mu.Lock()
-	in.BytesSent = ls.txBytes
-	in.BytesReceived = ls.rxBytes
-	in.LinkTxFrames = ls.txFrames
-	in.LinkRxFrames = ls.rxFrames
-	in.LinkTxBackpressure = ls.txBlocked
-	in.LinkTxErrors = ls.txErrors
-	ls.mu.Unlock()
+	ds := ip.drv.Stats()
+	in.BytesSent, in.BytesReceived = ds.TxBytes, ds.RxBytes
+	in.LinkTxFrames, in.LinkRxFrames = ds.TxFrames, ds.RxFrames
+	in.LinkErrors = ds.Errors
+	in.LinkTxBackpressure = ip.link.txBlocked.Load()
 	return in
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -49,18 +50,9 @@ type linkEP struct {
 
 	acks *ackTracker
 
-	stats linkStats
-}
-
-type linkStats struct {
-	mu             sync.Mutex
-	txFrames       uint64
-	txBytes        uint64
-	txErrors       uint64
-	rxFrames       uint64
-	rxBytes        uint64
-	txBlocked      uint64 // writes that waited for queue space (back-pressure events)
-	rxInjectFailed uint64
+	// txBlocked counts writes that waited for ring space (back-pressure).
+	// Frame and byte counts are the driver's (driver.Stats), not kept twice.
+	txBlocked atomic.Uint64
 }
 
 var _ stack.LinkEndpoint = (*linkEP)(nil)
@@ -112,9 +104,7 @@ func (e *linkEP) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	for _, pkt := range pkts.AsSlice() {
 		e.txMu.Lock()
 		if e.txCount == len(e.txRing) && !e.txClosed {
-			e.stats.mu.Lock()
-			e.stats.txBlocked++
-			e.stats.mu.Unlock()
+			e.txBlocked.Add(1)
 		}
 		for e.txCount == len(e.txRing) && !e.txClosed {
 			e.txCond.Wait()
@@ -171,22 +161,15 @@ func (e *linkEP) txLoop() {
 		e.txMu.Unlock()
 
 		e.acks.outbound(frame)
-		err := e.drv.SendFrame(frame)
+		// A failed write is counted by the driver (Stats.Errors); TCP
+		// retransmits what was lost.
+		_ = e.drv.SendFrame(frame)
 
 		e.txMu.Lock()
 		e.txHead = (e.txHead + 1) % len(e.txRing)
 		e.txCount--
 		e.txCond.Broadcast()
 		e.txMu.Unlock()
-
-		e.stats.mu.Lock()
-		if err != nil {
-			e.stats.txErrors++
-		} else {
-			e.stats.txFrames++
-			e.stats.txBytes += uint64(len(frame))
-		}
-		e.stats.mu.Unlock()
 	}
 }
 
@@ -222,8 +205,7 @@ func (e *linkEP) rxLoop(ctx context.Context, q chan<- *packetpool.Packet) {
 // released. It returns when the queue is closed and drained.
 func (e *linkEP) ipThread(q <-chan *packetpool.Packet) {
 	for pkt := range q {
-		size := pkt.Length()
-		view := buffer.NewViewSize(size)
+		view := buffer.NewViewSize(pkt.Length())
 		b := view.AsSlice()
 		off := 0
 		for seg := range pkt.Buffers() {
@@ -243,11 +225,6 @@ func (e *linkEP) ipThread(q <-chan *packetpool.Packet) {
 		pb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(view)})
 		d.DeliverNetworkPacket(0, pb)
 		pb.DecRef()
-
-		e.stats.mu.Lock()
-		e.stats.rxFrames++
-		e.stats.rxBytes += uint64(size)
-		e.stats.mu.Unlock()
 	}
 }
 
@@ -263,7 +240,7 @@ type flowKey struct {
 // flow's initial sequence number; inbound ACKs advance the acknowledged
 // stream offset.
 type ackTracker struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	isn   map[flowKey]uint32
 	flows map[flowKey]*TCPSocket
 }
@@ -342,9 +319,9 @@ func (a *ackTracker) inbound(frame []byte) {
 		return
 	}
 	k = flowKey{remote: src, lport: k.rport, rport: k.lport}
-	a.mu.Lock()
+	a.mu.RLock()
 	s := a.flows[k]
-	a.mu.Unlock()
+	a.mu.RUnlock()
 	if s != nil {
 		s.peerAcked(t.AckNumber())
 	}

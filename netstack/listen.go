@@ -71,6 +71,7 @@ func (l *listener) close() {
 	}
 	l.closed = true
 	close(l.done)
+	signal(l.wake) // a waiting accept re-checks done
 	l.mu.Unlock()
 	l.wq.EventUnregister(&l.ent)
 	l.ep.Close()
@@ -96,16 +97,7 @@ func (l *listener) accept(ctx context.Context, dl deadline) (tcpip.Endpoint, *wa
 		if rem == nx.NoWait {
 			return nil, nil, peer, nx.ErrNotConnected
 		}
-		wake := l.wake
-		select {
-		case <-l.done:
-			wake = nil
-		default:
-		}
-		if wake == nil {
-			return nil, nil, peer, nx.ErrNotConnected
-		}
-		if err := nx.Await(ctx, l.ip.clock, rem, wake, nx.ErrNotConnected); err != nil {
+		if err := nx.Await(ctx, l.ip.clock, rem, merge(l.wake, l.done), nx.ErrNotConnected); err != nil {
 			return nil, nil, peer, err
 		}
 	}
