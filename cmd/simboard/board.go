@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
+	"sync"
 
 	"github.com/simboard/simboard/driver"
+	"github.com/simboard/simboard/internal/mailhost"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/packetpool"
 )
@@ -146,4 +149,44 @@ func (r progressReader) Read(b []byte) (int, error) {
 	n, err := r.r.Read(b)
 	r.p.add(n)
 	return n, err
+}
+
+// mailPeer is a peer board running the built-in mail host on the standard
+// ports (SMTP 25 and 587, SMTPS 465, POP3 110, POP3S 995), so Wireshark
+// decodes a trace without hints.
+type mailPeer struct {
+	brd  *board
+	host *mailhost.Host
+	wg   sync.WaitGroup
+}
+
+// startMailPeer boots a board from cfg and serves h on it. On error
+// everything it started is stopped again. h is closed by Close.
+func startMailPeer(cfg boardConfig, h *mailhost.Host) (*mailPeer, error) {
+	brd, err := bootBoard(cfg)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("boot mail host board: %w", err)
+	}
+	p := &mailPeer{brd: brd, host: h}
+	for _, s := range []struct {
+		port  uint16
+		serve func(net.Listener) error
+	}{{25, h.ServeSMTP}, {587, h.ServeSMTP}, {465, h.ServeSMTPS}, {110, h.ServePOP3}, {995, h.ServePOP3S}} {
+		l, err := brd.ip.ListenTCP(s.port)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("mail host: listen %d: %w", s.port, err)
+		}
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); _ = s.serve(l) }()
+	}
+	return p, nil
+}
+
+// Close stops the mail host, joins its servers and shuts the peer board down.
+func (p *mailPeer) Close() error {
+	p.host.Close()
+	p.wg.Wait()
+	return p.brd.Close()
 }

@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/simboard/simboard/apps/pop3c"
@@ -254,12 +252,6 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 			brd.Close()
 		}
 	}()
-	peer, err := bootBoard(hcfg)
-	if err != nil {
-		return nil, fmt.Errorf("boot mail host board: %w", err)
-	}
-	defer peer.Close()
-
 	cert, roots, err := mailhost.SelfSigned(demoMailHost, hostAddr.Addr().String(), hostAddr6.Addr().String())
 	if err != nil {
 		return nil, err
@@ -280,26 +272,11 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	if err != nil {
 		return nil, err
 	}
-	var wg sync.WaitGroup
-	serve := func(port uint16, fn func(net.Listener) error) error {
-		l, err := peer.ip.ListenTCP(port)
-		if err != nil {
-			return err
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = fn(l) }()
-		return nil
+	peer, err := startMailPeer(hcfg, host)
+	if err != nil {
+		return nil, err
 	}
-	for _, s := range []struct {
-		port uint16
-		fn   func(net.Listener) error
-	}{{25, host.ServeSMTP}, {587, host.ServeSMTP}, {465, host.ServeSMTPS}, {110, host.ServePOP3}, {995, host.ServePOP3S}} {
-		if err := serve(s.port, s.fn); err != nil {
-			host.Close()
-			return nil, fmt.Errorf("mail host: listen %d: %w", s.port, err)
-		}
-	}
-	defer func() { host.Close(); wg.Wait() }()
+	defer peer.Close()
 	server := hostAddr.Addr()
 	if f.ipv6 {
 		server = hostAddr6.Addr()

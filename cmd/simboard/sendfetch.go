@@ -11,12 +11,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/simboard/simboard/apps/pop3c"
@@ -101,10 +99,8 @@ type session struct {
 	brd    *board
 	server netip.Addr
 	roots  *x509.CertPool
-	host   *mailhost.Host
-	peer   *board
+	peer   *mailPeer
 	wire   *driver.Wire
-	wg     sync.WaitGroup
 }
 
 func (n *netFlags) boot(log *slog.Logger, users map[string]string, seed func(*mailhost.Host) error) (*session, error) {
@@ -156,48 +152,32 @@ func (n *netFlags) boot(log *slog.Logger, users map[string]string, seed func(*ma
 		s.wire.Close()
 		return nil, err
 	}
-	if s.peer, err = bootBoard(hcfg); err != nil {
-		s.brd.Close()
-		s.wire.Close()
-		return nil, err
-	}
 	cert, roots, err := mailhost.SelfSigned(demoMailHost, s.server.String())
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.roots = roots
-	if s.host, err = mailhost.New(mailhost.Options{Domain: demoDomain, Users: users, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: true, MaxMessageBytes: 1 << 30, Logger: log}); err != nil {
+	host, err := mailhost.New(mailhost.Options{Domain: demoDomain, Users: users, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: true, MaxMessageBytes: 1 << 30, Logger: log})
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	if seed != nil {
-		if err := seed(s.host); err != nil {
+		if err := seed(host); err != nil {
+			host.Close()
 			s.Close()
 			return nil, err
 		}
 	}
-	for _, sv := range []struct {
-		port uint16
-		fn   func(net.Listener) error
-	}{{25, s.host.ServeSMTP}, {587, s.host.ServeSMTP}, {465, s.host.ServeSMTPS}, {110, s.host.ServePOP3}, {995, s.host.ServePOP3S}} {
-		l, err := s.peer.ip.ListenTCP(sv.port)
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		fn := sv.fn
-		s.wg.Add(1)
-		go func() { defer s.wg.Done(); _ = fn(l) }()
+	if s.peer, err = startMailPeer(hcfg, host); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }
 
 func (s *session) Close() error {
-	if s.host != nil {
-		s.host.Close()
-		s.wg.Wait()
-	}
 	err := s.brd.Close()
 	if s.peer != nil {
 		s.peer.Close()
