@@ -62,6 +62,9 @@ func TestNewInvalidName(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	if ok, why := Available(); !ok {
+		if os.Getenv("SIMBOARD_REQUIRE_NETNS") == "1" {
+			t.Fatalf("SIMBOARD_REQUIRE_NETNS=1 but netns is unavailable: %s", why)
+		}
 		t.Skipf("netns unavailable: %s", why)
 	}
 	ns, err := New("life")
