@@ -105,6 +105,8 @@ type IP struct {
 	stack *stack.Stack
 	link  *linkEP
 	acks  *ackTracker
+	// linger holds endpoints still closing after their socket let go.
+	linger lingering
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

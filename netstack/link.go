@@ -306,10 +306,13 @@ func (a *ackTracker) outbound(frame []byte) {
 		clear(a.isn)
 	}
 	a.isn[k] = t.SequenceNumber()
-	if s := a.flows[k]; s != nil {
+	s := a.flows[k]
+	a.mu.Unlock()
+	// Never call into a socket holding a.mu: sockets take a.mu (in
+	// unregister) while holding their own lock.
+	if s != nil {
 		s.setISN(t.SequenceNumber())
 	}
-	a.mu.Unlock()
 }
 
 // inbound delivers a peer's cumulative ACK to the socket that owns the flow.
@@ -327,14 +330,14 @@ func (a *ackTracker) inbound(frame []byte) {
 	}
 }
 
-// register ties a flow to a socket; the ISN is applied if already seen.
-func (a *ackTracker) register(k flowKey, s *TCPSocket) {
+// register ties a flow to a socket. It returns the flow's ISN when the
+// board's SYN was already seen; the caller applies it with setISNLocked.
+func (a *ackTracker) register(k flowKey, s *TCPSocket) (isn uint32, seen bool) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.flows[k] = s
-	if isn, ok := a.isn[k]; ok {
-		s.setISN(isn)
-	}
-	a.mu.Unlock()
+	isn, seen = a.isn[k]
+	return isn, seen
 }
 
 // unregister forgets a flow.

@@ -118,8 +118,10 @@ func (l *listener) adopt(s *TCPSocket, nep tcpip.Endpoint, nwq *waiter.Queue, pe
 	s.key = flowKey{remote: remote, lport: l.port, rport: peer.Port}
 	s.tracked = true
 	s.connected = true
+	if isn, seen := l.ip.acks.register(s.key, s); seen {
+		s.setISNLocked(isn)
+	}
 	s.mu.Unlock()
-	l.ip.acks.register(s.key, s)
 }
 
 func isV4Mapped(a tcpip.Address) bool {

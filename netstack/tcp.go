@@ -171,7 +171,7 @@ func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) e
 			start := searchPortStart + rand.IntN(0x10000-searchPortStart)
 			for i := 0; i < 0x10000-searchPortStart; i++ {
 				p := uint16(searchPortStart + (start-searchPortStart+i)%(0x10000-searchPortStart))
-				if _, used := ip.ports[p]; !used {
+				if _, used := ip.ports[p]; !used && !ip.linger.busy(p) {
 					if _, l := ip.listeners[p]; !l {
 						port = p
 						break
@@ -258,8 +258,16 @@ func (s *TCPSocket) Connect(ctx context.Context, server netip.AddrPort, wait nx.
 	}
 	s.key = flowKey{remote: full.Addr, lport: s.port, rport: server.Port()}
 	s.tracked = true
-	s.ip.acks.register(s.key, s)
+	if isn, seen := s.ip.acks.register(s.key, s); seen {
+		s.setISNLocked(isn)
+	}
 	terr = ep.Connect(full)
+	if _, ok := terr.(*tcpip.ErrBadLocalAddress); ok && s.ip.linger.endTimeWait(s.port, s.key) {
+		// NetX's unbind forces TIMED_WAIT closed, so ported code binds a
+		// fixed port again at once; end gVisor's TIME_WAIT endpoint on
+		// the same four-tuple and connect again.
+		terr = ep.Connect(full)
+	}
 	s.mu.Unlock()
 	if terr != nil {
 		if _, started := terr.(*tcpip.ErrConnectStarted); !started {
@@ -513,11 +521,15 @@ func releaseSent(pkt *packetpool.Packet) {
 // setISN records the initial send sequence number of the connection.
 func (s *TCPSocket) setISN(isn uint32) {
 	s.mu.Lock()
+	s.setISNLocked(isn)
+	s.mu.Unlock()
+}
+
+func (s *TCPSocket) setISNLocked(isn uint32) {
 	if !s.isnSet {
 		s.isnSet = true
 		s.ackBase = isn + 1
 	}
-	s.mu.Unlock()
 }
 
 // peerAcked applies a cumulative ACK from the peer: packets whose last byte
@@ -758,6 +770,9 @@ func (s *TCPSocket) detachLocked() {
 		s.wq.EventUnregister(&s.rxEntry)
 		s.wq.EventUnregister(&s.txEntry)
 		s.ep.Close()
+		if s.tracked {
+			s.ip.linger.add(s.key.lport, s.key, s.ep)
+		}
 		s.ep, s.wq = nil, nil
 	}
 	if s.tracked {

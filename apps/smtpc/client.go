@@ -499,24 +499,16 @@ func (c *Client) run(ctx context.Context, m *mail) (Result, error) {
 	var err error
 	for _, a := range addrs {
 		ap := netip.AddrPortFrom(a.Unmap(), c.cfg.Port)
-		// A fresh NX_ANY_PORT bind per attempt: the stack refuses a local
-		// port whose connection to the same server is still in TIME_WAIT
-		// (NX_IP_ADDRESS_ERROR from connect), and another port then works.
-		for try := 0; try < 3; try++ {
-			if err = sock.ClientBind(ctx, 0, c.cfg.to.Bind); err != nil {
-				return res, fmt.Errorf("smtpc: bind: %w", err)
-			}
-			if err = sock.Connect(ctx, ap, c.cfg.to.Connection); err == nil {
-				res.Server = ap
-				break
-			}
-			err = fmt.Errorf("smtpc: connect %v: %w", ap, err)
-			_ = sock.ClientUnbind()
-			if !errors.Is(err, nx.ErrIPAddress) || !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
-				break
-			}
+		if err = sock.ClientBind(ctx, 0, c.cfg.to.Bind); err != nil {
+			return res, fmt.Errorf("smtpc: bind: %w", err)
 		}
-		if err == nil || errors.Is(err, nx.ErrWaitAborted) {
+		if err = sock.Connect(ctx, ap, c.cfg.to.Connection); err == nil {
+			res.Server = ap
+			break
+		}
+		err = fmt.Errorf("smtpc: connect %v: %w", ap, err)
+		_ = sock.ClientUnbind()
+		if errors.Is(err, nx.ErrWaitAborted) {
 			break
 		}
 	}

@@ -55,9 +55,9 @@ func lingerServer(l net.Listener) {
 }
 
 // TestManyMailsTimeWait sends 800 mails when the client closes first: the
-// stack keeps each old connection in TIME_WAIT, and NX_ANY_PORT binds
-// sometimes land on such a port, which the stack's connect refuses
-// (NX_IP_ADDRESS_ERROR). The client rebinds to another port and goes on.
+// stack keeps each old connection in TIME_WAIT, and every NX_ANY_PORT bind
+// must pick a port that no such connection still holds, or the connect
+// would fail (NX_IP_ADDRESS_ERROR).
 func TestManyMailsTimeWait(t *testing.T) {
 	boardtest.CheckGoroutines(t)
 	cli, srv := boardtest.Pair(t, boardtest.Options{})
