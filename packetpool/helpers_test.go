@@ -20,6 +20,17 @@ func newPool(t testing.TB, name string, payload, count int) *packetpool.Pool {
 	return p
 }
 
+// newPoolOpts is newPool with every option given.
+func newPoolOpts(t testing.TB, opts packetpool.Options) *packetpool.Pool {
+	t.Helper()
+	p, err := packetpool.New(opts)
+	if err != nil {
+		t.Fatalf("New(%+v) = %v", opts, err)
+	}
+	t.Cleanup(func() { assertBalanced(t, p) })
+	return p
+}
+
 // newPoolUnchecked creates a pool without the balance check, for tests that
 // count invalid releases on purpose (they assert the counters themselves).
 func newPoolUnchecked(t testing.TB, name string, payload, count int) *packetpool.Pool {

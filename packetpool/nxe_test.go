@@ -23,6 +23,7 @@ func TestNXEPoolCreate(t *testing.T) {
 		{"negative count", 256, -3, nx.ErrSize},
 		{"beyond 32-bit memory", 1 << 20, 1 << 12, nx.ErrSize},
 		{"payload beyond ULONG", math.MaxUint32 + 1, 1, nx.ErrSize},
+		{"count beyond MaxCount", 4, packetpool.MaxCount + 1, nx.ErrSize},
 		{"one byte, one packet", 1, 1, nx.Success},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"sync/atomic"
 
 	"github.com/simboard/simboard/nx"
 )
@@ -26,23 +27,23 @@ const (
 // Methods on distinct packets are safe to call concurrently; methods on one
 // packet are not, except Pool, which never changes.
 type Packet struct {
-	pool      *Pool
-	next      *Packet // nx_packet_next: next buffer of the chain
-	last      *Packet // nx_packet_last (head only): buffer receiving appends, nil for one buffer
-	queueNext *Packet // nx_packet_queue_next: free list link
-	buf       []byte  // data_start..data_end (len == cap == payload size)
-	prepend   int     // nx_packet_prepend_ptr - data_start
-	app       int     // nx_packet_append_ptr - data_start
-	length    int     // nx_packet_length (head only): bytes in the whole chain
-	index     int
-	state     uint32  // NX_PACKET_FREE/ALLOCATED/ENQUEUED: written under pool.mu (see checkOwned)
-	txDone    bool    // NX_DRIVER_TX_DONE (guarded by pool.mu)
-	site      uintptr // allocation site, Debug pools only (guarded by pool.mu)
+	pool     *Pool
+	next     *Packet       // nx_packet_next: next buffer of the chain
+	last     *Packet       // nx_packet_last (head only): buffer receiving appends, nil for one buffer
+	freeNext atomic.Uint32 // free list link: slot + 1 of the packet below, 0 at the bottom
+	buf      []byte        // data_start..data_end (len == cap == payload size)
+	prepend  int           // nx_packet_prepend_ptr - data_start
+	app      int           // nx_packet_append_ptr - data_start
+	length   int           // nx_packet_length (head only): bytes in the whole chain
+	index    int
+	state    uint32  // NX_PACKET_FREE/ALLOCATED/ENQUEUED: written by the owner (see checkOwned)
+	txDone   bool    // NX_DRIVER_TX_DONE (guarded by pool.mu)
+	site     uintptr // allocation site, Debug pools only (guarded by pool.mu)
 }
 
 // reset re-initialises a packet as nx_packet_allocate does.
 func (pk *Packet) reset(packetType int) {
-	pk.next, pk.last, pk.queueNext = nil, nil, nil
+	pk.next, pk.last = nil, nil
 	pk.prepend, pk.app, pk.length = packetType, packetType, 0
 	pk.txDone = false
 }
@@ -51,11 +52,12 @@ func (pk *Packet) reset(packetType int) {
 // nil, from a pool, and allocated (not free).
 //
 // It reads the state without the pool mutex. That is safe for a caller that
-// owns pk (the state only changes through its owner, or under the mutex
-// before ownership passed to it); a caller using a packet it released, while
-// another goroutine re-allocates it, races, and the race detector reports
-// that misuse. Keeping state a plain field also keeps Allocate and Release
-// to one mutex round trip each.
+// owns pk: the state only changes through its owner, and ownership passes
+// between goroutines with a happens-before edge (the free list's atomics, a
+// channel, a mutex). A caller using a packet it released, while another
+// goroutine re-allocates it, races, and the race detector reports that
+// misuse. Keeping state a plain field keeps Allocate and Release to one
+// compare-and-swap each.
 func (pk *Packet) checkOwned(op string) error {
 	if pk == nil || pk.pool == nil {
 		return errNilPacket
@@ -145,6 +147,16 @@ func (pk *Packet) Release() error {
 	if pk == nil || pk.pool == nil {
 		return errNilPacket
 	}
+	// The common case, one buffer on a pool that is not Debug, inline.
+	if p := pk.pool; pk.next == nil && pk.state == stateAllocated && !p.debug && !p.deleted.Load() {
+		pk.last, pk.txDone = nil, false
+		pk.state = stateFree
+		p.push(pk, pk, 1)
+		if p.suspended.Load() != 0 {
+			p.handOffFree()
+		}
+		return nil
+	}
 	return releaseChain(pk)
 }
 
@@ -152,23 +164,48 @@ func releaseChain(pk *Packet) error {
 	head := true
 	for pk != nil {
 		p := pk.pool
-		p.mu.Lock()
 		if head && p.deleted.Load() {
-			p.mu.Unlock()
 			return p.errDeleted
 		}
 		head = false
-		for pk != nil && pk.pool == p {
-			if pk.state != stateAllocated {
-				p.invalidReleases++
-				p.mu.Unlock()
-				return p.errInvalidRelease
-			}
+		// A Debug pool's markers and sites are guarded by its mutex, so
+		// Leaks can read them while others release.
+		locked := p.debug
+		if locked {
+			p.mu.Lock()
+		}
+		// Unlink the run of buffers owned by p, mark each free and link it
+		// for the free list; the run then goes back with one push.
+		var first, last *Packet
+		n := 0
+		for pk != nil && pk.pool == p && pk.state == stateAllocated {
 			next := pk.next
-			p.put(pk)
+			pk.next, pk.last, pk.txDone = nil, nil, false
+			pk.state = stateFree
+			if last == nil {
+				first = pk
+			} else {
+				setLink(last, uint32(pk.index+1))
+			}
+			last = pk
+			n++
 			pk = next
 		}
-		p.mu.Unlock()
+		if n > 0 {
+			p.give(first, last, n, locked)
+		}
+		if pk != nil && pk.pool == p {
+			// Not allocated: free already, or held by a TCP queue.
+			if !locked {
+				p.mu.Lock()
+			}
+			p.invalidReleases++
+			p.mu.Unlock()
+			return p.errInvalidRelease
+		}
+		if locked {
+			p.mu.Unlock()
+		}
 	}
 	return nil
 }

@@ -95,10 +95,14 @@ type Info struct {
 // from one backing buffer, a LIFO free list and a FIFO list of allocators
 // suspended on the empty pool.
 //
-// A Pool is safe for concurrent use. Its mutex guards the free list, the
-// counters, the suspension list and every packet's state marker; it is never
-// held while another pool's mutex is taken (lock order: at most one pool
-// mutex at a time), and never while the caller blocks.
+// A Pool is safe for concurrent use. The free list is lock-free (see
+// freelist.go); the mutex guards the suspension list, the request counters,
+// the low watermark and the NX_DRIVER_TX_DONE hand-over between a TCP queue
+// and a driver (MarkQueued, TransmitRelease, ReleaseQueued). Allocate and
+// Release take it only when allocators are suspended, and always on a Debug
+// pool, whose packet markers it then guards too. It is never held while
+// another pool's mutex is taken (at most one pool mutex at a time), and never
+// while the caller blocks.
 type Pool struct {
 	name    string
 	payload int
@@ -108,19 +112,18 @@ type Pool struct {
 	mem     []byte   // one backing buffer for every payload
 	packets []Packet // pre-allocated packet headers
 
-	deleted atomic.Bool // set under mu by Delete; read without mu by nxe-style checks
+	head      atomic.Uint64 // free list top, free count and tag (freelist.go)
+	lowWater  atomic.Int64  // fewest free packets ever
+	suspended atomic.Int32  // allocators on the suspension list
+	deleted   atomic.Bool   // set under mu by Delete; read without mu by nxe-style checks
 
 	mu               sync.Mutex
-	free             *Packet // LIFO free list through queueNext
-	available        int
 	emptyRequests    int
 	emptySuspensions int
 	invalidReleases  int
-	lowWater         int
 	lowWatermark     int
 	waitHead         *waiter // FIFO suspension list
 	waitTail         *waiter
-	suspended        int
 
 	// Pre-built errors so failure paths that are part of normal operation
 	// (empty pool, timeouts, invalid releases) do not allocate.
@@ -156,8 +159,8 @@ func New(opts Options) (*Pool, error) {
 	if opts.PayloadSize <= 0 {
 		return nil, fmt.Errorf("packetpool: pool %q: create: payload size %d: %w", opts.Name, opts.PayloadSize, nx.ErrSize)
 	}
-	if opts.Count <= 0 {
-		return nil, fmt.Errorf("packetpool: pool %q: create: count %d: %w", opts.Name, opts.Count, nx.ErrSize)
+	if opts.Count <= 0 || opts.Count > MaxCount {
+		return nil, fmt.Errorf("packetpool: pool %q: create: count %d not in 1..%d: %w", opts.Name, opts.Count, MaxCount, nx.ErrSize)
 	}
 	if opts.PayloadSize > math.MaxUint32 || netxMemorySize(opts.PayloadSize, opts.Count) > math.MaxUint32 {
 		return nil, fmt.Errorf("packetpool: pool %q: create: %d packets of %d bytes exceed a 32-bit memory size: %w",
@@ -185,11 +188,12 @@ func New(opts Options) (*Pool, error) {
 		pk.index = i
 		pk.buf = p.mem[start : start+opts.PayloadSize : start+opts.PayloadSize]
 		pk.state = stateFree
-		pk.queueNext = p.free
-		p.free = pk
+		if i+1 < len(p.packets) {
+			pk.freeNext.Store(uint32(i + 2))
+		}
 	}
-	p.available = opts.Count
-	p.lowWater = opts.Count
+	p.head.Store(1 | uint64(opts.Count)<<countShift)
+	p.lowWater.Store(int64(opts.Count))
 
 	prefix := fmt.Sprintf("packetpool: pool %q", opts.Name)
 	p.errNoPacket = fmt.Errorf("%s: allocate: %w", prefix, nx.ErrNoPacket)
@@ -311,23 +315,16 @@ func (p *Pool) allocate(ctx context.Context, packetType int, wait nx.Wait, site 
 	if packetType&3 != 0 || uint(packetType) > uint(p.payload) {
 		return nil, p.packetTypeError(packetType)
 	}
-	p.mu.Lock()
-	pk := p.free
-	if pk == nil || p.deleted.Load() {
-		return p.allocateSlow(ctx, packetType, wait, site)
+	// The fast path: no suspended allocators to serve first, not deleted, not
+	// a Debug pool (whose markers and sites the mutex guards).
+	if p.suspended.Load() == 0 && !p.debug && !p.deleted.Load() {
+		if pk := p.pop(); pk != nil {
+			pk.state = stateAllocated
+			pk.reset(packetType)
+			return pk, nil
+		}
 	}
-	p.free = pk.queueNext
-	p.available--
-	if p.available < p.lowWater {
-		p.lowWater = p.available
-	}
-	pk.state = stateAllocated
-	if p.debug {
-		pk.site = site
-	}
-	p.mu.Unlock()
-	pk.reset(packetType)
-	return pk, nil
+	return p.allocateSlow(ctx, packetType, wait, site)
 }
 
 func (p *Pool) packetTypeError(packetType int) error {
@@ -337,12 +334,22 @@ func (p *Pool) packetTypeError(packetType int) error {
 	return fmt.Errorf("packetpool: pool %q: allocate: packet type %d exceeds payload size %d: %w", p.name, packetType, p.payload, nx.ErrInvalidParameters)
 }
 
-// allocateSlow handles a deleted or empty pool. Called with p.mu held; it
-// releases it.
+// allocateSlow handles a deleted or empty pool, suspended allocators and
+// Debug pools, under the mutex.
 func (p *Pool) allocateSlow(ctx context.Context, packetType int, wait nx.Wait, site uintptr) (*Packet, error) {
+	p.mu.Lock()
 	if p.deleted.Load() {
 		p.mu.Unlock()
 		return nil, p.errDeleted
+	}
+	// Allocators already suspended come first (FIFO), then this one.
+	p.drainLocked()
+	if p.waitHead == nil {
+		if pk := p.pop(); pk != nil {
+			p.takeLocked(pk, packetType, site)
+			p.mu.Unlock()
+			return pk, nil
+		}
 	}
 	p.emptyRequests++
 	if wait == nx.NoWait {
@@ -352,6 +359,9 @@ func (p *Pool) allocateSlow(ctx context.Context, packetType int, wait nx.Wait, s
 	p.emptySuspensions++
 	w := &waiter{ready: make(chan struct{}), packetType: packetType, site: site}
 	p.enqueue(w)
+	// A Release that pushed its packet before it could see this waiter
+	// left it on the free list: hand it over now (see give).
+	p.drainLocked()
 	p.mu.Unlock()
 
 	err := nx.Await(ctx, p.clock, wait, w.ready, nx.ErrNoPacket)
@@ -390,7 +400,7 @@ func (p *Pool) enqueue(w *waiter) {
 		p.waitHead = w
 	}
 	p.waitTail = w
-	p.suspended++
+	p.suspended.Add(1)
 }
 
 func (p *Pool) dequeue(w *waiter) {
@@ -405,42 +415,68 @@ func (p *Pool) dequeue(w *waiter) {
 		p.waitTail = w.prev
 	}
 	w.prev, w.next = nil, nil
-	p.suspended--
+	p.suspended.Add(-1)
 }
 
-// put returns an allocated packet to the pool, or hands it to the first
-// suspended allocator. Called with p.mu held.
-func (p *Pool) put(pk *Packet) {
-	if p.waitHead != nil {
-		p.handOff(pk)
+// give returns the run first..last of n released packets, linked through
+// freeNext and marked free, to the free list, then hands packets to
+// suspended allocators, if any. locked says whether the caller holds p.mu.
+//
+// A release never misses a suspended allocator: the allocator registers
+// (suspended) before it looks at the free list under the mutex, and give
+// pushes before it looks at suspended, so with sequentially consistent
+// atomics one of the two sees the other.
+func (p *Pool) give(first, last *Packet, n int, locked bool) {
+	p.push(first, last, n)
+	if p.suspended.Load() == 0 {
 		return
 	}
-	pk.next, pk.last = nil, nil
-	pk.txDone = false
-	pk.state = stateFree
-	pk.queueNext = p.free
-	p.free = pk
-	p.available++
-}
-
-// handOff gives a released packet to the first suspended allocator,
-// re-initialised with its packet type; available is unchanged. Called with
-// p.mu held.
-func (p *Pool) handOff(pk *Packet) {
-	w := p.waitHead
-	p.dequeue(w)
-	pk.reset(w.packetType)
-	if p.debug {
-		pk.site = w.site
+	if !locked {
+		p.mu.Lock()
+		defer p.mu.Unlock()
 	}
-	w.pkt = pk
-	w.done = true
-	close(w.ready)
+	p.drainLocked()
 }
 
-// Info mirrors nx_packet_pool_info_get: a consistent snapshot of the pool's
-// counters. It does not block beyond the pool mutex and is safe for
-// concurrent use. A nil pool returns the zero Info.
+// handOffFree is give's slow half for a caller without the mutex.
+func (p *Pool) handOffFree() {
+	p.mu.Lock()
+	p.drainLocked()
+	p.mu.Unlock()
+}
+
+// drainLocked hands free packets to suspended allocators, first in first
+// out, while both remain. Called with p.mu held.
+func (p *Pool) drainLocked() {
+	for p.waitHead != nil {
+		pk := p.pop()
+		if pk == nil {
+			return
+		}
+		w := p.waitHead
+		p.dequeue(w)
+		p.takeLocked(pk, w.packetType, w.site)
+		w.pkt = pk
+		w.done = true
+		close(w.ready)
+	}
+}
+
+// takeLocked marks a popped packet allocated and re-initialises it with its
+// packet type, as nx_packet_allocate does. Called with p.mu held.
+func (p *Pool) takeLocked(pk *Packet, packetType int, site uintptr) {
+	pk.state = stateAllocated
+	if p.debug {
+		pk.site = site
+	}
+	pk.reset(packetType)
+}
+
+// Info mirrors nx_packet_pool_info_get: the pool's counters, each exact at
+// the moment it is read (Free and LowWater change without the mutex, so with
+// traffic in flight they may be a packet apart from each other). It does not
+// block beyond the pool mutex and is safe for concurrent use. A nil pool
+// returns the zero Info.
 func (p *Pool) Info() Info {
 	if p == nil {
 		return Info{}
@@ -449,11 +485,11 @@ func (p *Pool) Info() Info {
 	defer p.mu.Unlock()
 	return Info{
 		Total:            len(p.packets),
-		Free:             p.available,
+		Free:             p.freeCount(),
 		EmptyRequests:    p.emptyRequests,
 		EmptySuspensions: p.emptySuspensions,
 		InvalidReleases:  p.invalidReleases,
-		LowWater:         p.lowWater,
+		LowWater:         int(p.lowWater.Load()),
 	}
 }
 
@@ -463,9 +499,7 @@ func (p *Pool) SuspendedCount() int {
 	if p == nil {
 		return 0
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.suspended
+	return int(p.suspended.Load())
 }
 
 // SetLowWatermark mirrors nx_packet_pool_low_watermark_set (a NetX build with
@@ -557,8 +591,10 @@ func (l Leak) String() string {
 
 // Leaks lists every packet that is not free, in slot order, with its
 // allocation site when the pool was created with Options.Debug. A test that
-// ends with a non-empty Leaks has leaked packets. Safe for concurrent use; a
-// nil pool returns nil.
+// ends with a non-empty Leaks has leaked packets. On a Debug pool it is safe
+// for concurrent use; on another pool, call it once traffic has stopped (it
+// reads the markers that lock-free Allocate and Release write). A nil pool
+// returns nil.
 func (p *Pool) Leaks() []Leak {
 	if p == nil {
 		return nil

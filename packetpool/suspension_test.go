@@ -2,6 +2,8 @@ package packetpool_test
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -251,9 +253,17 @@ func TestTimeoutRacesHandOff(t *testing.T) {
 // across pools and releasing, on the real clock. Run with -race; the
 // property is conservation: every pool ends balanced.
 func TestConcurrentStress(t *testing.T) {
+	for _, debug := range []bool{false, true} {
+		t.Run(fmt.Sprintf("Debug=%v", debug), func(t *testing.T) { concurrentStress(t, debug) })
+	}
+}
+
+// concurrentStress mixes pools, chains, waits and timeouts from 8 goroutines:
+// the Debug pool takes the mutex path, the other the lock-free one.
+func concurrentStress(t *testing.T, debug bool) {
 	ctx := context.Background()
-	a := newPool(t, "a", 64, 6)
-	b := newPool(t, "b", 128, 4)
+	a := newPoolOpts(t, packetpool.Options{Name: "a", PayloadSize: 64, Count: 6, Debug: debug})
+	b := newPoolOpts(t, packetpool.Options{Name: "b", PayloadSize: 128, Count: 4, Debug: debug})
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -286,4 +296,42 @@ func TestConcurrentStress(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestNoLostHandOff stresses the window the lock-free free list leaves open:
+// 8 goroutines share 2 packets, each allocation waiting up to 30 s. A release
+// that misses a suspended allocator (pushing after the allocator looked at
+// the free list, and not seeing it suspended) leaves a packet free while the
+// allocator waits; if nobody allocates after it, the wait times out with
+// NX_NO_PACKET. (TestTimeoutThenHandOff and TestLeaksHandOffSite cover the
+// hand-off itself deterministically.)
+func TestNoLostHandOff(t *testing.T) {
+	ctx := context.Background()
+	p := newPoolOpts(t, packetpool.Options{Name: "tiny", PayloadSize: 64, Count: 2})
+	const goroutines, rounds = 8, 2000
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range rounds {
+				pk, err := p.Allocate(ctx, 0, nx.Seconds(30))
+				if err != nil {
+					t.Errorf("Allocate = %v, want a packet (a hand-off was lost)", err)
+					return
+				}
+				runtime.Gosched() // hold it while others find the pool empty
+				if err := pk.Release(); err != nil {
+					t.Errorf("Release = %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	info := p.Info()
+	if info.Free != 2 || info.InvalidReleases != 0 || info.LowWater != 0 || p.SuspendedCount() != 0 {
+		t.Errorf("Info() = %+v, SuspendedCount() = %d; want 2 free, low water 0, none suspended", info, p.SuspendedCount())
+	}
+	if info.EmptySuspensions == 0 {
+		t.Errorf("Info() = %+v: no allocation ever suspended, so no hand-off was tested", info)
+	}
 }
