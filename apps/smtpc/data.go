@@ -23,6 +23,7 @@ const maxLine = 998
 type encoder struct {
 	write     func(p []byte) error // sink; errors end the encoding
 	check8bit bool                 // fail with ErrNeeds8BitMIME on octets > 127
+	bdat      bool                 // BDAT chunks: no dot-stuffing (RFC 3030 2)
 	saw8bit   bool                 // an octet > 127 was seen
 	out       int64                // octets written
 	lines     int64                // lines completed (for error messages)
@@ -99,7 +100,7 @@ func (e *encoder) encode(p []byte, final bool) (int, error) {
 			}
 			return pos, withStatus(ErrInvalidParam, ErrNeeds8BitMIME)
 		}
-		needDot := lineLen > 0 && line[0] == '.'
+		needDot := !e.bdat && lineLen > 0 && line[0] == '.'
 		e.lines++
 		if isCRLF && !needDot {
 			pos += lineLen + 2

@@ -186,6 +186,33 @@ func FuzzDotStuffer(f *testing.F) {
 		if err := e.encodeReader(r, make([]byte, 2048)); err != nil || !bytes.Equal(streamed.Bytes(), out) {
 			t.Fatalf("streamed (step %d) = %q, %v; want %q", r.step, streamed.Bytes(), err, out)
 		}
+		// BDAT (no stuffing): the output is exactly the normalised input,
+		// and a counting pass over any window gives the octets the
+		// writing pass then emits (the BDAT size announced before them).
+		var chunked bytes.Buffer
+		b := encoder{bdat: true, write: func(p []byte) error { chunked.Write(p); return nil }}
+		window := int(step%4096) + 1000
+		for off := 0; ; {
+			end := min(off+window, len(in))
+			final := end == len(in)
+			count := b
+			count.write, count.out = func([]byte) error { return nil }, 0
+			used, err := count.encode(in[off:end], final)
+			if err != nil {
+				t.Fatalf("BDAT count(%q) = %v", in, err)
+			}
+			before := b.out
+			if u, err := b.encode(in[off:end], final); err != nil || u != used || b.out-before != count.out {
+				t.Fatalf("BDAT write pass used %d, wrote %d, %v; the count pass used %d and counted %d", u, b.out-before, err, used, count.out)
+			}
+			off += used
+			if final {
+				break
+			}
+		}
+		if !bytes.Equal(chunked.Bytes(), normalise(in)) {
+			t.Fatalf("BDAT encode(%q) = %q, want %q", in, chunked.Bytes(), normalise(in))
+		}
 	})
 }
 

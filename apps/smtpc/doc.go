@@ -120,7 +120,11 @@
 // mail larger than the server's limit refused up front when its size is
 // known; BODY=8BITMIME and SMTPUTF8 are used when the body or an address
 // needs them, and the mail fails (before MAIL) when the server does not
-// offer them. A server given by name is resolved through Options.Resolver.
+// offer them. With Options.Chunking and a server offering CHUNKING, the
+// message goes in BDAT chunks (RFC 3030) instead of DATA: each chunk is
+// counted, announced and answered, nothing is dot-stuffed, and a refused
+// chunk or a bad body line still ends the session with QUIT. A server given
+// by name is resolved through Options.Resolver.
 // Date, Message-ID, X-Priority and Importance headers are added and a
 // non-ASCII subject is RFC 2047 encoded (not in ProfileNetX, which writes
 // NetX's exact header bytes).

@@ -373,12 +373,19 @@ func TestE2EBodies(t *testing.T) {
 		"998 octet line":      append(bytes.Repeat([]byte("y"), 998), '\n'),
 		"NetX body (no CRLF)": []byte(netxBody),
 	}
+	bdat := o
+	bdat.Chunking = true
+	cb := e.client(t, bdat) // go-smtp offers CHUNKING: this client sends BDAT
 	for name, body := range bodies {
-		for _, mode := range []string{"MailSend", "Send"} {
+		for _, mode := range []string{"MailSend", "Send", "MailSend+BDAT", "Send+BDAT"} {
 			t.Run(name+"/"+mode, func(t *testing.T) {
+				c := c
+				if strings.HasSuffix(mode, "+BDAT") {
+					c = cb
+				}
 				msg := &Message{To: []string{"bob@example.com"}, Subject: name, Date: testDate, MessageID: "b@example.com"}
 				var err error
-				if mode == "MailSend" {
+				if strings.HasPrefix(mode, "MailSend") {
 					_, err = c.MailSend(context.Background(), "bob@example.com", PriorityNormal, name, body)
 				} else {
 					msg.Body = bytes.NewReader(body)
@@ -393,7 +400,7 @@ func TestE2EBodies(t *testing.T) {
 				if i < 0 || !bytes.Equal(env.Data[i+4:], want) {
 					t.Fatalf("stored body differs: %s", diffAt(env.Data[i+4:], want))
 				}
-				if mode == "Send" {
+				if strings.HasPrefix(mode, "Send") {
 					if full := expected(t, o, msg, body); !bytes.Equal(env.Data, full) {
 						t.Errorf("stored message differs: %s", diffAt(env.Data, full))
 					}
@@ -405,26 +412,45 @@ func TestE2EBodies(t *testing.T) {
 }
 
 func TestE2E16MiB(t *testing.T) {
-	e := newHostEnv(t, envOptions{host: mailhost.Options{MaxMessageBytes: -1}})
-	o := e.options()
-	c := e.client(t, o)
-	body := bigBody(16<<20, 1)
-	msg := &Message{To: []string{"bob@example.com"}, Subject: "16 MiB", Body: bytes.NewReader(body), Date: testDate, MessageID: "big@example.com"}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	res, err := c.Send(ctx, msg)
-	if err != nil {
-		t.Fatalf("Send(16 MiB) = %v", err)
+	for _, chunking := range []bool{false, true} {
+		t.Run(map[bool]string{false: "DATA", true: "BDAT"}[chunking], func(t *testing.T) {
+			e := newHostEnv(t, envOptions{host: mailhost.Options{MaxMessageBytes: -1}})
+			o := e.options()
+			o.Chunking = chunking
+			c := e.client(t, o)
+			body := bigBody(16<<20, 1)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			// A reader body (32 KiB chunks with BDAT) and a slice body
+			// (1 MiB chunks).
+			msg := &Message{To: []string{"bob@example.com"}, Subject: "16 MiB", Body: bytes.NewReader(body), Date: testDate, MessageID: "big@example.com"}
+			res, err := c.Send(ctx, msg)
+			if err != nil {
+				t.Fatalf("Send(16 MiB) = %v", err)
+			}
+			env := lastReceived(t, e.host)
+			want := expected(t, o, msg, body)
+			if !bytes.Equal(env.Data, want) {
+				t.Fatalf("stored 16 MiB message differs: %s", diffAt(env.Data, want))
+			}
+			stuffed := 0
+			if !chunking {
+				stuffed = bytes.Count(want, []byte("\r\n.")) // DATA doubles leading dots; BDAT does not
+			}
+			if res.Octets != int64(len(want)+stuffed) {
+				t.Errorf("Result.Octets = %d, want %d (message plus %d stuffed dots)", res.Octets, len(want)+stuffed, stuffed)
+			}
+			if _, err := c.MailSend(ctx, "bob@example.com", PriorityNormal, "16 MiB slice", body); err != nil {
+				t.Fatalf("MailSend(16 MiB) = %v", err)
+			}
+			env = lastReceived(t, e.host)
+			i := bytes.Index(env.Data, []byte("\r\n\r\n"))
+			if w := normalise(body); i < 0 || !bytes.Equal(env.Data[i+4:], w) {
+				t.Fatalf("stored 16 MiB slice body differs: %s", diffAt(env.Data[i+4:], w))
+			}
+			boardtest.CheckBalanced(t, e.cli.Pool, e.cli.RxPool)
+		})
 	}
-	env := lastReceived(t, e.host)
-	want := expected(t, o, msg, body)
-	if !bytes.Equal(env.Data, want) {
-		t.Fatalf("stored 16 MiB message differs: %s", diffAt(env.Data, want))
-	}
-	if res.Octets != int64(len(want))+int64(bytes.Count(want, []byte("\r\n."))) {
-		t.Errorf("Result.Octets = %d, want %d (message plus stuffed dots)", res.Octets, len(want)+bytes.Count(want, []byte("\r\n.")))
-	}
-	boardtest.CheckBalanced(t, e.cli.Pool, e.cli.RxPool)
 }
 
 // bigBody returns n octets of 76-character lines ending in LF or CRLF, some

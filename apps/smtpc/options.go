@@ -154,6 +154,17 @@ type Options struct {
 	// before any credential is sent; CRAM-MD5 is always allowed.
 	AllowPlaintextAuth bool
 
+	// Chunking sends the message with BDAT (RFC 3030) instead of DATA when
+	// the server advertises CHUNKING: the message goes in chunks announced
+	// with their exact octet count, without dot-stuffing and without the
+	// final ".", so neither side scans it byte by byte for the end of data.
+	// Line ends are still normalised to CRLF and lines limited to 998
+	// octets. A body given as a slice goes in chunks of up to 1 MiB, a body
+	// from a reader in chunks of the client's 32 KiB lookahead; each chunk
+	// waits for its 250 (Timeouts.Message). Off by default, as NetX Duo and
+	// most embedded clients only send DATA; ignored with ProfileNetX.
+	Chunking bool
+
 	// Timeouts are NetX's configuration macros; zero fields take NetX's
 	// defaults (DefaultTimeouts).
 	Timeouts Timeouts

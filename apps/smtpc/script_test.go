@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,17 +28,22 @@ const emptyLine = "\x00empty"
 // scriptStep is one turn of a scripted SMTP server, as the NetX regression
 // tests' server threads replay canned packets.
 type scriptStep struct {
-	want string   // the client's next line must start with this (case-insensitive); "" = send without reading
-	data bool     // read the message (up to the line ".") before replying
-	send []string // replies, each written with its own Write (one segment)
-	act  action
-	tls  *tls.Config // after the replies, run a TLS server handshake (STARTTLS)
+	want string // the client's next line must start with this (case-insensitive); "" = send without reading
+	data bool   // read the message (up to the line ".") before replying
+	// chunks, on a BDAT step, reads the chunk the command announces; with
+	// more BDAT commands following, each is read and answered with 250
+	// until one carries LAST, then send is written.
+	chunks bool
+	send   []string // replies, each written with its own Write (one segment)
+	act    action
+	tls    *tls.Config // after the replies, run a TLS server handshake (STARTTLS)
 }
 
 // scriptResult is what the scripted server saw.
 type scriptResult struct {
 	lines []string // client command lines, CRLF stripped (message excluded)
-	data  []byte   // the message as received, dot-stuffed, without the final ".\r\n"
+	data  []byte   // the message as received, dot-stuffed, without the final ".\r\n" (BDAT: the chunks joined)
+	bdats []string // BDAT command lines
 	extra []string // lines received after the script ended
 	err   error    // first deviation from the script
 }
@@ -77,6 +84,35 @@ func runScriptHooks(conn net.Conn, steps []scriptStep, reset func(), hooks map[i
 		}
 		if h := hooks[i]; h != nil {
 			h()
+		}
+		if st.chunks {
+			line := res.lines[len(res.lines)-1]
+			for {
+				res.bdats = append(res.bdats, line)
+				f := strings.Fields(line)
+				n, err := strconv.Atoi(f[min(1, len(f)-1)])
+				if err != nil || len(f) < 2 {
+					res.err = fmt.Errorf("step %d: bad BDAT line %q", i, line)
+					return res
+				}
+				chunk := make([]byte, n)
+				if _, err := io.ReadFull(br, chunk); err != nil {
+					res.err = fmt.Errorf("step %d: reading a %d-octet chunk: %v", i, n, err)
+					return res
+				}
+				res.data = append(res.data, chunk...)
+				if len(f) == 3 && strings.EqualFold(f[2], "LAST") || len(st.send) > 0 && !strings.HasPrefix(st.send[0], "250") {
+					break
+				}
+				if _, err := conn.Write([]byte("250 2.0.0 chunk ok\r\n")); err != nil {
+					res.err = fmt.Errorf("step %d: write: %v", i, err)
+					return res
+				}
+				if line, err = readLine(); err != nil || !strings.HasPrefix(line, "BDAT ") {
+					res.err = fmt.Errorf("step %d: want the next BDAT, got %q, %v", i, line, err)
+					return res
+				}
+			}
 		}
 		if st.data {
 			var msg bytes.Buffer
