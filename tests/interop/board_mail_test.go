@@ -36,6 +36,7 @@ func TestBoardSMTPDelivers(t *testing.T) {
 		bodySize int
 		wantAuth smtpc.AuthType
 		wantTLS  bool
+		wantBDAT bool
 	}{
 		{name: "PLAIN", addr: env.Submission, wantAuth: smtpc.AuthPlain,
 			opts: func(o *smtpc.Options) { o.TLS, o.Auth, o.AllowPlaintextAuth = smtpc.TLSOff, smtpc.AuthPlain, true }},
@@ -57,6 +58,13 @@ func TestBoardSMTPDelivers(t *testing.T) {
 			opts: func(o *smtpc.Options) { o.TLS, o.Username, o.Password = smtpc.TLSOff, "", "" }},
 		{name: "PLAIN/5MiB", addr: env.Submission, wantAuth: smtpc.AuthPlain, bodySize: 5 << 20,
 			opts: func(o *smtpc.Options) { o.TLS, o.Auth, o.AllowPlaintextAuth = smtpc.TLSOff, smtpc.AuthPlain, true }},
+		// Postfix offers CHUNKING: the message goes in BDAT chunks.
+		{name: "BDAT", addr: env.Submission, wantAuth: smtpc.AuthPlain, wantBDAT: true,
+			opts: func(o *smtpc.Options) {
+				o.TLS, o.Auth, o.AllowPlaintextAuth, o.Chunking = smtpc.TLSOff, smtpc.AuthPlain, true, true
+			}},
+		{name: "STARTTLS+BDAT/5MiB", addr: env.Submission, wantAuth: smtpc.AuthPlain, wantTLS: true, wantBDAT: true, bodySize: 5 << 20,
+			opts: func(o *smtpc.Options) { o.TLS, o.Auth, o.Chunking = smtpc.TLSRequired, smtpc.AuthPlain, true }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,6 +91,9 @@ func TestBoardSMTPDelivers(t *testing.T) {
 			}
 			if !res.Accepted || res.Auth != tt.wantAuth || res.TLS != tt.wantTLS || res.Recipients != 1 {
 				t.Errorf("MailSend() = %+v, want accepted, auth %v, TLS %v, 1 recipient", res, tt.wantAuth, tt.wantTLS)
+			}
+			if sent := bytes.Contains(transcript.Bytes(), []byte("\nC: BDAT ")); sent != tt.wantBDAT {
+				t.Errorf("BDAT in the transcript: %v, want %v\n%s", sent, tt.wantBDAT, transcript.Bytes())
 			}
 			got := env.WaitMail(t, u, subject)
 			if want := crlfToLF(body); !bytes.Equal(got.Body(), want) {
