@@ -204,6 +204,7 @@ func runSend(args []string, stdout, stderr io.Writer) error {
 		domain   = fs.String("domain", "board."+demoDomain, "EHLO domain")
 		netx     = fs.Bool("netx", false, "NetX Duo compatibility profile: one recipient, PLAIN/LOGIN only, no TLS")
 		prio     = fs.String("priority", "normal", "priority: low, normal or high")
+		bdat     = fs.Bool("bdat", false, "send the message in BDAT chunks (RFC 3030) when the server offers CHUNKING")
 	)
 	fs.StringVar(&n.tlsMode, "tls", "opportunistic", "TLS: off, opportunistic, required (STARTTLS) or implicit (port 465)")
 	if err := parseFlags(fs, args); err != nil {
@@ -262,7 +263,7 @@ func runSend(args []string, stdout, stderr io.Writer) error {
 	}
 	defer s.Close()
 	opts := smtpc.Options{IP: s.brd.ip, Pool: s.brd.pool, Username: *user, Password: pw, From: *from, ClientDomain: *domain,
-		Auth: auth, ServerAddr: s.server, Port: uint16(n.port), Logger: log}
+		Auth: auth, ServerAddr: s.server, Port: uint16(n.port), Logger: log, Chunking: *bdat}
 	if opts.TLSConfig, err = n.tlsConfig(demoMailHost); err != nil {
 		return err
 	}

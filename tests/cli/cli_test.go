@@ -151,6 +151,26 @@ func TestSendAndFetchOnWire(t *testing.T) {
 	}
 }
 
+// TestSendBDAT: --bdat sends the message in BDAT chunks, as the transcript
+// on stderr shows, and the built-in mail host accepts it.
+func TestSendBDAT(t *testing.T) {
+	env := []string{"SIMBOARD_PASSWORD=wire-secret"}
+	stdout, stderr, code := simboard(t, env, "send", "--user", "alice", "--to", "bob@simboard.test",
+		"--subject", "bdat", "--tls", "off", "--bdat", "--transcript", "--json")
+	if code != 0 {
+		t.Fatalf("send --bdat: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var res struct {
+		Accepted bool `json:"accepted"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || !res.Accepted {
+		t.Fatalf("send --bdat --json = %s (%v), want accepted", stdout, err)
+	}
+	if !strings.Contains(stderr, "C: BDAT ") || strings.Contains(stderr, "C: DATA") {
+		t.Errorf("transcript has no BDAT chunk, or a DATA:\n%s", stderr)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
