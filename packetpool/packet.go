@@ -151,10 +151,7 @@ func (pk *Packet) Release() error {
 	if p := pk.pool; pk.next == nil && pk.state == stateAllocated && !p.debug && !p.deleted.Load() {
 		pk.last, pk.txDone = nil, false
 		pk.state = stateFree
-		p.push(pk, pk, 1)
-		if p.suspended.Load() != 0 {
-			p.handOffFree()
-		}
+		p.give(pk, pk, 1, false)
 		return nil
 	}
 	return releaseChain(pk)

@@ -428,21 +428,18 @@ func (p *Pool) dequeue(w *waiter) {
 // atomics one of the two sees the other.
 func (p *Pool) give(first, last *Packet, n int, locked bool) {
 	p.push(first, last, n)
-	if p.suspended.Load() == 0 {
-		return
+	if p.suspended.Load() != 0 {
+		p.handOffFree(locked)
 	}
+}
+
+// handOffFree is give's slow half, kept apart so give stays inlinable.
+func (p *Pool) handOffFree(locked bool) {
 	if !locked {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 	}
 	p.drainLocked()
-}
-
-// handOffFree is give's slow half for a caller without the mutex.
-func (p *Pool) handOffFree() {
-	p.mu.Lock()
-	p.drainLocked()
-	p.mu.Unlock()
 }
 
 // drainLocked hands free packets to suspended allocators, first in first
