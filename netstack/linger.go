@@ -26,8 +26,8 @@ type lingerEP struct {
 	key flowKey
 }
 
-// add records ep, which was just closed while bound to port.
-func (l *lingering) add(port uint16, key flowKey, ep tcpip.Endpoint) {
+// add records ep, the connection key names, which was just closed.
+func (l *lingering) add(key flowKey, ep tcpip.Endpoint) {
 	if done(ep) {
 		return
 	}
@@ -36,7 +36,7 @@ func (l *lingering) add(port uint16, key flowKey, ep tcpip.Endpoint) {
 	if l.eps == nil {
 		l.eps = make(map[uint16][]lingerEP)
 	}
-	l.eps[port] = append(l.eps[port], lingerEP{ep: ep, key: key})
+	l.eps[key.lport] = append(l.eps[key.lport], lingerEP{ep: ep, key: key})
 	l.n++
 	if l.n >= l.sweep {
 		// Ports that are never searched again would keep their entries
@@ -57,12 +57,12 @@ func (l *lingering) busy(port uint16) bool {
 	return len(l.pruneLocked(port)) > 0
 }
 
-// endTimeWait ends, with gVisor's abort, the TIME_WAIT endpoint on port that
-// holds key. It reports whether there was one.
-func (l *lingering) endTimeWait(port uint16, key flowKey) bool {
+// endTimeWait ends, with gVisor's abort, the TIME_WAIT endpoint that holds
+// key's four-tuple. It reports whether there was one.
+func (l *lingering) endTimeWait(key flowKey) bool {
 	l.mu.Lock()
 	var victim tcpip.Endpoint
-	for _, e := range l.pruneLocked(port) {
+	for _, e := range l.pruneLocked(key.lport) {
 		if e.key == key && tcp.EndpointState(e.ep.State()) == tcp.StateTimeWait {
 			victim = e.ep
 			break

@@ -262,7 +262,7 @@ func (s *TCPSocket) Connect(ctx context.Context, server netip.AddrPort, wait nx.
 		s.setISNLocked(isn)
 	}
 	terr = ep.Connect(full)
-	if _, ok := terr.(*tcpip.ErrBadLocalAddress); ok && s.ip.linger.endTimeWait(s.port, s.key) {
+	if _, ok := terr.(*tcpip.ErrBadLocalAddress); ok && s.ip.linger.endTimeWait(s.key) {
 		// NetX's unbind forces TIMED_WAIT closed, so ported code binds a
 		// fixed port again at once; end gVisor's TIME_WAIT endpoint on
 		// the same four-tuple and connect again.
@@ -771,7 +771,7 @@ func (s *TCPSocket) detachLocked() {
 		s.wq.EventUnregister(&s.txEntry)
 		s.ep.Close()
 		if s.tracked {
-			s.ip.linger.add(s.key.lport, s.key, s.ep)
+			s.ip.linger.add(s.key, s.ep)
 		}
 		s.ep, s.wq = nil, nil
 	}
