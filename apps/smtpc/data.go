@@ -146,24 +146,28 @@ func (e *encoder) tooLong(run, pos int, p []byte) error {
 // encodeReader streams r through the encoder using buf (at least 2 KiB) as
 // its only lookahead: memory stays bounded whatever the body size.
 func (e *encoder) encodeReader(r io.Reader, buf []byte) error {
+	return eachWindow(r, buf, e.encode)
+}
+
+// eachWindow reads r through buf and hands each fill to f, with final set
+// once r is exhausted; f returns how many bytes it used and the rest is kept
+// for the next fill. Filling the whole buffer first means a reader that
+// returns a few bytes per Read does not make each line be rescanned. It
+// returns f's first error, or a *bodyError when r fails.
+func eachWindow(r io.Reader, buf []byte, f func(p []byte, final bool) (int, error)) error {
 	n := 0
 	for {
-		// Fill the lookahead before encoding, so a reader that returns a
-		// few bytes per Read does not make each line be rescanned.
 		m, rerr := io.ReadFull(r, buf[n:])
 		n += m
 		final := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
 		if rerr != nil && !final {
 			return &bodyError{err: rerr}
 		}
-		used, err := e.encode(buf[:n], final)
-		if err != nil {
+		used, err := f(buf[:n], final)
+		if err != nil || final {
 			return err
 		}
 		n = copy(buf, buf[used:n])
-		if final {
-			return nil
-		}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -84,11 +83,19 @@ func (s *session) send(ctx context.Context, stage, line string, redact bool) err
 			s.note("C: ", line)
 		}
 	}
-	s.line = append(append(s.line[:0], line...), '\r', '\n')
-	if err := s.t.write(ctx, s.line); err != nil {
-		return s.broken(stage, "send command", err)
+	if err := s.writeLine(ctx, stage, line); err != nil {
+		return err
 	}
 	if err := s.t.flush(ctx); err != nil {
+		return s.broken(stage, "send command", err)
+	}
+	return nil
+}
+
+// writeLine queues line and CRLF on the transport without flushing.
+func (s *session) writeLine(ctx context.Context, stage, line string) error {
+	s.line = append(append(s.line[:0], line...), '\r', '\n')
+	if err := s.t.write(ctx, s.line); err != nil {
 		return s.broken(stage, "send command", err)
 	}
 	return nil
@@ -444,6 +451,10 @@ func (s *session) message(ctx context.Context, m *mail, check8bit bool) error {
 	return err
 }
 
+// errChunkRefused ends the chunk loop when the server answers a chunk with
+// anything but 250; messageBDAT returns that reply instead.
+var errChunkRefused = errors.New("smtpc: BDAT chunk refused")
+
 // bdatChunk is the most body octets (before normalisation) one BDAT chunk
 // takes from a body given as a slice.
 const bdatChunk = 1 << 20
@@ -486,10 +497,9 @@ func (s *session) messageBDAT(ctx context.Context, m *mail, check8bit bool) (rep
 			line += " LAST"
 		}
 		s.note("C: ", line)
-		s.line = append(append(s.line[:0], line...), '\r', '\n')
 		s.end = endReset // from here to the reply, a failure leaves a partial chunk
-		if err := s.t.write(ctx, s.line); err != nil {
-			return used, s.broken("BDAT", "send command", err)
+		if err := s.writeLine(ctx, "BDAT", line); err != nil {
+			return used, err
 		}
 		if err := e.write(head); err != nil {
 			return used, err
@@ -507,36 +517,26 @@ func (s *session) messageBDAT(ctx context.Context, m *mail, check8bit bool) (rep
 			return used, err
 		}
 		s.end = endQuit
+		if rep.code != 250 {
+			return used, errChunkRefused
+		}
 		return used, nil
 	}
 	var err error
 	if m.reader != nil {
-		buf, n := s.look, 0
-		for err == nil {
-			k, rerr := io.ReadFull(m.reader, buf[n:])
-			n += k
-			final := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
-			if rerr != nil && !final {
-				s.end = endQuit
-				err = &bodyError{err: rerr}
-				break
-			}
-			var used int
-			if used, err = chunk(buf[:n], final); err != nil || final || rep.code != 250 {
-				break
-			}
-			n = copy(buf, buf[used:n])
-		}
+		err = eachWindow(m.reader, s.look, chunk)
 	} else {
 		for off := 0; err == nil; {
 			end := min(off+bdatChunk, len(m.body))
-			final := end == len(m.body)
 			var used int
-			if used, err = chunk(m.body[off:end], final); err != nil || final || rep.code != 250 {
+			if used, err = chunk(m.body[off:end], end == len(m.body)); end == len(m.body) {
 				break
 			}
 			off += used
 		}
+	}
+	if err == errChunkRefused {
+		err = nil // rep holds the refusal
 	}
 	s.res.Octets = e.out
 	return rep, err
