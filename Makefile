@@ -1,9 +1,10 @@
 # simboard — test and benchmark entry points.
 #
-#   make test    install missing test packages (root only), gofmt -l, go vet, go test -race;
+#   make test    install missing test packages (root only), gofmt -l, go vet, staticcheck,
+#                go mod tidy -diff, go test -race;
 #                every step runs, a summary ends the output (scripts/test.sh)
 #   make bench   run every benchmark once (not part of CI)
-#   make deps | fmt | vet | gotest   one step of `make test`
+#   make deps | fmt | vet | lint | tidy | gotest   one step of `make test`
 #
 # Knobs (environment or make VAR=...):
 #   GOTESTFLAGS   extra flags for go test, e.g. GOTESTFLAGS='-run Interop -v'
@@ -22,12 +23,12 @@ BENCHFLAGS  ?= -benchtime=1s
 
 export GO PKGS TESTP TESTTIMEOUT GOTESTFLAGS
 
-.PHONY: test deps fmt vet gotest bench
+.PHONY: test deps fmt vet lint tidy gotest bench
 
 test:
-	@scripts/test.sh deps fmt vet gotest
+	@scripts/test.sh deps fmt vet lint tidy gotest
 
-deps fmt vet gotest:
+deps fmt vet lint tidy gotest:
 	@scripts/test.sh $@
 
 bench:

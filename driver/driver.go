@@ -106,7 +106,6 @@ type Driver struct {
 
 	bufs sync.Pool // *[]byte of maxFrame
 
-	ctxOnce     sync.Once // decides between ContextReader and the pump
 	pumpOnce    sync.Once
 	pumpStarted atomic.Bool
 	rxc         chan rxItem
@@ -518,12 +517,12 @@ func (d *Driver) DirectCommand(cmd Command, arg uint32) (uint32, error) {
 		d.enabled.Store(false)
 		return 0, nil
 	case LinkEnable:
-		if d.enabled.Swap(true) == false {
+		if !d.enabled.Swap(true) {
 			d.log.Info("driver: enabled", "driver", d.name)
 		}
 		return 0, nil
 	case LinkDisable:
-		if d.enabled.Swap(false) == true {
+		if d.enabled.Swap(false) {
 			d.log.Info("driver: disabled", "driver", d.name)
 		}
 		return 0, nil

@@ -21,9 +21,6 @@ import (
 // SACK+RACK (reference/anchors.md §7).
 const frameQueueDepth = 512
 
-// maxFrame is the largest Ethernet frame (no FCS) the adapter handles.
-const maxFrame = 65536
-
 // linkEP is the inner gVisor link endpoint: it carries whole Ethernet frames
 // (the ethernet.Endpoint wrapped around it adds and strips the 14-byte
 // header). Outbound frames are flattened into a ring of reusable buffers and

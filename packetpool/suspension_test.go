@@ -103,7 +103,6 @@ func TestFIFOHandOff(t *testing.T) {
 			t.Fatalf("SuspendedCount() = %d, want %d", got, n)
 		}
 		release := []*packetpool.Packet{a, b}
-		var served []*packetpool.Packet
 		for i := range n {
 			mustRelease(t, release[0])
 			release = release[1:]
@@ -121,7 +120,6 @@ func TestFIFOHandOff(t *testing.T) {
 					if r.pk.HeaderRoom() != 4*i {
 						t.Fatalf("waiter %d got HeaderRoom() = %d, want %d", i, r.pk.HeaderRoom(), 4*i)
 					}
-					served = append(served, r.pk)
 					release = append(release, r.pk)
 				default:
 					if j == i {

@@ -1,7 +1,10 @@
 #!/bin/bash
 # test.sh — simboard's test command (`make test` runs it).
 #
-#   scripts/test.sh [step...]     steps: deps fmt vet gotest (default: all four, in that order)
+#   scripts/test.sh [step...]     steps: deps fmt vet lint tidy gotest (default: all, in that order)
+#
+#   lint   staticcheck, pinned (STATICCHECK), built by `go run` from the module proxy
+#   tidy   go mod tidy -diff: go.mod and go.sum say exactly what the code imports
 #
 # Every step runs even when an earlier one failed, so one run shows everything; the exit
 # status is non-zero if any step failed, and a summary (steps, then go test's per-package
@@ -22,6 +25,7 @@ PKGS=${PKGS:-./...}
 TESTP=${TESTP:-2}
 TESTTIMEOUT=${TESTTIMEOUT:-30m}
 GOTESTFLAGS=${GOTESTFLAGS:-}
+STATICCHECK=${STATICCHECK:-honnef.co/go/tools/cmd/staticcheck@v0.8.2}
 own_log=false
 if [[ -z ${TESTLOG:-} ]]; then
   TESTLOG=$(mktemp -t simboard-gotest.XXXXXX.log)
@@ -29,7 +33,7 @@ if [[ -z ${TESTLOG:-} ]]; then
 fi
 
 steps=("$@")
-[[ ${#steps[@]} -eq 0 ]] && steps=(deps fmt vet gotest)
+[[ ${#steps[@]} -eq 0 ]] && steps=(deps fmt vet lint tidy gotest)
 
 summary=()
 rc=0
@@ -61,6 +65,15 @@ vet() {
   $GO vet $PKGS
 }
 
+lint() {
+  # shellcheck disable=SC2086
+  $GO run "$STATICCHECK" $PKGS && echo "staticcheck: clean"
+}
+
+tidy() {
+  $GO mod tidy -diff && echo "go mod tidy: clean"
+}
+
 gotest() {
   # shellcheck disable=SC2086
   echo "$GO test -race -count=1 -p $TESTP -timeout $TESTTIMEOUT $GOTESTFLAGS $PKGS"
@@ -71,8 +84,8 @@ gotest() {
 
 for s in "${steps[@]}"; do
   case $s in
-    deps|fmt|vet|gotest) ;;
-    *) echo "test.sh: unknown step $s (want deps fmt vet gotest)" >&2; exit 2 ;;
+    deps|fmt|vet|lint|tidy|gotest) ;;
+    *) echo "test.sh: unknown step $s (want deps fmt vet lint tidy gotest)" >&2; exit 2 ;;
   esac
   printf '\n== %s\n' "$s"
   t=$SECONDS

@@ -42,8 +42,6 @@ type decoder struct {
 
 func (d *decoder) reset() { *d = decoder{} }
 
-func (d *decoder) done() bool { return d.st == decDone }
-
 var crlf = []byte("\r\n")
 
 // withheld returns the line ending held back in the decLS* states.

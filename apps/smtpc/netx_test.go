@@ -143,12 +143,11 @@ func netxPair(t *testing.T) (cli, srv *boardtest.Board) {
 
 func TestNetXScenarios(t *testing.T) {
 	type scenario struct {
-		name    string
-		auth    AuthType
-		script  []scriptStep
-		to      Timeouts
-		want    error // nil = success
-		noAfter string
+		name   string
+		auth   AuthType
+		script []scriptStep
+		to     Timeouts
+		want   error // nil = success
 	}
 	greet := scriptStep{send: []string{netxGreeting}}
 	scenarios := []scenario{

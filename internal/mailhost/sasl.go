@@ -200,7 +200,7 @@ func (s *cramServer) Next(resp []byte) ([]byte, bool, error) {
 	}
 	if !s.sent {
 		s.sent = true
-		if resp != nil && len(resp) > 0 {
+		if len(resp) > 0 {
 			s.ended = true
 			return nil, true, errSASLSequence // CRAM-MD5 has no initial response
 		}

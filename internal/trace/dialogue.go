@@ -162,8 +162,7 @@ func joinNote(a, b string) string {
 // tlsCounter accumulates the bytes of one side after TLS started into a
 // single event.
 type tlsCounter struct {
-	idx     [2]int // event index per side; -1 none yet, -2 dropped
-	started [2]bool
+	idx [2]int // event index per side; -1 none yet, -2 dropped
 }
 
 func newTLSCounter() tlsCounter { return tlsCounter{idx: [2]int{-1, -1}} }
