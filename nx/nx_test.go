@@ -291,7 +291,15 @@ func TestAwaitImmediate(t *testing.T) {
 			if tt.ready == nil {
 				timeout = nx.ErrWindowOverflow
 			}
-			if err := nx.Await(tt.ctx, nil, tt.wait, tt.ready, timeout); err != tt.want {
+			err := nx.Await(tt.ctx, nil, tt.wait, tt.ready, timeout)
+			if tt.want == nx.ErrWaitAborted {
+				// Aborted: the status and the context's own error.
+				if !errors.Is(err, nx.ErrWaitAborted) || !errors.Is(err, context.Canceled) || nx.Code(err) != nx.ErrWaitAborted {
+					t.Fatalf("Await(ctx, nil, %v, ready, %v) = %v, want %v wrapping %v", tt.wait, timeout, err, tt.want, context.Canceled)
+				}
+				return
+			}
+			if err != tt.want {
 				t.Fatalf("Await(ctx, nil, %v, ready, %v) = %v, want %v", tt.wait, timeout, err, tt.want)
 			}
 		})
@@ -343,8 +351,8 @@ func TestAwaitForeverUntilCancel(t *testing.T) {
 		default:
 		}
 		cancel()
-		if err := <-errs; err != nx.ErrWaitAborted {
-			t.Fatalf("Await(cancelled ctx, WaitForever) = %v, want %v", err, nx.ErrWaitAborted)
+		if err := <-errs; !errors.Is(err, nx.ErrWaitAborted) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("Await(cancelled ctx, WaitForever) = %v, want %v wrapping %v", err, nx.ErrWaitAborted, context.Canceled)
 		}
 	})
 }
@@ -379,5 +387,53 @@ func TestAwaitInjectedClock(t *testing.T) {
 	clk.asked = nil
 	if err := nx.Await(context.Background(), clk, nx.WaitForever, closed(), nx.ErrNoPacket); err != nil || len(clk.asked) != 0 {
 		t.Fatalf("Await(WaitForever, ready) = %v with timers %v, want nil and none", err, clk.asked)
+	}
+}
+
+// TestAbortedWrapsContextError: issue 9 §4 — ctx.Err() stays reachable next
+// to NX_WAIT_ABORTED, through a service's own wrapping, without allocating.
+func TestAbortedWrapsContextError(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancel2()
+	tests := []struct {
+		name  string
+		ctx   context.Context
+		cause error
+	}{
+		{"cancelled", cancelled, context.Canceled},
+		{"deadline", expired, context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := fmt.Errorf("pool %q: allocate: %w", "p", nx.Aborted(tt.ctx))
+			if !errors.Is(err, nx.ErrWaitAborted) || !errors.Is(err, tt.cause) {
+				t.Fatalf("Aborted(%s ctx) = %v, want errors.Is for %v and %v", tt.name, err, nx.ErrWaitAborted, tt.cause)
+			}
+			var st nx.Status
+			if !errors.As(err, &st) || st != nx.ErrWaitAborted || nx.Code(err) != nx.ErrWaitAborted {
+				t.Fatalf("errors.As(Aborted(%s ctx)) = %v, Code = %v, want %v", tt.name, st, nx.Code(err), nx.ErrWaitAborted)
+			}
+			if want := "nx: NX_WAIT_ABORTED (0x1A): " + tt.cause.Error(); nx.Aborted(tt.ctx).Error() != want {
+				t.Fatalf("Aborted(%s ctx).Error() = %q, want %q", tt.name, nx.Aborted(tt.ctx).Error(), want)
+			}
+			if !nx.Done(tt.ctx) {
+				t.Fatalf("Done(%s ctx) = false, want true", tt.name)
+			}
+			if n := testing.AllocsPerRun(100, func() { _ = nx.Aborted(tt.ctx) }); n != 0 {
+				t.Fatalf("AllocsPerRun(Aborted) = %v, want 0", n)
+			}
+		})
+	}
+	live, cancel3 := context.WithCancel(context.Background())
+	defer cancel3()
+	for _, ctx := range []context.Context{nil, context.Background(), live} {
+		if nx.Done(ctx) {
+			t.Fatalf("Done(%v) = true, want false", ctx)
+		}
+		if err := nx.Aborted(ctx); err != nx.ErrWaitAborted {
+			t.Fatalf("Aborted(%v) = %v, want %v alone", ctx, err, nx.ErrWaitAborted)
+		}
 	}
 }

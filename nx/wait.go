@@ -122,7 +122,10 @@ func (t sysTimer) Stop() bool          { return t.t.Stop() }
 //   - timeout when the wait expired (NoWait expires at once). Each service
 //     passes its own NetX status here: NX_NO_PACKET for an allocate,
 //     NX_WINDOW_OVERFLOW for a send, and so on;
-//   - ErrWaitAborted when ctx is cancelled (tx_thread_wait_abort).
+//   - ErrWaitAborted when ctx is done (tx_thread_wait_abort), as Aborted
+//     gives it: errors.Is(err, ctx.Err()) holds too, so a caller can tell
+//     context.DeadlineExceeded from context.Canceled. Compare with
+//     errors.Is, not ==.
 //
 // A nil clk means SystemClock; a nil ctx means context.Background().
 func Await(ctx context.Context, clk Clock, wait Wait, ready <-chan struct{}, timeout Status) error {
@@ -138,7 +141,7 @@ func Await(ctx context.Context, clk Clock, wait Wait, ready <-chan struct{}, tim
 	if ctx != nil {
 		done = ctx.Done()
 		if ctx.Err() != nil {
-			return ErrWaitAborted
+			return Aborted(ctx)
 		}
 	}
 	var expire <-chan time.Time
@@ -162,6 +165,6 @@ func Await(ctx context.Context, clk Clock, wait Wait, ready <-chan struct{}, tim
 		}
 		return timeout
 	case <-done:
-		return ErrWaitAborted
+		return Aborted(ctx)
 	}
 }

@@ -137,6 +137,13 @@ func TestNXEAllocate(t *testing.T) {
 			t.Fatalf("deleted pool %s = %v, want %v", c.name, c.err, nx.ErrPtr)
 		}
 	}
+	// _nxe_packet_allocate checks the pool before the packet type: a
+	// deleted pool with a bad type is NX_PTR_ERROR, not NX_OPTION_ERROR.
+	for _, typ := range []int{3, 1 << 20} {
+		if _, err := deleted.Allocate(ctx, typ, nx.NoWait); !isStatus(err, nx.ErrPtr) {
+			t.Fatalf("deleted pool Allocate(ctx, %d, NoWait) = %v, want %v (pool checked first)", typ, err, nx.ErrPtr)
+		}
+	}
 	pk, _ := pool.Allocate(ctx, 0, nx.NoWait)
 	defer mustRelease(t, pk)
 	if err := pk.Append(ctx, []byte("x"), deleted, nx.NoWait); !isStatus(err, nx.ErrPtr) {

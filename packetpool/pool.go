@@ -2,11 +2,13 @@ package packetpool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/simboard/simboard/nx"
 )
@@ -128,7 +130,8 @@ type Pool struct {
 	// Pre-built errors so failure paths that are part of normal operation
 	// (empty pool, timeouts, invalid releases) do not allocate.
 	errNoPacket       error
-	errWaitAborted    error
+	errAbortCanceled  error
+	errAbortDeadline  error
 	errPoolDeleted    error
 	errDeleted        error
 	errInvalidRelease error
@@ -197,12 +200,27 @@ func New(opts Options) (*Pool, error) {
 
 	prefix := fmt.Sprintf("packetpool: pool %q", opts.Name)
 	p.errNoPacket = fmt.Errorf("%s: allocate: %w", prefix, nx.ErrNoPacket)
-	p.errWaitAborted = fmt.Errorf("%s: allocate: %w", prefix, nx.ErrWaitAborted)
+	p.errAbortCanceled = fmt.Errorf("%s: allocate: %w", prefix, nx.Aborted(cancelledCtx))
+	p.errAbortDeadline = fmt.Errorf("%s: allocate: %w", prefix, nx.Aborted(expiredCtx))
 	p.errPoolDeleted = fmt.Errorf("%s: allocate: %w", prefix, nx.ErrPoolDeleted)
 	p.errDeleted = fmt.Errorf("%s: deleted: %w", prefix, nx.ErrPtr)
 	p.errInvalidRelease = fmt.Errorf("%s: release of a packet that is not allocated: %w", prefix, nx.ErrPtr)
 	return p, nil
 }
+
+// Contexts that are done, one per cause, to pre-build the abort errors.
+var (
+	cancelledCtx = func() context.Context {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx
+	}()
+	expiredCtx = func() context.Context {
+		ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+		cancel() // already expired: Err stays DeadlineExceeded
+		return ctx
+	}()
+)
 
 func roundUp(n, a int) int { return (n + a - 1) / a * a }
 
@@ -272,16 +290,27 @@ func (p *Pool) NetXMemorySize() int {
 // The caller owns the returned packet and must release it (Release), or hand
 // it to a service that takes ownership (a successful TCP send).
 //
+// A ctx that is already done returns nx.ErrWaitAborted at once, whatever the
+// wait option and even when a packet is free: nothing is taken from the pool
+// and no counter changes, so nothing is sent on behalf of a cancelled
+// caller. The error also wraps ctx.Err(), so errors.Is(err,
+// context.DeadlineExceeded) (or context.Canceled) holds. (NetX has no
+// context; this is tx_thread_wait_abort arriving before the call.)
+//
 // When the pool is empty it counts an empty request; with nx.NoWait it returns
 // nx.ErrNoPacket at once. Otherwise it counts an empty suspension and blocks,
 // first-in first-out behind earlier waiters, until a Release hands it a packet
 // (nil error), the wait expires on the pool's clock (nx.ErrNoPacket), ctx is
-// cancelled (nx.ErrWaitAborted) or the pool is deleted (nx.ErrPoolDeleted).
+// done (nx.ErrWaitAborted, wrapping ctx.Err() as above) or the pool is
+// deleted (nx.ErrPoolDeleted).
 //
-// Other statuses: nx.ErrPtr for a nil or deleted pool; nx.ErrOption when
-// packetType is not a multiple of 4 (nxe); nx.ErrInvalidParameters when
-// packetType exceeds the payload size. All errors are wrapped with the pool
-// name. Safe for concurrent use.
+// Argument checks run in the order of _nxe_packet_allocate and then
+// _nx_packet_allocate: nx.ErrPtr for a nil or deleted pool (NX_PTR_ERROR,
+// before anything else); nx.ErrOption when packetType is not a multiple of 4;
+// nx.ErrInvalidParameters when packetType exceeds the payload size (or is
+// negative, which NetX's ULONG makes huge). The context is looked at after
+// the arguments. All errors are wrapped with the pool name. Safe for
+// concurrent use.
 func (p *Pool) Allocate(ctx context.Context, packetType int, wait nx.Wait) (*Packet, error) {
 	if p == nil {
 		return nil, errNilPool
@@ -310,14 +339,29 @@ func callerPC() uintptr {
 }
 
 func (p *Pool) allocate(ctx context.Context, packetType int, wait nx.Wait, site uintptr) (*Packet, error) {
+	// NetX's order: the pool first (NX_PTR_ERROR), then the packet type.
+	if p.deleted.Load() {
+		return nil, p.errDeleted
+	}
 	// One unsigned compare covers negative types (NetX's ULONG wraps them
 	// above any payload) and types beyond the payload.
 	if packetType&3 != 0 || uint(packetType) > uint(p.payload) {
 		return nil, p.packetTypeError(packetType)
 	}
-	// The fast path: no suspended allocators to serve first, not deleted, not
-	// a Debug pool (whose markers and sites the mutex guards).
-	if p.suspended.Load() == 0 && !p.debug && !p.deleted.Load() {
+	// A done context takes nothing, even from a pool with free packets.
+	// Background and TODO have a nil Done channel: one method call.
+	if ctx != nil {
+		if d := ctx.Done(); d != nil {
+			select {
+			case <-d:
+				return nil, p.abortError(ctx)
+			default:
+			}
+		}
+	}
+	// The fast path: no suspended allocators to serve first, not a Debug
+	// pool (whose markers and sites the mutex guards).
+	if p.suspended.Load() == 0 && !p.debug {
 		if pk := p.pop(); pk != nil {
 			pk.state = stateAllocated
 			pk.reset(packetType)
@@ -325,6 +369,18 @@ func (p *Pool) allocate(ctx context.Context, packetType int, wait nx.Wait, site 
 		}
 	}
 	return p.allocateSlow(ctx, packetType, wait, site)
+}
+
+// abortError wraps nx.Aborted(ctx) (NX_WAIT_ABORTED and ctx.Err()) with the
+// pool name; the two standard causes are pre-built so it does not allocate.
+func (p *Pool) abortError(ctx context.Context) error {
+	switch ctx.Err() {
+	case context.Canceled:
+		return p.errAbortCanceled
+	case context.DeadlineExceeded:
+		return p.errAbortDeadline
+	}
+	return fmt.Errorf("packetpool: pool %q: allocate: %w", p.name, nx.Aborted(ctx))
 }
 
 func (p *Pool) packetTypeError(packetType int) error {
@@ -381,8 +437,8 @@ func (p *Pool) allocateSlow(ctx context.Context, packetType int, wait nx.Wait, s
 	}
 	p.dequeue(w)
 	p.mu.Unlock()
-	if err == nx.ErrWaitAborted {
-		return nil, p.errWaitAborted
+	if errors.Is(err, nx.ErrWaitAborted) {
+		return nil, p.abortError(ctx)
 	}
 	return nil, p.errNoPacket
 }
