@@ -105,6 +105,7 @@ type IP struct {
 	stack *stack.Stack
 	link  *linkEP
 	acks  *ackTracker
+	reap  *reaper // releases a dead connection's transmit queue at once
 	// linger holds endpoints still closing after their socket let go.
 	linger lingering
 
@@ -225,16 +226,17 @@ func New(opts Options) (*IP, error) {
 	ip := &IP{
 		name: name, pool: opts.Pool, drv: opts.Driver, clock: clk, log: log,
 		tcpOpt: tcpOpt, addr: opts.Addr, addr6: opts.Addr6,
-		stack: s, link: link, acks: acks, cancel: cancel,
+		stack: s, link: link, acks: acks, reap: newReaper(), cancel: cancel,
 		ports:     make(map[uint16]*TCPSocket),
 		listeners: make(map[uint16]*listener),
 		udpPorts:  make(map[uint16]*UDPSocket),
 	}
 	rxq := make(chan *packetpool.Packet, rxDeferDepth)
-	ip.wg.Add(3)
+	ip.wg.Add(4)
 	go func() { defer ip.wg.Done(); link.rxLoop(ctx, rxq) }()
 	go func() { defer ip.wg.Done(); link.ipThread(rxq) }()
 	go func() { defer ip.wg.Done(); link.txLoop() }()
+	go func() { defer ip.wg.Done(); ip.reap.loop(ctx) }()
 	log.Info("ip created", "ip", name, "addr", opts.Addr, "addr6", opts.Addr6, "mac", mac.String())
 	return ip, nil
 }
@@ -399,7 +401,7 @@ func (ip *IP) StatusCheck(ctx context.Context, needed uint32, wait nx.Wait) (uin
 			}
 			step = min(step, rem)
 		}
-		if err := nx.Await(ctx, ip.clock, step, nil, nx.ErrNotSuccessful); errors.Is(err, nx.ErrWaitAborted) {
+		if err := await(ctx, ip.clock, step, nil, nx.ErrNotSuccessful); errors.Is(err, nx.ErrWaitAborted) {
 			return actual, err
 		}
 	}

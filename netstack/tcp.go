@@ -64,6 +64,7 @@ type TCPSocket struct {
 	wq        *waiter.Queue
 	rxEntry   waiter.Entry
 	txEntry   waiter.Entry
+	hupEntry  waiter.Entry // posts the socket to the IP's reaper when the connection dies
 	key       flowKey
 	tracked   bool
 	v6        bool
@@ -136,8 +137,11 @@ func (s *TCPSocket) attach(ep tcpip.Endpoint, wq *waiter.Queue) {
 	rx, tx := s.rxWake, s.txWake
 	s.rxEntry = waiter.NewFunctionEntry(waiter.ReadableEvents|waiter.EventHUp|waiter.EventErr, func(waiter.EventMask) { signal(rx) })
 	s.txEntry = waiter.NewFunctionEntry(waiter.WritableEvents|waiter.EventHUp|waiter.EventErr, func(waiter.EventMask) { signal(tx) })
+	reap := s.ip.reap
+	s.hupEntry = waiter.NewFunctionEntry(waiter.EventHUp|waiter.EventErr, func(waiter.EventMask) { reap.post(s) })
 	wq.EventRegister(&s.rxEntry)
 	wq.EventRegister(&s.txEntry)
+	wq.EventRegister(&s.hupEntry)
 	ep.SocketOptions().SetReuseAddress(true)
 	ep.SocketOptions().SetDelayOption(false)
 }
@@ -197,7 +201,7 @@ func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) e
 		if rem == nx.NoWait {
 			return fmt.Errorf("netstack: tcp socket %q: bind port %d: %w", s.name, port, nx.ErrPortUnavailable)
 		}
-		if err := nx.Await(ctx, ip.clock, min(rem, nx.Ticks(1)), nil, nx.ErrPortUnavailable); errors.Is(err, nx.ErrWaitAborted) {
+		if err := await(ctx, ip.clock, min(rem, nx.Ticks(1)), nil, nx.ErrPortUnavailable); errors.Is(err, nx.ErrWaitAborted) {
 			return err
 		}
 	}
@@ -213,7 +217,9 @@ func (s *TCPSocket) Port() uint16 {
 // Connect mirrors nxd_tcp_client_socket_connect: it sends a SYN to server and,
 // unless wait is NoWait, blocks until the connection is established or the
 // wait runs out. With NoWait it returns nx.ErrInProgress and the handshake
-// completes in the background (Send and Receive then wait for it).
+// completes in the background (Send and Receive then wait for it). A ctx
+// that is already done sends no SYN and returns an error wrapping
+// nx.ErrWaitAborted and ctx.Err().
 // Errors: nx.ErrNotBound, nx.ErrNotClosed (already connected),
 // nx.ErrIPAddress (bad or unroutable address), nx.ErrInvalidPort (port 0),
 // nx.ErrNotConnected (refused, reset or timed out), nx.ErrWaitAborted.
@@ -224,6 +230,9 @@ func (s *TCPSocket) Connect(ctx context.Context, server netip.AddrPort, wait nx.
 	}
 	if server.Port() == 0 {
 		return fmt.Errorf("netstack: tcp socket %q: connect %v: %w", s.name, server, nx.ErrInvalidPort)
+	}
+	if err := aborted(ctx); err != nil {
+		return fmt.Errorf("netstack: tcp socket %q: connect %v: %w", s.name, server, err) // no SYN
 	}
 	s.mu.Lock()
 	if s.port == 0 || s.server != nil {
@@ -320,7 +329,7 @@ func (s *TCPSocket) awaitEstablished(ctx context.Context, dl deadline) error {
 		if rem == nx.NoWait {
 			return nx.ErrNotConnected
 		}
-		if err := nx.Await(ctx, s.ip.clock, rem, merge(wake, closed), nx.ErrNotConnected); err != nil {
+		if err := await(ctx, s.ip.clock, rem, merge(wake, closed), nx.ErrNotConnected); err != nil {
 			if errors.Is(err, nx.ErrWaitAborted) {
 				return err
 			}
@@ -427,6 +436,16 @@ func (r *chainReader) Read(p []byte) (int, error) {
 // connection and blocks (up to wait) while the transmit queue is full or the
 // send window is shut.
 //
+// ctx is checked before any byte is handed to the stack, even when the
+// window is open: once ctx is done nothing more of pkt goes on the wire and
+// Send returns an error wrapping both nx.ErrWaitAborted and ctx.Err()
+// (context.Canceled or context.DeadlineExceeded).
+//
+// When the connection dies (peer RST, retransmission timeout) the transmit
+// queue is released to the pool at once, blocked senders wake, and every
+// later Send returns nx.ErrNotConnected without waiting, as after NetX's
+// _nx_tcp_socket_connection_reset.
+//
 // Ownership: on success the socket owns pkt; it keeps it on its transmit
 // queue until the peer has acknowledged every byte, then releases it. On any
 // error the caller still owns pkt and must release it; after a partial send it
@@ -450,9 +469,18 @@ func (s *TCPSocket) Send(ctx context.Context, pkt *packetpool.Packet, wait nx.Wa
 			return fmt.Errorf("netstack: tcp socket %q: send: %w", s.name, nx.ErrNotBound)
 		}
 		ep, closed, wake := s.ep, s.closed, s.txWake
+		if ep != nil && s.abortErr == nil && connectionDead(ep) {
+			// Reset or timed out before the reaper ran: release the
+			// queue now, as _nx_tcp_socket_connection_reset does.
+			s.abortLocked(nx.ErrNotConnected)
+		}
 		if ep == nil || s.abortErr != nil {
 			s.mu.Unlock()
 			return s.sendFail(pkt, &r, nx.ErrNotConnected)
+		}
+		if err := aborted(ctx); err != nil {
+			s.mu.Unlock()
+			return s.sendFail(pkt, &r, err) // nothing more goes on the wire
 		}
 		if !s.connected {
 			s.mu.Unlock()
@@ -492,7 +520,7 @@ func (s *TCPSocket) Send(ctx context.Context, pkt *packetpool.Packet, wait nx.Wa
 		if rem == nx.NoWait {
 			return s.sendFail(pkt, &r, timeout)
 		}
-		if err := nx.Await(ctx, s.ip.clock, rem, merge(wake, closed), timeout); err != nil {
+		if err := await(ctx, s.ip.clock, rem, merge(wake, closed), timeout); err != nil {
 			return s.sendFail(pkt, &r, err)
 		}
 		select {
@@ -611,7 +639,7 @@ func (s *TCPSocket) Receive(ctx context.Context, wait nx.Wait) (*packetpool.Pack
 		if rem == nx.NoWait {
 			return nil, fmt.Errorf("netstack: tcp socket %q: receive: %w", s.name, nx.ErrNoPacket)
 		}
-		if err := nx.Await(ctx, s.ip.clock, rem, merge(wake, closed), nx.ErrNoPacket); err != nil {
+		if err := await(ctx, s.ip.clock, rem, merge(wake, closed), nx.ErrNoPacket); err != nil {
 			return nil, fmt.Errorf("netstack: tcp socket %q: receive: %w", s.name, err)
 		}
 	}
@@ -684,6 +712,10 @@ func (s *TCPSocket) readOne(ctx context.Context, ep tcpip.Endpoint, v6 bool, dl 
 // runs out (the socket is then reset and nx.ErrDisconnectFailed returned).
 // Either way every packet still on the transmit queue is released and
 // blocked senders and receivers wake with nx.ErrNotConnected.
+//
+// A ctx that is already done sends no FIN: the connection is reset as with
+// NoWait (the peer must not take a half-finished exchange for a clean end)
+// and the error wraps nx.ErrWaitAborted and ctx.Err().
 // Errors: nx.ErrNotConnected (no connection), nx.ErrInProgress,
 // nx.ErrDisconnectFailed, nx.ErrWaitAborted.
 func (s *TCPSocket) Disconnect(ctx context.Context, wait nx.Wait) error {
@@ -697,6 +729,11 @@ func (s *TCPSocket) Disconnect(ctx context.Context, wait nx.Wait) error {
 		s.resetLocked()
 		s.mu.Unlock()
 		return fmt.Errorf("netstack: tcp socket %q: disconnect: %w", s.name, nx.ErrInProgress)
+	}
+	if err := aborted(ctx); err != nil {
+		s.resetLocked()
+		s.mu.Unlock()
+		return fmt.Errorf("netstack: tcp socket %q: disconnect: %w", s.name, err)
 	}
 	closed, wake := s.closed, s.rxWake
 	s.mu.Unlock()
@@ -716,7 +753,7 @@ func (s *TCPSocket) Disconnect(ctx context.Context, wait nx.Wait) error {
 		if rem == nx.NoWait {
 			err = nx.ErrDisconnectFailed
 		} else {
-			err = nx.Await(ctx, s.ip.clock, min(rem, nx.Ticks(10)), merge(wake, closed), nx.ErrDisconnectFailed)
+			err = await(ctx, s.ip.clock, min(rem, nx.Ticks(10)), merge(wake, closed), nx.ErrDisconnectFailed)
 			if errors.Is(err, nx.ErrDisconnectFailed) && rem > nx.Ticks(10) {
 				continue // periodic re-check of the state
 			}
@@ -769,6 +806,7 @@ func (s *TCPSocket) detachLocked() {
 	if s.ep != nil {
 		s.wq.EventUnregister(&s.rxEntry)
 		s.wq.EventUnregister(&s.txEntry)
+		s.wq.EventUnregister(&s.hupEntry)
 		s.ep.Close()
 		if s.tracked {
 			s.ip.linger.add(s.key, s.ep)

@@ -83,12 +83,18 @@ func (u *UDPSocket) Port() uint16 {
 }
 
 // Send mirrors nxd_udp_socket_send: it sends pkt's bytes as one datagram to
-// dst. On success the packet is released (UDP keeps nothing to retransmit);
-// on error the caller keeps it. Errors: nx.ErrNotBound, nx.ErrInvalidPacket,
-// nx.ErrIPAddress, nx.ErrSize (larger than the MTU allows).
-func (u *UDPSocket) Send(pkt *packetpool.Packet, dst netip.AddrPort) error {
+// dst. It does not block. On success the packet is released (UDP keeps
+// nothing to retransmit); on error the caller keeps it. A ctx that is
+// already done sends nothing and returns an error wrapping both
+// nx.ErrWaitAborted and ctx.Err(). Errors: nx.ErrNotBound,
+// nx.ErrInvalidPacket, nx.ErrIPAddress, nx.ErrSize (larger than the MTU
+// allows), nx.ErrWaitAborted.
+func (u *UDPSocket) Send(ctx context.Context, pkt *packetpool.Packet, dst netip.AddrPort) error {
 	if pkt == nil || pkt.Length() == 0 {
 		return fmt.Errorf("netstack: udp socket %q: send: %w", u.name, nx.ErrInvalidPacket)
+	}
+	if err := aborted(ctx); err != nil {
+		return fmt.Errorf("netstack: udp socket %q: send to %v: %w", u.name, dst, err)
 	}
 	u.mu.Lock()
 	ep := u.ep
@@ -143,7 +149,7 @@ func (u *UDPSocket) Receive(ctx context.Context, wait nx.Wait) (*packetpool.Pack
 		if rem == nx.NoWait {
 			return nil, netip.AddrPort{}, fmt.Errorf("netstack: udp socket %q: receive: %w", u.name, nx.ErrNoPacket)
 		}
-		if err := nx.Await(ctx, u.ip.clock, rem, merge(wake, closed), nx.ErrNoPacket); err != nil {
+		if err := await(ctx, u.ip.clock, rem, merge(wake, closed), nx.ErrNoPacket); err != nil {
 			return nil, netip.AddrPort{}, fmt.Errorf("netstack: udp socket %q: receive: %w", u.name, err)
 		}
 	}
