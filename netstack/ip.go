@@ -319,6 +319,9 @@ type Info struct {
 	ICMPEchoRepliesSent               uint64
 	ARPRequestsSent, ARPRepliesSent   uint64
 	ARPRequestsReceived               uint64
+	ARPResponsesReceived              uint64 // nx_arp_info_get's arp_responses_received
+	NeighborSolicitsSent              uint64 // IPv6 neighbor solicitations (NetX: ND cache requests)
+	NeighborAdvertsReceived           uint64 // IPv6 neighbor advertisements received
 	LinkTxFrames, LinkRxFrames        uint64
 	LinkTxBackpressure, LinkErrors    uint64 // LinkErrors: the driver's read and write failures
 }
@@ -344,6 +347,9 @@ func (ip *IP) Info() Info {
 	in.ARPRequestsSent = st.ARP.OutgoingRequestsSent.Value()
 	in.ARPRepliesSent = st.ARP.OutgoingRepliesSent.Value()
 	in.ARPRequestsReceived = st.ARP.RequestsReceived.Value()
+	in.ARPResponsesReceived = st.ARP.RepliesReceived.Value()
+	in.NeighborSolicitsSent = st.ICMP.V6.PacketsSent.NeighborSolicit.Value()
+	in.NeighborAdvertsReceived = st.ICMP.V6.PacketsReceived.NeighborAdvert.Value()
 	ds := ip.drv.Stats()
 	in.BytesSent, in.BytesReceived = ds.TxBytes, ds.RxBytes
 	in.LinkTxFrames, in.LinkRxFrames = ds.TxFrames, ds.RxFrames

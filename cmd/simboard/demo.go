@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -34,12 +36,17 @@ var (
 	hostAddr6  = netip.MustParsePrefix("2001:db8::1/64")
 )
 
+// demoCmd is `simboard demo`.
+type demoCmd struct{ f demoFlags }
+
+func (c *demoCmd) groups() []flagGroup { return []flagGroup{&c.f} }
+
 type demoFlags struct {
 	commonFlags
 	bodySize    int
 	recipients  int
 	auth        string
-	tlsMode     string
+	tls         tlsMode
 	loss        float64
 	delay       time.Duration
 	rate        string
@@ -49,6 +56,55 @@ type demoFlags struct {
 	ipv6        bool
 	pcap        string
 	timeout     time.Duration
+
+	// Parsed by check.
+	authType smtpc.AuthType
+	rateBits int64
+}
+
+func (f *demoFlags) register(fs *flag.FlagSet) {
+	f.commonFlags.register(fs)
+	fs.IntVar(&f.bodySize, "body-size", 64<<10, "mail body size in `BYTES`, 1..268435456 (lines of 76 characters, some starting with '.')")
+	fs.IntVar(&f.recipients, "recipients", 1, "`N` recipients, 1..100 (each gets a mailbox on the mail host)")
+	fs.StringVar(&f.auth, "auth", "plain", "SMTP AUTH `MECH`: auto, plain, login, cram-md5, xoauth2 or none")
+	registerTLS(fs, &f.tls, nil, tlsOff)
+	fs.Float64Var(&f.loss, "loss", 0, "frame loss `PROBABILITY` on the Wire, each direction, in [0, 1) (e.g. 0.05)")
+	fs.DurationVar(&f.delay, "delay", 0, "one-way `DELAY` on the Wire (e.g. 2ms)")
+	fs.StringVar(&f.rate, "rate", "", "link `RATE` limit in bits/s, e.g. 10M or 100k (default unlimited)")
+	fs.Int64Var(&f.seed, "seed", 1, "`SEED` for the Wire's impairments (same seed, same run)")
+	fs.IntVar(&f.poolPackets, "pool-packets", 64, "`N` packets in the board's default pool (and its receive pool)")
+	fs.IntVar(&f.payload, "payload", 1536, "payload `BYTES` per packet in the board's pools, 256..65536")
+	fs.BoolVar(&f.ipv6, "ipv6", false, "talk to the mail host over IPv6 (2001:db8::/64)")
+	fs.StringVar(&f.pcap, "pcap", "", "pcap `FILE` to write (default: simboard-demo.pcap in the temp directory)")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this `DURATION`")
+}
+
+func (f *demoFlags) check() error {
+	if err := f.commonFlags.check(); err != nil {
+		return err
+	}
+	var err error
+	if f.authType, err = parseAuth(f.auth); err != nil {
+		return err
+	}
+	if f.rateBits, err = parseRate(f.rate); err != nil {
+		return err
+	}
+	switch {
+	case f.bodySize < 1 || f.bodySize > maxBodySize:
+		return usagef("--body-size %d is out of range: use 1..%d (256 MiB)", f.bodySize, maxBodySize)
+	case f.recipients < 1 || f.recipients > 100:
+		return usagef("--recipients %d is out of range: use 1..100", f.recipients)
+	case f.delay < 0:
+		return usagef("--delay %v must not be negative", f.delay)
+	}
+	if err := checkLoss(f.loss); err != nil {
+		return err
+	}
+	if err := checkPool(f.payload, f.poolPackets); err != nil {
+		return err
+	}
+	return checkTimeout(f.timeout)
 }
 
 // stage is one timed step of the demo.
@@ -89,87 +145,25 @@ type demoReport struct {
 	Pcap       string           `json:"pcap"`
 }
 
-func runDemo(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", "[flags]", stderr)
-	var f demoFlags
-	f.register(fs)
-	fs.IntVar(&f.bodySize, "body-size", 64<<10, "mail body size in bytes (lines of 76 characters, some starting with '.')")
-	fs.IntVar(&f.recipients, "recipients", 1, "number of recipients (each gets a mailbox on the mail host)")
-	fs.StringVar(&f.auth, "auth", "plain", "SMTP AUTH mechanism: plain, login, cram-md5, xoauth2 or none")
-	fs.StringVar(&f.tlsMode, "tls", "none", "transport security: none (ports 25/110, readable in Wireshark), starttls (587/110+STLS) or implicit (465/995)")
-	fs.Float64Var(&f.loss, "loss", 0, "frame loss probability on the Wire, each direction (e.g. 0.05)")
-	fs.DurationVar(&f.delay, "delay", 0, "one-way delay on the Wire (e.g. 2ms)")
-	fs.StringVar(&f.rate, "rate", "", "link rate limit, e.g. 10M or 100k bits/s (default unlimited)")
-	fs.Int64Var(&f.seed, "seed", 1, "seed for the Wire's impairments (same seed, same run)")
-	fs.IntVar(&f.poolPackets, "pool-packets", 64, "packets in the board's default pool (and its receive pool)")
-	fs.IntVar(&f.payload, "payload", 1536, "payload bytes per packet in the board's pools")
-	fs.BoolVar(&f.ipv6, "ipv6", false, "talk to the mail host over IPv6 (2001:db8::/64)")
-	fs.StringVar(&f.pcap, "pcap", "", "pcap file to write (default: simboard-demo.pcap in the temp directory)")
-	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	log, err := f.logger(stderr)
-	if err != nil {
-		return err
-	}
-	auth, err := parseAuth(f.auth)
-	if err != nil {
-		return err
-	}
-	switch {
-	case f.bodySize < 1:
-		return usagef("--body-size must be at least 1")
-	case f.recipients < 1 || f.recipients > 100:
-		return usagef("--recipients must be 1..100")
-	case f.loss < 0 || f.loss >= 1:
-		return usagef("--loss must be in [0, 1)")
-	case f.poolPackets < 4:
-		return usagef("--pool-packets must be at least 4")
-	case f.payload < 256:
-		return usagef("--payload must be at least 256 bytes")
-	case f.tlsMode != "none" && f.tlsMode != "starttls" && f.tlsMode != "implicit":
-		return usagef("--tls must be none, starttls or implicit")
-	}
-	rate, err := parseRate(f.rate)
-	if err != nil {
-		return err
-	}
+func (c *demoCmd) run(e *cmdEnv) error {
+	f := c.f
+	log := f.logger(e.stderr)
 	if f.pcap == "" {
 		f.pcap = filepath.Join(os.TempDir(), "simboard-demo.pcap")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	ctx, cancel := context.WithTimeout(e.ctx, f.timeout)
 	defer cancel()
-	rep, err := demo(ctx, f, auth, rate, log, stderr)
+	rep, err := demo(ctx, f, f.authType, f.rateBits, log, e.stderr)
 	if err != nil {
 		return err
 	}
 	if f.json {
-		enc := json.NewEncoder(stdout)
+		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	printDemo(stdout, rep)
+	printDemo(e.stdout, rep)
 	return nil
-}
-
-func parseAuth(s string) (smtpc.AuthType, error) {
-	switch strings.ToLower(s) {
-	case "plain":
-		return smtpc.AuthPlain, nil
-	case "login":
-		return smtpc.AuthLogin, nil
-	case "cram-md5", "crammd5":
-		return smtpc.AuthCRAMMD5, nil
-	case "xoauth2":
-		return smtpc.AuthXOAUTH2, nil
-	case "none":
-		return smtpc.AuthNone, nil
-	}
-	return 0, usagef("unknown --auth %q: use plain, login, cram-md5, xoauth2 or none", s)
 }
 
 // parseRate reads "10M", "100k", "1G" or a plain number of bits per second.
@@ -177,7 +171,7 @@ func parseRate(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	mult := int64(1)
+	orig, mult := s, int64(1)
 	switch strings.ToLower(s[len(s)-1:]) {
 	case "k":
 		mult, s = 1e3, s[:len(s)-1]
@@ -187,8 +181,8 @@ func parseRate(s string) (int64, error) {
 		mult, s = 1e9, s[:len(s)-1]
 	}
 	var v int64
-	if _, err := fmt.Sscan(s, &v); err != nil || v <= 0 {
-		return 0, usagef("bad --rate %q: use e.g. 10M or 100k", s)
+	if _, err := fmt.Sscan(s, &v); err != nil || v <= 0 || v > math.MaxInt64/mult {
+		return 0, usagef("bad --rate %q: use e.g. 10M or 100k", orig)
 	}
 	return v * mult, nil
 }
@@ -213,7 +207,7 @@ func demoBody(n int) []byte {
 }
 
 func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log *slog.Logger, stderr io.Writer) (*demoReport, error) {
-	rep := &demoReport{BodyBytes: f.bodySize, Recipients: f.recipients, Auth: f.auth, TLS: f.tlsMode, Pcap: f.pcap}
+	rep := &demoReport{BodyBytes: f.bodySize, Recipients: f.recipients, Auth: f.auth, TLS: string(f.tls), Pcap: f.pcap}
 	timed := func(name string, start time.Time, detail string) {
 		d := time.Since(start)
 		rep.Stages = append(rep.Stages, stage{Name: name, Millis: float64(d.Microseconds()) / 1000, Detail: detail, duration: d})
@@ -266,7 +260,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	users["board"] = "board-secret"
 	host, err := mailhost.New(mailhost.Options{
 		Domain: demoDomain, Users: users, Tokens: map[string]string{"board": "board-secret"},
-		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: f.tlsMode == "none",
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: f.tls == tlsOff,
 		MaxMessageBytes: int64(f.bodySize) + 1<<20, Logger: log,
 	})
 	if err != nil {
@@ -291,13 +285,16 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 		From: "board@" + demoDomain, ClientDomain: "board." + demoDomain, Auth: auth,
 		ServerAddr: server, TLSConfig: tlsCfg, Logger: log,
 	}
-	switch f.tlsMode {
-	case "none":
-		sopts.Port, sopts.TLS, sopts.AllowPlaintextAuth = 25, smtpc.TLSOff, true
-	case "starttls":
-		sopts.Port, sopts.TLS = 587, smtpc.TLSRequired
-	case "implicit":
-		sopts.Port, sopts.TLS = 465, smtpc.TLSImplicit
+	sopts.Port = f.tls.smtpPort()
+	switch f.tls {
+	case tlsOff:
+		sopts.TLS, sopts.AllowPlaintextAuth = smtpc.TLSOff, true
+	case tlsOpportunistic:
+		sopts.TLS = smtpc.TLSOpportunistic
+	case tlsRequired:
+		sopts.TLS = smtpc.TLSRequired
+	case tlsImplicit:
+		sopts.TLS = smtpc.TLSImplicit
 	}
 	t1 := time.Now()
 	cl, err := smtpc.Create(sopts)
@@ -329,13 +326,16 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	t2 := time.Now()
 	popts := pop3c.Options{APOP: true, IP: brd.ip, Pool: brd.pool, Server: server, Name: "rcpt1", Password: users["rcpt1"],
 		TLSConfig: tlsCfg, Logger: log}
-	switch f.tlsMode {
-	case "none":
-		popts.Port, popts.TLS = 110, pop3c.TLSOff
-	case "starttls":
-		popts.Port, popts.TLS = 110, pop3c.TLSRequired
-	case "implicit":
-		popts.Port, popts.TLS = 995, pop3c.TLSImplicit
+	popts.Port = f.tls.pop3Port()
+	switch f.tls {
+	case tlsOff:
+		popts.TLS = pop3c.TLSOff
+	case tlsOpportunistic:
+		popts.TLS = pop3c.TLSOpportunistic
+	case tlsRequired:
+		popts.TLS = pop3c.TLSRequired
+	case tlsImplicit:
+		popts.TLS = pop3c.TLSImplicit
 	}
 	pc, err := pop3c.Create(ctx, popts)
 	if err != nil {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -9,34 +11,79 @@ import (
 	"github.com/simboard/simboard/internal/trace"
 )
 
-func runTrace(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("trace", "[--json] FILE.pcap", stderr)
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	maxEvents := fs.Int("max-events", 0, "stop listing dialogue lines of a flow after this many (0 = all)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// traceCmd is `simboard trace FILE.pcap`.
+type traceCmd struct {
+	json      bool
+	maxEvents int
+}
+
+func (c *traceCmd) groups() []flagGroup { return []flagGroup{c} }
+
+func (c *traceCmd) register(fs *flag.FlagSet) {
+	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
+	fs.IntVar(&c.maxEvents, "max-events", 0, "list at most `N` dialogue lines per flow (0 = all)")
+}
+
+func (c *traceCmd) check() error {
+	if c.maxEvents < 0 {
+		return usagef("--max-events %d must not be negative (0 = all)", c.maxEvents)
 	}
-	if fs.NArg() != 1 {
-		return usagef("want exactly one pcap file, got %d arguments", fs.NArg())
-	}
-	f, err := os.Open(fs.Arg(0))
+	return nil
+}
+
+func (c *traceCmd) run(e *cmdEnv) error {
+	path := e.args[0]
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	rep, err := trace.Analyze(f, trace.Options{MaxEvents: *maxEvents})
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return fmt.Errorf("read %s: is a directory, not a pcap file", path)
+	}
+	max := c.maxEvents
+	if max == 0 {
+		max = -1 // the trace package's "no limit"
+	}
+	r := &traceReader{ctx: e.ctx, r: f}
+	rep, err := trace.Analyze(r, trace.Options{MaxEvents: max})
+	if r.err != nil {
+		// The file could not be read (or Ctrl-C): that, not a format
+		// complaint about the bytes that did arrive, is the failure.
+		return fmt.Errorf("read %s: %w", path, r.err)
+	}
 	if rep == nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err != nil {
 		// A truncated capture still has a report: print it, then say so.
-		fmt.Fprintf(stderr, "simboard trace: warning: %v\n", err)
+		fmt.Fprintf(e.stderr, "simboard trace: warning: %v\n", err)
 	}
-	if *asJSON {
-		return rep.WriteJSON(stdout)
+	if c.json {
+		return rep.WriteJSON(e.stdout)
 	}
-	if werr := rep.WriteText(stdout); werr != nil {
-		return errors.Join(werr, err)
+	return rep.WriteText(e.stdout)
+}
+
+// traceReader records the first read error other than EOF, and stops the
+// analysis when ctx is done (SIGINT/SIGTERM).
+type traceReader struct {
+	ctx context.Context
+	r   io.Reader
+	err error
+}
+
+func (t *traceReader) Read(b []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
 	}
-	return nil
+	if err := t.ctx.Err(); err != nil {
+		t.err = err
+		return 0, err
+	}
+	n, err := t.r.Read(b)
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.err = err
+	}
+	return n, err
 }

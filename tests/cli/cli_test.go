@@ -56,7 +56,7 @@ func TestDemo(t *testing.T) {
 	}{
 		{"clean", nil},
 		{"loss5", []string{"--loss", "0.05", "--seed", "3"}},
-		{"starttls-3rcpt-login", []string{"--tls", "starttls", "--recipients", "3", "--auth", "login"}},
+		{"starttls-3rcpt-login", []string{"--tls", "required", "--recipients", "3", "--auth", "login"}},
 		{"implicit-cram-ipv6", []string{"--tls", "implicit", "--auth", "cram-md5", "--ipv6"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,10 +178,10 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"bogus"}, 2, "unknown command"},
-		{[]string{"demo", "--loss", "2"}, 2, "--loss must be"},
+		{[]string{"demo", "--loss", "2"}, 2, "--loss 2 must be in [0, 1)"},
 		{[]string{"demo", "--auth", "kerberos"}, 2, "unknown --auth"},
 		{[]string{"send"}, 2, "--to is required"},
-		{[]string{"trace"}, 2, "want exactly one pcap file"},
+		{[]string{"trace"}, 2, "missing argument"},
 		{[]string{"trace", "/nonexistent.pcap"}, 1, "no such file"},
 		{[]string{"tap", "--host", "192.0.2.1/24"}, 2, "192.0.2.0/24"},
 		{[]string{"demo", "--help"}, 0, "-body-size"},

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/simboard/simboard/apps/pop3c"
+	"github.com/simboard/simboard/internal/mailhost"
+)
+
+// fetchCmd is `simboard fetch`.
+type fetchCmd struct {
+	net netFlags
+	box fetchFlags
+}
+
+func (c *fetchCmd) groups() []flagGroup { return []flagGroup{&c.net, &c.box} }
+
+// fetchFlags are fetch's own flags: the mailbox and what to do with it.
+type fetchFlags struct {
+	user   string
+	login  string
+	outDir string
+	del    bool
+	netx   bool
+}
+
+// loginModes is the --login vocabulary.
+const loginModes = "auto, apop, user or auth-plain"
+
+func (f *fetchFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.user, "user", "", "POP3 user `NAME` (required)")
+	fs.StringVar(&f.login, "login", "auto", "how to log in, `HOW`: auto (APOP when the greeting offers it, else AUTH PLAIN when\n"+
+		"offered, else USER/PASS), apop, user (USER/PASS) or auth-plain (SASL PLAIN)")
+	fs.StringVar(&f.outDir, "out", "", "write each message to `DIR`/<uidl>.eml (default: print sizes only)")
+	fs.BoolVar(&f.del, "delete", false, "delete each message after fetching it")
+	fs.BoolVar(&f.netx, "netx", false, "NetX Duo compatibility profile (no TLS, no AUTH, USER/PASS or APOP)")
+}
+
+func (f *fetchFlags) check() error {
+	if f.user == "" {
+		return usagef("--user is required")
+	}
+	switch f.login {
+	case "auto", "apop", "user", "auth-plain":
+	default:
+		return usagef("bad --login %q: use %s", f.login, loginModes)
+	}
+	if f.netx && f.login == "auth-plain" {
+		return usagef("--login auth-plain is not available with --netx (NetX Duo's client has no AUTH)")
+	}
+	if f.outDir != "" {
+		if st, err := os.Stat(f.outDir); err != nil || !st.IsDir() {
+			return usagef("--out %s is not a directory", f.outDir)
+		}
+	}
+	return nil
+}
+
+func (c *fetchCmd) run(e *cmdEnv) error {
+	n, f := &c.net, &c.box
+	if f.netx {
+		if err := n.netxTLS(); err != nil {
+			return err
+		}
+	}
+	log := n.logger(e.stderr)
+	pw, err := n.password()
+	if err != nil {
+		return err
+	}
+	if pw == "" {
+		return usagef("--user %s needs a password: %s", f.user, n.passwordSource())
+	}
+	s, err := n.boot(e.stderr, log, map[string]string{f.user: pw}, func(h *mailhost.Host) error {
+		return h.Store().Deliver("demo@"+demoDomain, []string{f.user + "@" + demoDomain},
+			[]byte("Subject: waiting on the Wire\r\n\r\nA message the built-in mail host held for you.\r\n.dot line\r\n"))
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	port := uint16(n.port)
+	if port == 0 {
+		port = n.tls.pop3Port()
+	}
+	opts := pop3c.Options{IP: s.brd.ip, Pool: s.brd.pool, Server: s.server, Port: port, Name: f.user, Password: pw, Logger: log}
+	switch f.login {
+	case "auto", "apop":
+		opts.APOP = true
+	case "user":
+		opts.DisableSASL = true
+	}
+	if opts.TLSConfig, err = s.tlsConfig(); err != nil {
+		return err
+	}
+	if f.netx {
+		opts.Profile = pop3c.ProfileNetX
+	}
+	switch n.tls {
+	case tlsOff:
+		opts.TLS = pop3c.TLSOff
+	case tlsOpportunistic:
+		opts.TLS = pop3c.TLSOpportunistic
+	case tlsRequired:
+		opts.TLS = pop3c.TLSRequired
+	case tlsImplicit:
+		opts.TLS = pop3c.TLSImplicit
+	}
+	if n.transcript {
+		opts.Transcript = e.stderr
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, n.timeout)
+	defer cancel()
+	cl, err := pop3c.Create(ctx, opts)
+	if err != nil {
+		return s.explain(err, port)
+	}
+	defer cl.Delete(ctx)
+	if f.login == "apop" && cl.AuthMethod() != "APOP" {
+		return fmt.Errorf("--login apop: the server logged us in with %s, not APOP", cl.AuthMethod())
+	}
+	count, total, err := cl.MailItemsGet(ctx)
+	if err != nil {
+		return fmt.Errorf("STAT: %w", err)
+	}
+	type item struct {
+		N    int    `json:"n"`
+		UID  string `json:"uidl,omitempty"`
+		Size int64  `json:"size"`
+		File string `json:"file,omitempty"`
+	}
+	var items []item
+	for i := 1; i <= count; i++ {
+		it := item{N: i}
+		if uid, err := cl.UIDLItem(ctx, i); err == nil {
+			it.UID = uid
+		}
+		var buf bytes.Buffer
+		if it.Size, err = cl.RetrTo(ctx, i, &buf); err != nil {
+			return fmt.Errorf("RETR %d: %w", i, err)
+		}
+		if f.outDir != "" {
+			name := it.UID
+			if name == "" || strings.ContainsAny(name, "/\\") || name == "." || name == ".." {
+				name = fmt.Sprintf("msg-%d", i)
+			}
+			it.File = filepath.Join(f.outDir, name+".eml")
+			if err := os.WriteFile(it.File, buf.Bytes(), 0o600); err != nil {
+				return err
+			}
+		}
+		if f.del {
+			if err := cl.MailItemDelete(ctx, i); err != nil {
+				return fmt.Errorf("DELE %d: %w", i, err)
+			}
+		}
+		items = append(items, it)
+	}
+	if err := cl.Quit(ctx); err != nil {
+		return fmt.Errorf("QUIT: %w", err)
+	}
+	if n.json {
+		return json.NewEncoder(e.stdout).Encode(map[string]any{"count": count, "total": total, "login": cl.AuthMethod(), "messages": items})
+	}
+	fmt.Fprintf(e.stdout, "fetched %d message(s), %d octets (login %s)\n", count, total, cl.AuthMethod())
+	for _, it := range items {
+		fmt.Fprintf(e.stdout, "  %d  %-24s %8d  %s\n", it.N, it.UID, it.Size, it.File)
+	}
+	return nil
+}

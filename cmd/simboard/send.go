@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/simboard/simboard/apps/smtpc"
+)
+
+// sendCmd is `simboard send`.
+type sendCmd struct {
+	net netFlags
+	msg sendFlags
+}
+
+func (c *sendCmd) groups() []flagGroup { return []flagGroup{&c.net, &c.msg} }
+
+// sendFlags are send's own flags: the message and the SMTP session.
+type sendFlags struct {
+	from, to, cc, bcc string
+	subject           string
+	body              string
+	user              string
+	auth              string
+	domain            string
+	netx              bool
+	priority          string
+	bdat              bool
+
+	// Parsed by check.
+	authType smtpc.AuthType
+	prio     smtpc.Priority
+}
+
+func (f *sendFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.from, "from", "board@"+demoDomain, "sender `ADDR`")
+	fs.StringVar(&f.to, "to", "", "recipients `ADDR[,ADDR]`, comma separated (required)")
+	fs.StringVar(&f.cc, "cc", "", "Cc recipients `ADDR[,ADDR]`, comma separated")
+	fs.StringVar(&f.bcc, "bcc", "", "Bcc recipients `ADDR[,ADDR]`, comma separated (never in the header)")
+	fs.StringVar(&f.subject, "subject", "simboard test mail", "`SUBJECT` of the mail")
+	fs.StringVar(&f.body, "body", "", "body `FILE`, or - for stdin (default: a short test text)")
+	fs.StringVar(&f.user, "user", "", "SMTP AUTH user `NAME` (empty = no AUTH)")
+	fs.StringVar(&f.auth, "auth", "auto", "AUTH `MECH`: auto (the strongest the server offers), plain, login, cram-md5,\n"+
+		"xoauth2 (the password is the token) or none; an explicit MECH the server does not offer is an error")
+	fs.StringVar(&f.domain, "domain", "board."+demoDomain, "EHLO `DOMAIN`")
+	fs.BoolVar(&f.netx, "netx", false, "NetX Duo compatibility profile: one recipient, PLAIN/LOGIN only, no TLS")
+	fs.StringVar(&f.priority, "priority", "normal", "`PRIORITY`: low, normal or high")
+	fs.BoolVar(&f.bdat, "bdat", false, "send the message in BDAT chunks (RFC 3030) when the server offers CHUNKING")
+}
+
+func (f *sendFlags) check() error {
+	if len(splitList(f.to)) == 0 {
+		return usagef("--to is required")
+	}
+	var err error
+	if f.authType, err = parseAuth(f.auth); err != nil {
+		return err
+	}
+	if f.user == "" && f.auth != "auto" && f.authType != smtpc.AuthNone {
+		return usagef("--auth %s needs --user", f.auth)
+	}
+	if f.user == "" {
+		f.authType = smtpc.AuthNone
+	}
+	var ok bool
+	if f.prio, ok = map[string]smtpc.Priority{"low": smtpc.PriorityLow, "normal": smtpc.PriorityNormal, "high": smtpc.PriorityHigh}[f.priority]; !ok {
+		return usagef("bad --priority %q: use low, normal or high", f.priority)
+	}
+	if f.body != "" && f.body != "-" {
+		if st, err := os.Stat(f.body); err != nil {
+			return usagef("--body: %v", err)
+		} else if st.IsDir() {
+			return usagef("--body %s is a directory", f.body)
+		}
+	}
+	return nil
+}
+
+// parseAuth maps --auth to smtpc's mechanism.
+func parseAuth(s string) (smtpc.AuthType, error) {
+	switch strings.ToLower(s) {
+	case "auto":
+		return smtpc.AuthPlain, nil
+	case "plain":
+		return smtpc.AuthPlain, nil
+	case "login":
+		return smtpc.AuthLogin, nil
+	case "cram-md5", "crammd5":
+		return smtpc.AuthCRAMMD5, nil
+	case "xoauth2":
+		return smtpc.AuthXOAUTH2, nil
+	case "none":
+		return smtpc.AuthNone, nil
+	}
+	return 0, usagef("unknown --auth %q: use auto, plain, login, cram-md5, xoauth2 or none", s)
+}
+
+func (c *sendCmd) run(e *cmdEnv) error {
+	n, f := &c.net, &c.msg
+	if f.netx {
+		if err := n.netxTLS(); err != nil {
+			return err
+		}
+	}
+	log := n.logger(e.stderr)
+	pw, err := n.password()
+	if err != nil {
+		return err
+	}
+	if f.authType != smtpc.AuthNone && pw == "" {
+		return usagef("--user %s with --auth %s needs a password: %s", f.user, f.auth, n.passwordSource())
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, n.timeout)
+	defer cancel()
+	var body io.Reader = strings.NewReader("Hello from a simboard board.\r\n")
+	var size int64 = -1
+	switch f.body {
+	case "":
+		size = 30
+	case "-":
+		body = newCtxReader(ctx, e.stdin)
+	default:
+		fh, err := os.Open(f.body)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		if st, err := fh.Stat(); err == nil {
+			size = st.Size()
+		}
+		body = fh
+	}
+	users := map[string]string{}
+	for _, a := range splitList(f.to + "," + f.cc + "," + f.bcc) {
+		users[strings.SplitN(a, "@", 2)[0]] = "x"
+	}
+	if f.user != "" {
+		users[f.user] = pw
+	}
+	s, err := n.boot(e.stderr, log, users, nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	port := uint16(n.port)
+	if port == 0 {
+		port = n.tls.smtpPort()
+	}
+	opts := smtpc.Options{IP: s.brd.ip, Pool: s.brd.pool, Username: f.user, Password: pw, From: f.from, ClientDomain: f.domain,
+		Auth: f.authType, ServerAddr: s.server, Port: port, Logger: log, Chunking: f.bdat}
+	if opts.TLSConfig, err = s.tlsConfig(); err != nil {
+		return err
+	}
+	if f.netx {
+		opts.Profile = smtpc.ProfileNetX
+	}
+	switch n.tls {
+	case tlsOff:
+		opts.TLS, opts.AllowPlaintextAuth = smtpc.TLSOff, true
+	case tlsOpportunistic:
+		opts.TLS = smtpc.TLSOpportunistic
+	case tlsRequired:
+		opts.TLS = smtpc.TLSRequired
+	case tlsImplicit:
+		opts.TLS = smtpc.TLSImplicit
+	}
+	if n.transcript {
+		opts.Transcript = e.stderr
+	}
+	cl, err := smtpc.Create(opts)
+	if err != nil {
+		return err
+	}
+	res, err := cl.Send(ctx, &smtpc.Message{To: splitList(f.to), Cc: splitList(f.cc), Bcc: splitList(f.bcc), Subject: f.subject, Priority: f.prio, Body: body, Size: size})
+	cl.Delete()
+	if err != nil {
+		return s.explain(err, port)
+	}
+	if n.json {
+		return json.NewEncoder(e.stdout).Encode(map[string]any{"accepted": res.Accepted, "reply": res.Reply, "recipients": res.Recipients,
+			"octets": res.Octets, "tls": res.TLS, "auth": fmt.Sprint(res.Auth), "quit_error": errString(res.QuitErr), "server": res.Server.String()})
+	}
+	fmt.Fprintf(e.stdout, "sent: %d octets to %d recipient(s) via %v, TLS %v, AUTH %v: %s\n", res.Octets, res.Recipients, res.Server, res.TLS, res.Auth, strings.TrimSpace(res.Reply))
+	if res.QuitErr != nil {
+		fmt.Fprintf(e.stdout, "note: the mail was accepted but QUIT failed: %s\n", describe(res.QuitErr))
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return describe(err)
+}
