@@ -110,7 +110,7 @@ func TestChainGrowthAndCopyAcrossPools(t *testing.T) {
 				}
 			}
 			wantRoom := packetpool.TCPPacket
-			if packetpool.TCPPacket >= dst.PayloadSize() {
+			if packetpool.TCPPacket > dst.PayloadSize() {
 				wantRoom = 0
 			}
 			if got := cp.HeaderRoom(); got != wantRoom {

@@ -10,6 +10,7 @@
 //
 //	NetX Duo                                   simboard
 //	nx_packet_pool_create                      New(Options{Name, PayloadSize, Count})
+//	  carved from pool_size bytes, as NetX     New(Options{Name, PayloadSize, MemorySize}), (*Pool).Carve
 //	  memory_size for the same pool            (*Pool).NetXMemorySize, NetXPacketCount
 //	nx_packet_pool_delete                      (*Pool).Delete
 //	nx_packet_pool_info_get                    (*Pool).Info (+ LowWater)
@@ -22,6 +23,7 @@
 //	nx_packet_data_retrieve                    (*Packet).Retrieve
 //	nx_packet_data_extract_offset              (*Packet).ExtractOffset
 //	nx_packet_copy                             (*Packet).Copy(ctx, pool, wait)
+//	_nx_packet_data_adjust                     (*Packet).DataAdjust
 //	nx_packet_length_get                       (*Packet).Length
 //	packet->nx_packet_next                     (*Packet).Next
 //	packet->nx_packet_pool_owner               (*Packet).Pool
@@ -34,9 +36,14 @@
 //
 // Statuses are nx.Status values wrapped with context:
 // errors.Is(err, nx.ErrNoPacket) holds for an empty pool with nx.NoWait.
-// Argument checks that NetX does in its _nxe_ layer (NULL pointers,
-// packet_type % 4, empty appends) are always on here and return the same
-// statuses; nil receivers return nx.ErrPtr instead of panicking.
+// Argument checks that NetX does in its _nxe_ layer (NULL pointers and
+// buffers, packet_type % 4, empty appends) are always on here, run in the
+// same order and return the same statuses; nil receivers return nx.ErrPtr
+// instead of panicking.
+//
+// A context that is done stops every call that would take a packet
+// (Allocate, and Append or Copy when they allocate) before it takes one:
+// nx.ErrWaitAborted wrapping ctx.Err(), even when packets are free.
 //
 // # Ownership
 //
@@ -57,9 +64,11 @@
 // # Memory
 //
 // A pool is one backing []byte and one slice of pre-allocated Packet headers;
-// Allocate and Release do not allocate (they take a mutex-guarded LIFO free
-// list, as NetX does), nor does Append within existing buffers. Waiting
-// allocations allocate a small waiter record.
+// Allocate and Release do not allocate (they take a lock-free LIFO free
+// list, LIFO as NetX's), nor does Append within existing buffers. Waiting
+// allocations allocate a small waiter record. Options.MemorySize sizes a
+// pool the way nx_packet_pool_create does, from a memory area: Carve tells
+// how many packets that area holds on the MCU and how many bytes it wastes.
 //
 // # Concurrency
 //

@@ -414,6 +414,67 @@ func (pk *Packet) Prepend(data []byte) error {
 	return nil
 }
 
+// DataAdjust mirrors _nx_packet_data_adjust (common/src/nx_packet_data_adjust.c),
+// which NetX's protocol layers call to make headerSize bytes of header room
+// in front of the head's data without changing the chain's bytes or length:
+//
+//  1. headerSize larger than the payload size: nx.ErrUnderflow (a header
+//     must fit in one packet);
+//  2. already headerSize bytes of room: nothing to do;
+//  3. room plus the head's tail room holds headerSize: the head's bytes move
+//     back so that they start headerSize bytes into the buffer;
+//  4. otherwise, an odd headerSize is nx.ErrNotSupported; an even one takes
+//     one type-0 packet from the head's own pool with NX_NO_WAIT (its status,
+//     nx.ErrNoPacket, is returned as is), moves the head's last bytes into
+//     it and links it right after the head.
+//
+// A negative headerSize is nx.ErrUnderflow (NetX's ULONG makes it huge);
+// nx.ErrPtr for a nil or released packet. Does not block; the caller keeps
+// ownership of the chain, now possibly one packet longer. (NetX's own
+// nx_packet_data_adjust has no context: neither has this.)
+func (pk *Packet) DataAdjust(headerSize int) error {
+	if err := pk.checkOwned("data adjust"); err != nil {
+		return err
+	}
+	if headerSize < 0 || len(pk.buf) < headerSize {
+		return fmt.Errorf("packetpool: pool %q: data adjust %d bytes of header in a %d-byte payload: %w", pk.pool.name, headerSize, len(pk.buf), nx.ErrUnderflow)
+	}
+	if pk.prepend >= headerSize {
+		return nil
+	}
+	shift := pk.app - pk.prepend
+	if pk.prepend+len(pk.buf)-pk.app >= headerSize {
+		copy(pk.buf[headerSize:], pk.buf[pk.prepend:pk.app])
+		pk.prepend, pk.app = headerSize, headerSize+shift
+		return nil
+	}
+	if headerSize&1 != 0 {
+		return fmt.Errorf("packetpool: pool %q: data adjust by an odd %d bytes across packets: %w", pk.pool.name, headerSize, nx.ErrNotSupported)
+	}
+	p := pk.pool
+	var site uintptr
+	if p.debug {
+		site = callerPC()
+	}
+	q, err := p.allocate(context.Background(), 0, nx.NoWait, site)
+	if err != nil {
+		return err
+	}
+	// append_size = header_size - available_size bytes move to the new
+	// packet; the rest of the head's bytes move back.
+	moved := headerSize - (pk.prepend + len(pk.buf) - pk.app)
+	q.app += copy(q.buf[q.prepend:], pk.buf[pk.app-moved:pk.app])
+	shift -= moved
+	copy(pk.buf[headerSize:], pk.buf[pk.prepend:pk.prepend+shift])
+	pk.prepend, pk.app = headerSize, headerSize+shift
+	q.next = pk.next
+	pk.next = q
+	if pk.last == nil {
+		pk.last = q
+	}
+	return nil
+}
+
 // TrimFront drops n bytes from the front of the chain by advancing prepend
 // pointers (e.g. after a partial send). Buffers that become empty stay in the
 // chain (the head must stay the head: the caller holds it) and are released
@@ -440,10 +501,13 @@ func (pk *Packet) TrimFront(n int) error {
 // returns nx.ErrSize and copies nothing (where NetX would overrun the
 // buffer). When the chain holds fewer bytes than its length says, it returns
 // nx.ErrInvalidPacket with the count actually copied. nx.ErrPtr for a nil or
-// released packet. Does not block; the caller keeps ownership of pk.
+// released packet or a nil buf (_nxe_packet_data_retrieve's NULL checks). Does not block; the caller keeps ownership of pk.
 func (pk *Packet) Retrieve(buf []byte) (int, error) {
 	if err := pk.checkOwned("retrieve"); err != nil {
 		return 0, err
+	}
+	if buf == nil {
+		return 0, fmt.Errorf("packetpool: pool %q: retrieve: nil buffer: %w", pk.pool.name, nx.ErrPtr)
 	}
 	if len(buf) < pk.length {
 		return 0, fmt.Errorf("packetpool: pool %q: retrieve %d bytes into %d: %w", pk.pool.name, pk.length, len(buf), nx.ErrSize)
@@ -463,46 +527,76 @@ func (pk *Packet) Retrieve(buf []byte) (int, error) {
 
 // ExtractOffset mirrors nx_packet_data_extract_offset: it copies up to
 // len(buf) bytes starting offset bytes into the chain, truncating to buf
-// (never an error for a short buf), and returns the count. offset at or past
-// Length returns nx.ErrPacketOffset, except offset 0 of an empty packet,
-// which copies 0 bytes successfully. nx.ErrPtr for a nil or released packet.
-// Does not block; the caller keeps ownership of pk.
+// (never an error for a short buf), and returns the count. Does not block;
+// the caller keeps ownership of pk.
+//
+// Statuses, in NetX's order: nx.ErrPtr for a nil or released packet or a nil
+// buf (_nxe_packet_data_extract_offset's NULL checks); then
+// nx.ErrPacketOffset when offset is at or past Length (except offset 0 of an
+// empty packet, which copies 0 bytes successfully) or negative (NetX's ULONG
+// makes it huge), and when the chain's buffers end before offset although
+// Length says otherwise (a corrupted length, line 153 of
+// nx_packet_data_extract_offset.c). As in NetX the count is
+// min(Length-offset, len(buf)) once the offset is found, even if the chain
+// runs out before that many bytes: the rest of buf is left as it was.
 func (pk *Packet) ExtractOffset(offset int, buf []byte) (int, error) {
 	if err := pk.checkOwned("extract offset"); err != nil {
 		return 0, err
 	}
+	if buf == nil {
+		return 0, fmt.Errorf("packetpool: pool %q: extract offset: nil buffer: %w", pk.pool.name, nx.ErrPtr)
+	}
 	if offset < 0 || offset >= pk.length {
-		if offset == 0 && pk.length == 0 {
+		if offset == 0 {
 			return 0, nil
 		}
 		return 0, fmt.Errorf("packetpool: pool %q: extract at offset %d of %d: %w", pk.pool.name, offset, pk.length, nx.ErrPacketOffset)
 	}
 	want := min(pk.length-offset, len(buf))
-	n := 0
-	for q := pk; q != nil && n < want; q = q.next {
-		b := q.buf[q.prepend:q.app]
-		if offset >= len(b) {
-			offset -= len(b)
-			continue
+	// Find the buffer holding offset.
+	q, rel := pk, offset
+	for ; q != nil; q = q.next {
+		l := q.app - q.prepend
+		if l > rel {
+			break
 		}
-		n += copy(buf[n:want], b[offset:])
-		offset = 0
+		rel -= l
 	}
-	return n, nil
+	if q == nil {
+		return 0, fmt.Errorf("packetpool: pool %q: extract at offset %d: chain ends before its length %d: %w", pk.pool.name, offset, pk.length, nx.ErrPacketOffset)
+	}
+	n, src := 0, q.buf[q.prepend+rel:q.app]
+	for n < want {
+		n += copy(buf[n:want], src)
+		if q = q.next; q == nil {
+			break
+		}
+		src = q.buf[q.prepend:q.app]
+	}
+	return want, nil
 }
 
 // Copy mirrors nx_packet_copy: it allocates a new chain from pool (type-0
 // packets, the caller's wait for each) holding the same bytes, chained when
-// pool's packets are smaller. The source's header room is preserved (the copy
-// starts at the same offset from data_start) when it fits in the first
-// buffer of pool's packets; otherwise the copy has no header room, where
-// NetX would set an out-of-buffer prepend pointer.
+// pool's packets are smaller.
 //
-// The caller owns the copy and keeps the source. Statuses: nx.ErrInvalidPacket
-// for an empty source or a chain holding fewer bytes than its length;
-// allocation statuses as Allocate (nx.ErrNoPacket, ...) after releasing any
-// partial copy; nx.ErrPtr for a nil or released packet or a nil or deleted
-// pool. Blocks only while an allocation waits.
+// The header room is kept as NetX keeps it (nx_packet_copy.c): the source
+// head is copied from data_start, its header room included, and the copy's
+// prepend pointer is then set to the same offset from data_start. So a
+// source with header room h gives a copy with header room h, and h bytes of
+// the first buffers hold the source's header room; when h equals pool's
+// payload the copy's head holds no data at all and the bytes start in its
+// second packet (one packet more than the data alone needs, as on the MCU).
+// A source whose header room exceeds pool's payload is where NetX sets a
+// prepend pointer past its buffer's end; here the copy then has no header
+// room instead.
+//
+// The caller owns the copy and keeps the source. Statuses: nx.ErrPtr for a
+// nil or released packet or a nil or deleted pool (_nxe_packet_copy);
+// nx.ErrInvalidPacket for an empty source or a chain holding fewer bytes
+// than its length; allocation statuses as Allocate (nx.ErrNoPacket,
+// nx.ErrWaitAborted, ...) after releasing any partial copy. Blocks only while
+// an allocation waits.
 func (pk *Packet) Copy(ctx context.Context, pool *Pool, wait nx.Wait) (*Packet, error) {
 	if err := pk.checkOwned("copy"); err != nil {
 		return nil, err
@@ -525,7 +619,7 @@ func (pk *Packet) Copy(ctx context.Context, pool *Pool, wait nx.Wait) (*Packet, 
 		return nil, err
 	}
 	headroom := pk.prepend
-	if headroom >= pool.payload {
+	if headroom > pool.payload {
 		headroom = 0
 	}
 	for q := pk; q != nil; q = q.next {

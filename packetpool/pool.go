@@ -62,7 +62,7 @@ const NetXPacketHeaderSize = 60
 const netxAlignment = 4
 
 // Options configures a Pool. The zero value is not usable: PayloadSize and
-// Count must be set.
+// one of Count or MemorySize must be set.
 type Options struct {
 	// Name is the pool's name (nx_packet_pool_create name), used in errors
 	// and Leaks. "" is allowed.
@@ -70,9 +70,17 @@ type Options struct {
 	// PayloadSize is the bytes of payload per packet (NetX payload_size);
 	// must be > 0. It includes the header room a packet type reserves.
 	PayloadSize int
-	// Count is the number of packets in the pool; must be > 0. NetX derives
-	// it from memory_size; NetXMemorySize gives the memory_size to use there.
+	// Count is the number of packets in the pool. NetX derives it from
+	// memory_size; NetXMemorySize gives the memory_size to use there. Set
+	// either Count or MemorySize, not both.
 	Count int
+	// MemorySize, when > 0, is nx_packet_pool_create's pool_size: the pool
+	// holds exactly the packets NetX Duo carves from that many bytes on a
+	// 32-bit build, starting at a 4-byte-aligned address (see
+	// NetXPacketCount for the arithmetic, and for an unaligned start):
+	// 15360 bytes of 1536-byte payloads give 9 packets, not 10. Carve
+	// reports the result. 0 means the pool is sized by Count.
+	MemorySize int
 	// Clock times suspensions (Allocate with a finite wait). nil means
 	// nx.SystemClock, which testing/synctest fakes.
 	Clock nx.Clock
@@ -111,6 +119,7 @@ type Pool struct {
 	clock   nx.Clock
 	debug   bool
 
+	carve   Carve    // how NetX lays the pool out (Carve)
 	mem     []byte   // one backing buffer for every payload
 	packets []Packet // pre-allocated packet headers
 
@@ -151,16 +160,36 @@ type waiter struct {
 }
 
 // New mirrors nx_packet_pool_create: it builds a pool of opts.Count packets of
-// opts.PayloadSize payload bytes each, all free.
+// opts.PayloadSize payload bytes each, all free, or, when opts.MemorySize is
+// set, of the packets NetX carves from that memory size (NetXPacketCount).
 //
-// Errors wrap nx.ErrSize when PayloadSize or Count is not positive or when
-// the pool would not fit the 32-bit memory_size a NetX Duo build can address
-// (NetXMemorySize > 0xFFFFFFFF). NetX's NX_PTR_ERROR cases (NULL control
-// block or memory, pools overlapping) cannot arise: each Pool owns its memory.
-// New never panics and does not block.
+// Errors wrap nx.ErrSize when PayloadSize is not positive; when Count is not
+// in 1..MaxCount (or is set together with MemorySize); when MemorySize is 4
+// bytes or less or too small for one packet (the checks of
+// _nxe_packet_pool_create); or when the pool would not fit the 32-bit
+// memory_size a NetX Duo build can address (NetXMemorySize > 0xFFFFFFFF).
+// NetX's NX_PTR_ERROR cases (NULL control block or memory, pools
+// overlapping) cannot arise: each Pool owns its memory. New never panics and
+// does not block.
 func New(opts Options) (*Pool, error) {
 	if opts.PayloadSize <= 0 {
 		return nil, fmt.Errorf("packetpool: pool %q: create: payload size %d: %w", opts.Name, opts.PayloadSize, nx.ErrSize)
+	}
+	var carve Carve
+	if opts.MemorySize != 0 {
+		if opts.Count != 0 {
+			return nil, fmt.Errorf("packetpool: pool %q: create: give Count (%d) or MemorySize (%d), not both: %w", opts.Name, opts.Count, opts.MemorySize, nx.ErrSize)
+		}
+		if opts.MemorySize > math.MaxUint32 || opts.PayloadSize > math.MaxUint32 {
+			return nil, fmt.Errorf("packetpool: pool %q: create: memory size %d exceeds a 32-bit memory size: %w", opts.Name, opts.MemorySize, nx.ErrSize)
+		}
+		carve = carveOf(opts.PayloadSize, opts.MemorySize)
+		if carve.Packets == 0 {
+			return nil, fmt.Errorf("packetpool: pool %q: create: %d bytes of memory hold no packet of %d bytes (%d with its header): %w",
+				opts.Name, opts.MemorySize, opts.PayloadSize, carve.PacketSize, nx.ErrSize)
+		}
+		opts.Count = carve.Packets
+		carve.FromMemory = true
 	}
 	if opts.Count <= 0 || opts.Count > MaxCount {
 		return nil, fmt.Errorf("packetpool: pool %q: create: count %d not in 1..%d: %w", opts.Name, opts.Count, MaxCount, nx.ErrSize)
@@ -168,6 +197,9 @@ func New(opts Options) (*Pool, error) {
 	if opts.PayloadSize > math.MaxUint32 || netxMemorySize(opts.PayloadSize, opts.Count) > math.MaxUint32 {
 		return nil, fmt.Errorf("packetpool: pool %q: create: %d packets of %d bytes exceed a 32-bit memory size: %w",
 			opts.Name, opts.Count, opts.PayloadSize, nx.ErrSize)
+	}
+	if opts.MemorySize == 0 {
+		carve = carveOf(opts.PayloadSize, int(netxMemorySize(opts.PayloadSize, opts.Count)))
 	}
 	clk := opts.Clock
 	if clk == nil {
@@ -178,6 +210,7 @@ func New(opts Options) (*Pool, error) {
 		payload: opts.PayloadSize,
 		clock:   clk,
 		debug:   opts.Debug,
+		carve:   carve,
 	}
 	// Payloads are laid out ULONG-aligned like NetX's, so a packet's buffer
 	// never shares a word with its neighbour's.
@@ -231,11 +264,23 @@ func netxMemorySize(payload, count int) uint64 {
 
 // NetXPacketCount returns how many packets nx_packet_pool_create carves from
 // memorySize bytes starting at address memoryStart on a 32-bit NetX Duo
-// build (reference netxduo.md §1.3): the start is rounded up to 4 bytes, the
-// size reduced by that adjustment and rounded down to 4, and whole strides of
-// round_up(NetXPacketHeaderSize+payloadSize, 4) are counted. Only
-// memoryStart%4 matters. NetX's nxe layer fails the create with NX_SIZE_ERROR
-// when this is 0 (or when payloadSize is 0 or memorySize <= 4).
+// build. The arithmetic, step by step from _nx_packet_pool_create
+// (common/src/nx_packet_pool_create.c), with NX_PACKET_ALIGNMENT =
+// sizeof(ULONG) = 4:
+//
+//	rounded_pool_start = round_up(pool_start, 4)
+//	pool_size          = round_down(pool_size - (rounded_pool_start - pool_start), 4)
+//	payload_address    = round_up(rounded_pool_start + sizeof(NX_PACKET), 4)
+//	header_size        = payload_address - rounded_pool_start  = round_up(60, 4) = 60
+//	payload_size'      = round_up(header_size + payload_size, 4) - header_size
+//	packets: while (packet_ptr + payload_size' + header_size <= start + pool_size) packets++
+//
+// so every packet takes a stride of round_up(60 + payloadSize, 4) bytes and
+// the count is floor(pool_size / stride): 15360 bytes of 1536-byte payloads
+// are 9 strides of 1596 (14364 bytes) with 996 bytes left over. Only
+// memoryStart%4 matters. _nxe_packet_pool_create refuses the create with
+// NX_SIZE_ERROR when the original memorySize is 4 or less, when payloadSize
+// is 0, or when one stride does not fit; this returns 0 in those cases.
 func NetXPacketCount(payloadSize int, memoryStart uintptr, memorySize int) int {
 	if payloadSize <= 0 || memorySize <= netxAlignment {
 		return 0
@@ -247,6 +292,51 @@ func NetXPacketCount(payloadSize int, memoryStart uintptr, memorySize int) int {
 	size := (memorySize - adjust) / netxAlignment * netxAlignment
 	stride := roundUp(NetXPacketHeaderSize+payloadSize, netxAlignment)
 	return size / stride
+}
+
+// Carve is how nx_packet_pool_create lays a pool out in its memory area on a
+// 32-bit NetX Duo build (a 4-byte-aligned start): what an engineer needs to
+// size the pool_size argument on the MCU.
+type Carve struct {
+	MemorySize  int  // pool_size given (Options.MemorySize), or NetXMemorySize for a pool sized by Count
+	HeaderSize  int  // sizeof(NX_PACKET) rounded to 4: NetXPacketHeaderSize
+	PayloadSize int  // payload_size asked for
+	PacketSize  int  // stride: round_up(HeaderSize + PayloadSize, 4)
+	Packets     int  // packets carved: floor(round_down(MemorySize, 4) / PacketSize)
+	Wasted      int  // bytes of MemorySize no packet uses: MemorySize - Packets*PacketSize
+	FromMemory  bool // the pool was made from Options.MemorySize
+}
+
+func carveOf(payload, memorySize int) Carve {
+	stride := roundUp(NetXPacketHeaderSize+payload, netxAlignment)
+	n := NetXPacketCount(payload, 0, memorySize)
+	return Carve{
+		MemorySize:  memorySize,
+		HeaderSize:  NetXPacketHeaderSize,
+		PayloadSize: payload,
+		PacketSize:  stride,
+		Packets:     n,
+		Wasted:      memorySize - n*stride,
+	}
+}
+
+// String formats the carve for a pool report, e.g.
+// "15360 bytes carve 9 packets of 1596 (60 header + 1536 payload, 4-byte aligned), 996 bytes unused".
+func (c Carve) String() string {
+	return fmt.Sprintf("%d bytes carve %d packets of %d (%d header + %d payload, 4-byte aligned), %d bytes unused",
+		c.MemorySize, c.Packets, c.PacketSize, c.HeaderSize, c.PayloadSize, c.Wasted)
+}
+
+// Carve returns how NetX Duo lays this pool out in memory: for a pool made
+// from Options.MemorySize, the memory given, packets carved and bytes left
+// over; for one made by Count, the exact memory_size that carves Count
+// packets (NetXMemorySize, nothing wasted). Does not block; a nil pool
+// returns the zero Carve.
+func (p *Pool) Carve() Carve {
+	if p == nil {
+		return Carve{}
+	}
+	return p.carve
 }
 
 // Name returns the pool's name. A nil pool returns "".
