@@ -157,6 +157,9 @@ func newConfig(opts Options) (config, error) {
 	if cfg.Window < 0 {
 		cfg.Window = 0
 	}
+	if cfg.netx && cfg.Window == 0 {
+		cfg.Window = netxWindow // NX_SMTP_CLIENT_TCP_WINDOW_SIZE
+	}
 	cfg.chain = opts.ChainSize
 	if cfg.chain <= 0 {
 		cfg.chain = 16 << 10
@@ -423,7 +426,7 @@ func (cfg *config) prepare(m *mail, now time.Time, hdr []byte) error {
 	if strings.ContainsAny(m.messageID, "\r\n<> ") {
 		return errorf(ErrInvalidParam, "smtpc: message id contains CR, LF, space or angle bracket")
 	}
-	if m.reader == nil {
+	if m.reader == nil && !cfg.netx { // ProfileNetX sends the body verbatim, unchecked
 		eight, err := scanBody(m.body)
 		if err != nil {
 			return err

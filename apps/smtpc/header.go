@@ -65,7 +65,7 @@ func buildHeader(dst []byte, h headerSpec) ([]byte, error) {
 		dst = appendField(dst, "From", h.from, false)
 		dst = appendField(dst, "Subject", h.subject, false)
 		dst = append(dst, "MIME-Version: 1.0\r\nContent-Type: "+defaultContentType+"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"...)
-		return dst, checkHeaderLines(dst)
+		return dst, nil // NetX checks no line length (its limit is 512 octets per field, in the session)
 	}
 	dst = appendField(dst, "To", strings.Join(h.to, ", "), true)
 	if len(h.cc) > 0 {

@@ -146,6 +146,9 @@ func (s *session) reject(st Status, stage string, rep reply) error {
 }
 
 func (s *session) run(ctx context.Context, m *mail) error {
+	if s.cfg.netx {
+		return s.runNetX(ctx, m) // netx_send.go: NetX's own state machine
+	}
 	if s.cfg.TLS == TLSImplicit {
 		if err := s.startTLS(ctx, "implicit TLS"); err != nil {
 			return err
