@@ -158,10 +158,12 @@ type session struct {
 	roots  *x509.CertPool // the built-in host's CA (Wire only)
 	peer   *mailPeer
 	wire   *driver.Wire
+	// builtin: the peer is the built-in mail host (no --tap).
+	builtin bool
 }
 
 // onWire reports whether the peer is the built-in mail host.
-func (s *session) onWire() bool { return s.wire != nil }
+func (s *session) onWire() bool { return s.builtin }
 
 // boot brings the board up on the TAP or, without --tap, on a Wire whose
 // other end is a peer board at --server running the built-in mail host
@@ -184,6 +186,7 @@ func (n *netFlags) boot(stderr io.Writer, log *slog.Logger, users map[string]str
 	}
 	// On the Wire: a peer board at --server runs the built-in mail host.
 	fmt.Fprintf(stderr, "note: no --tap: the peer at %v is simboard's built-in mail host on an in-memory Wire, not a real server\n", s.server)
+	s.builtin = true
 	var err error
 	if s.wire, err = driver.NewWire(driver.WireOptions{Seed: 1, Logger: log}); err != nil {
 		return nil, err

@@ -135,7 +135,7 @@ func TestOutOfRangeExit2(t *testing.T) {
 		pcap := filepath.Join(t.TempDir(), "x.pcap")
 		args := tc.args
 		if args[0] != "trace" {
-			args = append(append([]string{args[0], "--pcap", pcap}, args[1:]...))
+			args = append([]string{args[0], "--pcap", pcap}, args[1:]...)
 		}
 		_, stderr, code := simboard(t, []string{"SIMBOARD_PASSWORD=pw"}, args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
