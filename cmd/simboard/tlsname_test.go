@@ -18,15 +18,15 @@ import (
 
 // handshake runs a TLS handshake between cfg and a server presenting cert
 // and returns the client's error and the SNI the server saw.
-func handshake(t *testing.T, cfg *tls.Config, cert tls.Certificate) (error, string) {
+func handshake(t *testing.T, cfg *tls.Config, cert tls.Certificate) (sni string, err error) {
 	t.Helper()
 	c, s := net.Pipe()
 	defer c.Close()
 	defer s.Close()
-	sni := make(chan string, 1)
+	sniCh := make(chan string, 1)
 	go func() {
 		srv := tls.Server(s, &tls.Config{Certificates: []tls.Certificate{cert}, GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
-			sni <- h.ServerName
+			sniCh <- h.ServerName
 			return nil, nil
 		}})
 		srv.SetDeadline(time.Now().Add(5 * time.Second))
@@ -35,12 +35,12 @@ func handshake(t *testing.T, cfg *tls.Config, cert tls.Certificate) (error, stri
 	}()
 	cl := tls.Client(c, cfg)
 	cl.SetDeadline(time.Now().Add(5 * time.Second))
-	err := cl.Handshake()
+	err = cl.Handshake()
 	select {
-	case name := <-sni:
-		return err, name
+	case name := <-sniCh:
+		return name, err
 	case <-time.After(5 * time.Second):
-		return err, "<no hello>"
+		return "<no hello>", err
 	}
 }
 
@@ -80,7 +80,7 @@ func TestTLSServerName(t *testing.T) {
 			if cfg.ServerName != tc.wantName || cfg.InsecureSkipVerify {
 				t.Fatalf("tlsConfig().ServerName = %q (skip verify %v), want %q, verified", cfg.ServerName, cfg.InsecureSkipVerify, tc.wantName)
 			}
-			herr, sni := handshake(t, cfg, realCert)
+			sni, herr := handshake(t, cfg, realCert)
 			if (herr == nil) != tc.ok {
 				t.Errorf("handshake = %v, want ok %v", herr, tc.ok)
 			}
