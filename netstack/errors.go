@@ -2,8 +2,6 @@ package netstack
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -77,31 +75,15 @@ func linkLocal(mac net.HardwareAddr) tcpip.Address {
 
 const shutdownWrite = tcpip.ShutdownWrite
 
-// aborted returns nil while ctx is live. Once ctx is done it returns
-// nx.ErrWaitAborted wrapped together with ctx.Err(), so that both
-// errors.Is(err, nx.ErrWaitAborted) and errors.Is(err, context.Canceled) (or
-// context.DeadlineExceeded) hold. A nil ctx never aborts.
+// aborted returns nil while ctx is live, and nx.Aborted(ctx) once it is
+// done: NX_WAIT_ABORTED for which errors.Is also holds for ctx.Err()
+// (context.Canceled or context.DeadlineExceeded). A nil ctx never aborts.
 //
 // Every netstack call that would put bytes or segments on the wire checks it
 // first: nothing leaves the board once the caller's context is done.
 func aborted(ctx context.Context) error {
-	if ctx == nil {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w (%w)", nx.ErrWaitAborted, err)
+	if nx.Done(ctx) {
+		return nx.Aborted(ctx)
 	}
 	return nil
-}
-
-// await is nx.Await with the context's error kept reachable: when the wait
-// is aborted by ctx, the result wraps both nx.ErrWaitAborted and ctx.Err().
-func await(ctx context.Context, clk nx.Clock, wait nx.Wait, ready <-chan struct{}, timeout nx.Status) error {
-	err := nx.Await(ctx, clk, wait, ready, timeout)
-	if errors.Is(err, nx.ErrWaitAborted) {
-		if a := aborted(ctx); a != nil {
-			return a
-		}
-	}
-	return err
 }

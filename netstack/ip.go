@@ -407,7 +407,7 @@ func (ip *IP) StatusCheck(ctx context.Context, needed uint32, wait nx.Wait) (uin
 			}
 			step = min(step, rem)
 		}
-		if err := await(ctx, ip.clock, step, nil, nx.ErrNotSuccessful); errors.Is(err, nx.ErrWaitAborted) {
+		if err := nx.Await(ctx, ip.clock, step, nil, nx.ErrNotSuccessful); errors.Is(err, nx.ErrWaitAborted) {
 			return actual, err
 		}
 	}

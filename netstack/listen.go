@@ -97,7 +97,7 @@ func (l *listener) accept(ctx context.Context, dl deadline) (tcpip.Endpoint, *wa
 		if rem == nx.NoWait {
 			return nil, nil, peer, nx.ErrNotConnected
 		}
-		if err := await(ctx, l.ip.clock, rem, merge(l.wake, l.done), nx.ErrNotConnected); err != nil {
+		if err := nx.Await(ctx, l.ip.clock, rem, merge(l.wake, l.done), nx.ErrNotConnected); err != nil {
 			return nil, nil, peer, err
 		}
 	}

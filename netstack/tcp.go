@@ -201,7 +201,7 @@ func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) e
 		if rem == nx.NoWait {
 			return fmt.Errorf("netstack: tcp socket %q: bind port %d: %w", s.name, port, nx.ErrPortUnavailable)
 		}
-		if err := await(ctx, ip.clock, min(rem, nx.Ticks(1)), nil, nx.ErrPortUnavailable); errors.Is(err, nx.ErrWaitAborted) {
+		if err := nx.Await(ctx, ip.clock, min(rem, nx.Ticks(1)), nil, nx.ErrPortUnavailable); errors.Is(err, nx.ErrWaitAborted) {
 			return err
 		}
 	}
@@ -329,7 +329,7 @@ func (s *TCPSocket) awaitEstablished(ctx context.Context, dl deadline) error {
 		if rem == nx.NoWait {
 			return nx.ErrNotConnected
 		}
-		if err := await(ctx, s.ip.clock, rem, merge(wake, closed), nx.ErrNotConnected); err != nil {
+		if err := nx.Await(ctx, s.ip.clock, rem, merge(wake, closed), nx.ErrNotConnected); err != nil {
 			if errors.Is(err, nx.ErrWaitAborted) {
 				return err
 			}
@@ -520,7 +520,7 @@ func (s *TCPSocket) Send(ctx context.Context, pkt *packetpool.Packet, wait nx.Wa
 		if rem == nx.NoWait {
 			return s.sendFail(pkt, &r, timeout)
 		}
-		if err := await(ctx, s.ip.clock, rem, merge(wake, closed), timeout); err != nil {
+		if err := nx.Await(ctx, s.ip.clock, rem, merge(wake, closed), timeout); err != nil {
 			return s.sendFail(pkt, &r, err)
 		}
 		select {
@@ -639,7 +639,7 @@ func (s *TCPSocket) Receive(ctx context.Context, wait nx.Wait) (*packetpool.Pack
 		if rem == nx.NoWait {
 			return nil, fmt.Errorf("netstack: tcp socket %q: receive: %w", s.name, nx.ErrNoPacket)
 		}
-		if err := await(ctx, s.ip.clock, rem, merge(wake, closed), nx.ErrNoPacket); err != nil {
+		if err := nx.Await(ctx, s.ip.clock, rem, merge(wake, closed), nx.ErrNoPacket); err != nil {
 			return nil, fmt.Errorf("netstack: tcp socket %q: receive: %w", s.name, err)
 		}
 	}
@@ -753,7 +753,7 @@ func (s *TCPSocket) Disconnect(ctx context.Context, wait nx.Wait) error {
 		if rem == nx.NoWait {
 			err = nx.ErrDisconnectFailed
 		} else {
-			err = await(ctx, s.ip.clock, min(rem, nx.Ticks(10)), merge(wake, closed), nx.ErrDisconnectFailed)
+			err = nx.Await(ctx, s.ip.clock, min(rem, nx.Ticks(10)), merge(wake, closed), nx.ErrDisconnectFailed)
 			if errors.Is(err, nx.ErrDisconnectFailed) && rem > nx.Ticks(10) {
 				continue // periodic re-check of the state
 			}

@@ -149,7 +149,7 @@ func (u *UDPSocket) Receive(ctx context.Context, wait nx.Wait) (*packetpool.Pack
 		if rem == nx.NoWait {
 			return nil, netip.AddrPort{}, fmt.Errorf("netstack: udp socket %q: receive: %w", u.name, nx.ErrNoPacket)
 		}
-		if err := await(ctx, u.ip.clock, rem, merge(wake, closed), nx.ErrNoPacket); err != nil {
+		if err := nx.Await(ctx, u.ip.clock, rem, merge(wake, closed), nx.ErrNoPacket); err != nil {
 			return nil, netip.AddrPort{}, fmt.Errorf("netstack: udp socket %q: receive: %w", u.name, err)
 		}
 	}
