@@ -242,7 +242,9 @@ func New(opts Options) (*IP, error) {
 }
 
 // Close mirrors nx_ip_delete: it aborts every socket (releasing the packets
-// they hold), stops the stack and joins the IP's goroutines. It does not
+// they hold), stops the stack and joins the IP's goroutines. A connection
+// that is still live is reset (RST); one in TIME_WAIT after a completed FIN
+// exchange ends quietly, with nothing on the wire. It does not
 // close the driver. Close is idempotent and returns nil.
 func (ip *IP) Close() error {
 	ip.mu.Lock()
@@ -274,6 +276,10 @@ func (ip *IP) Close() error {
 	for _, u := range udps {
 		u.close()
 	}
+	// A connection in TIME_WAIT has finished its FIN exchange: end it
+	// without the RST the stack's close would send (NetX's nx_ip_delete
+	// sends nothing). Live connections were reset above.
+	ip.linger.endAllTimeWait(ip.link)
 	ip.stack.Close()
 	ip.link.closeTx()
 	ip.cancel()

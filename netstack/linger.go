@@ -57,9 +57,10 @@ func (l *lingering) busy(port uint16) bool {
 	return len(l.pruneLocked(port)) > 0
 }
 
-// endTimeWait ends, with gVisor's abort, the TIME_WAIT endpoint that holds
-// key's four-tuple. It reports whether there was one.
-func (l *lingering) endTimeWait(key flowKey) bool {
+// endTimeWait ends quietly (no RST on the wire, as NetX's unbind ends
+// TIMED_WAIT) the TIME_WAIT endpoint that holds key's four-tuple. It reports
+// whether there was one.
+func (l *lingering) endTimeWait(link *linkEP, key flowKey) bool {
 	l.mu.Lock()
 	var victim tcpip.Endpoint
 	for _, e := range l.pruneLocked(key.lport) {
@@ -72,8 +73,30 @@ func (l *lingering) endTimeWait(key flowKey) bool {
 	if victim == nil {
 		return false
 	}
-	victim.Abort()
+	link.quietAbort(key, victim)
 	return true
+}
+
+// endAllTimeWait ends every endpoint still in TIME_WAIT quietly. IP.Close
+// calls it before the stack closes, because the stack's close aborts every
+// endpoint it still has and gVisor's Abort sends a RST even in TIME_WAIT:
+// the RST after a completed FIN exchange that Wireshark flags. Endpoints
+// still really closing (FIN_WAIT, CLOSING, LAST_ACK) are left to the
+// stack's abort, which resets them.
+func (l *lingering) endAllTimeWait(link *linkEP) {
+	l.mu.Lock()
+	var victims []lingerEP
+	for p := range l.eps {
+		for _, e := range l.pruneLocked(p) {
+			if tcp.EndpointState(e.ep.State()) == tcp.StateTimeWait {
+				victims = append(victims, e)
+			}
+		}
+	}
+	l.mu.Unlock()
+	for _, v := range victims {
+		link.quietAbort(v.key, v.ep)
+	}
 }
 
 // pruneLocked drops finished endpoints on port and returns what is left.

@@ -28,7 +28,7 @@ const frameQueueDepth = 512
 // driver as pool packets on one rx goroutine, are copied into a gVisor
 // buffer, and the packet is released.
 //
-// Lock order: txMu only; dispatcher uses its own RWMutex.
+// Lock order: txMu, then qmu; dispatcher uses its own RWMutex.
 type linkEP struct {
 	drv *driver.Driver
 	mtu uint32 // frame MTU: IP MTU + 14
@@ -50,6 +50,12 @@ type linkEP struct {
 	// txBlocked counts writes that waited for ring space (back-pressure).
 	// Frame and byte counts are the driver's (driver.Stats), not kept twice.
 	txBlocked atomic.Uint64
+
+	// quiet names the connections being ended without a RST (see
+	// quietAbort); muting is its size, so the hot path tests one atomic.
+	muting atomic.Int32
+	qmu    sync.Mutex
+	quiet  map[flowKey]int
 }
 
 var _ stack.LinkEndpoint = (*linkEP)(nil)
@@ -125,6 +131,11 @@ func (e *linkEP) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 			off += copy(buf[off:], s)
 		}
 		e.txRing[slot] = buf
+		if e.muting.Load() > 0 && e.muted(buf) {
+			e.txMu.Unlock()
+			n++ // consumed on purpose: a quiet end sends nothing
+			continue
+		}
 		e.txLen[slot] = size
 		e.txCount++
 		e.txCond.Broadcast()
@@ -132,6 +143,40 @@ func (e *linkEP) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 		n++
 	}
 	return n, nil
+}
+
+// quietAbort ends ep, the connection key names, with gVisor's Abort but
+// drops the RST that Abort sends: NetX ends TIMED_WAIT at unbind and at
+// nx_ip_delete without a segment (_nx_tcp_socket_block_cleanup), so a
+// completed FIN exchange is never followed by a RST. Abort writes the RST
+// synchronously on the caller's goroutine (the route to the peer is
+// resolved in TIME_WAIT), so the key is muted only for the call.
+func (e *linkEP) quietAbort(key flowKey, ep tcpip.Endpoint) {
+	e.qmu.Lock()
+	if e.quiet == nil {
+		e.quiet = make(map[flowKey]int)
+	}
+	e.quiet[key]++
+	e.muting.Add(1)
+	e.qmu.Unlock()
+	ep.Abort()
+	e.qmu.Lock()
+	if e.quiet[key]--; e.quiet[key] <= 0 {
+		delete(e.quiet, key)
+	}
+	e.muting.Add(-1)
+	e.qmu.Unlock()
+}
+
+// muted reports whether frame is a RST of a connection being ended quietly.
+func (e *linkEP) muted(frame []byte) bool {
+	t, k, _, ok := parseTCP(frame)
+	if !ok || t.Flags()&header.TCPFlagRst == 0 {
+		return false
+	}
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
+	return e.quiet[k] > 0
 }
 
 func (e *linkEP) closeTx() {

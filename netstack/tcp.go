@@ -271,7 +271,7 @@ func (s *TCPSocket) Connect(ctx context.Context, server netip.AddrPort, wait nx.
 		s.setISNLocked(isn)
 	}
 	terr = ep.Connect(full)
-	if _, ok := terr.(*tcpip.ErrBadLocalAddress); ok && s.ip.linger.endTimeWait(s.key) {
+	if _, ok := terr.(*tcpip.ErrBadLocalAddress); ok && s.ip.linger.endTimeWait(s.ip.link, s.key) {
 		// NetX's unbind forces TIMED_WAIT closed, so ported code binds a
 		// fixed port again at once; end gVisor's TIME_WAIT endpoint on
 		// the same four-tuple and connect again.

@@ -7,9 +7,11 @@ package boardtest
 
 import (
 	"fmt"
+	"io"
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +34,10 @@ type Options struct {
 	Debug bool
 	// TCP overrides the IP's TCP options.
 	TCP netstack.TCPOptions
+	// Capture, when set, receives every frame the board sends or receives
+	// as pcap (a driver.Capture between the driver and its Wire port). It is
+	// flushed by Board.Close; read it after that.
+	Capture io.Writer
 }
 
 // Board is one simulated board.
@@ -43,6 +49,19 @@ type Board struct {
 	Port   *driver.Port
 	Addr   netip.Addr // 198.51.100.<host>
 	Addr6  netip.Addr // 2001:db8::<host> when IPv6
+	// Capture is the pcap recorder when Options.Capture was set.
+	Capture *driver.Capture
+
+	closeOnce sync.Once
+	close     func()
+}
+
+// Close closes the board's IP instance and driver (nx_ip_delete, then the
+// driver) and flushes the capture, if any. It is idempotent and also runs
+// at cleanup; a test calls it early to read the capture or to check what
+// closing the IP puts on the wire.
+func (b *Board) Close() {
+	b.closeOnce.Do(b.close)
 }
 
 // NewWire returns a Wire closed at the end of the test.
@@ -75,11 +94,19 @@ func NewBoard(t testing.TB, w *driver.Wire, name string, host byte, opts Options
 	if err != nil {
 		t.Fatalf("Wire.Attach: %v", err)
 	}
-	drv, err := driver.New(driver.Options{Name: name, Link: port, RxPool: rx})
+	var link driver.Link = port
+	var capt *driver.Capture
+	if opts.Capture != nil {
+		if capt, err = driver.NewCapture(port, opts.Capture, driver.CaptureOptions{}); err != nil {
+			t.Fatalf("driver.NewCapture: %v", err)
+		}
+		link = capt
+	}
+	drv, err := driver.New(driver.Options{Name: name, Link: link, RxPool: rx})
 	if err != nil {
 		t.Fatalf("driver.New: %v", err)
 	}
-	b := &Board{Pool: pool, RxPool: rx, Driver: drv, Port: port, Addr: netip.AddrFrom4([4]byte{198, 51, 100, host})}
+	b := &Board{Pool: pool, RxPool: rx, Driver: drv, Port: port, Capture: capt, Addr: netip.AddrFrom4([4]byte{198, 51, 100, host})}
 	ipOpts := netstack.Options{Name: name, Pool: pool, Driver: drv, Addr: netip.PrefixFrom(b.Addr, 24), TCP: opts.TCP}
 	if opts.IPv6 {
 		b.Addr6 = netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", host))
@@ -90,9 +117,17 @@ func NewBoard(t testing.TB, w *driver.Wire, name string, host byte, opts Options
 		t.Fatalf("netstack.New: %v", err)
 	}
 	b.IP = ip
-	t.Cleanup(func() {
+	b.close = func() {
 		_ = ip.Close()
 		_ = drv.Close()
+		if capt != nil {
+			if err := capt.Flush(); err != nil {
+				t.Errorf("board %s: capture: %v", name, err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		b.Close()
 		CheckBalanced(t, pool, rx)
 	})
 	return b
