@@ -7,10 +7,14 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/simboard/simboard/internal/redact"
 )
 
 // Analyze reads a pcap or pcapng capture (optionally gzip-compressed) from
@@ -25,6 +29,16 @@ import (
 // ErrTruncated or ErrCorrupt. It never panics on malformed input, keeps no
 // state between calls and is safe for concurrent use.
 func Analyze(r io.Reader, opts Options) (*Report, error) {
+	a, err := analyze(r, opts)
+	if a == nil {
+		return nil, err
+	}
+	return a.rep, err
+}
+
+// analyze is Analyze returning the analyzer, for tests that look at its
+// state (nil when the input is not a capture).
+func analyze(r io.Reader, opts Options) (*analyzer, error) {
 	c, err := openCapture(r)
 	if err != nil {
 		return nil, err
@@ -52,7 +66,7 @@ func Analyze(r io.Reader, opts Options) (*Report, error) {
 	}
 	a.rep.LinkType = c.firstLinkName()
 	a.finish()
-	return a.rep, rerr
+	return a, rerr
 }
 
 // flowKey is a 4-tuple with the lower endpoint first.
@@ -72,6 +86,7 @@ type analyzer struct {
 	maxEvents int
 	flows     map[flowKey]*flowState
 	all       []*flowState
+	held      heldBudget
 
 	eth     layers.Ethernet
 	sll     layers.LinuxSLL
@@ -104,7 +119,93 @@ func newAnalyzer(opts Options, format string) *analyzer {
 	if a.maxEvents == 0 {
 		a.maxEvents = DefaultMaxEvents
 	}
+	a.held = heldBudget{limit: opts.MaxHeldBytes, holders: make(map[*halfStream]struct{})}
+	if a.held.limit <= 0 {
+		a.held.limit = DefaultMaxHeldBytes
+	}
 	return a
+}
+
+// heldBudget is the one cap on the payload bytes held for reassembly over
+// all flows (Options.MaxHeldBytes).
+type heldBudget struct {
+	limit   int64
+	held    int64                    // sum of pendBuf over holders
+	peak    int64                    // the most ever held (for tests)
+	holders map[*halfStream]struct{} // the streams holding bytes now
+	rounds  int                      // times the cap was reached
+	streams int                      // streams whose holes were given up
+	flows   map[int]bool             // IDs of their flows
+}
+
+// noteCap marks a gap given up at the cap.
+const noteCap = "given up: the reassembly cap (Options.MaxHeldBytes) was reached"
+
+// account records that h now holds pendBuf bytes instead of before, and
+// gives up holes when the sum is past the cap.
+func (b *heldBudget) account(h *halfStream, before int, ts time.Time) {
+	b.held += int64(h.r.pendBuf - before)
+	if h.r.pendBuf > 0 {
+		b.holders[h] = struct{}{}
+	} else {
+		delete(b.holders, h)
+	}
+	b.peak = max(b.peak, b.held)
+	if b.held <= b.limit {
+		return
+	}
+	b.rounds++
+	hs := make([]*halfStream, 0, len(b.holders))
+	for x := range b.holders {
+		hs = append(hs, x)
+	}
+	slices.SortFunc(hs, func(x, y *halfStream) int {
+		if c := y.r.pendBuf - x.r.pendBuf; c != 0 {
+			return c
+		}
+		return x.fs.f.ID - y.fs.f.ID // deterministic order
+	})
+	for _, x := range hs {
+		if b.held <= b.limit/2 {
+			break
+		}
+		b.held -= int64(x.r.pendBuf)
+		delete(b.holders, x)
+		b.streams++
+		if b.flows == nil {
+			b.flows = make(map[int]bool)
+		}
+		b.flows[x.fs.f.ID] = true
+		x.fs.gapNote = noteCap
+		x.r.flush(ts, x)
+		x.fs.gapNote = ""
+	}
+}
+
+// note describes the cap being reached, "" when it was not.
+func (b *heldBudget) note() string {
+	if b.rounds == 0 {
+		return ""
+	}
+	ids := make([]int, 0, len(b.flows))
+	for id := range b.flows {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	const show = 10
+	var list strings.Builder
+	for i, id := range ids[:min(len(ids), show)] {
+		if i > 0 {
+			list.WriteString(", ")
+		}
+		list.WriteString(strconv.Itoa(id))
+	}
+	if len(ids) > show {
+		fmt.Fprintf(&list, " and %d more", len(ids)-show)
+	}
+	return fmt.Sprintf("reassembly cap reached %d times: more than %d bytes were held waiting for segments missing from the capture, "+
+		"so %d streams gave up their holes as missing bytes (flows %s); raise Options.MaxHeldBytes to wait longer",
+		b.rounds, b.limit, b.streams, list.String())
 }
 
 // parser returns the decoding parser starting at layer first.
@@ -302,7 +403,7 @@ func (a *analyzer) newFlow(s, d netip.AddrPort, tcp *layers.TCP, ts time.Time) *
 		client, server = d, s
 	}
 	f.Client, f.Server, f.Roles = client, server, roles
-	fs := &flowState{f: f, maxEvents: a.maxEvents}
+	fs := &flowState{f: f, maxEvents: a.maxEvents, held: &a.held}
 	fs.half[0] = &halfStream{fs: fs, side: Client}
 	fs.half[1] = &halfStream{fs: fs, side: Server}
 	if p := a.ports[server.Port()]; p != ProtoNone {
@@ -315,6 +416,9 @@ func (a *analyzer) newFlow(s, d netip.AddrPort, tcp *layers.TCP, ts time.Time) *
 
 // finish flushes every flow and fills in the derived fields.
 func (a *analyzer) finish() {
+	if n := a.held.note(); n != "" {
+		a.rep.Notes = append(a.rep.Notes, n)
+	}
 	for _, fs := range a.all {
 		fs.finish()
 		f := fs.f
@@ -341,6 +445,9 @@ type flowState struct {
 	app       dialogue       // nil until the protocol is known
 	appTried  bool           // content detection has had its chance
 	maxEvents int
+	held      *heldBudget     // the analyzer's cap on bytes held for reassembly
+	secrets   redact.Scrubber // credentials seen in the flow, kept out of every later event
+	gapNote   string          // note for gap events while a cap gives up holes
 }
 
 // halfStream is one direction of a flow.
@@ -400,11 +507,16 @@ func (fs *flowState) segment(src netip.AddrPort, tcp *layers.TCP, missing int, t
 	if !h.r.started {
 		h.r.start(seq)
 	}
-	switch h.r.add(seq, tcp.Payload, missing, ts, h) {
+	before := h.r.pendBuf
+	class := h.r.add(seq, tcp.Payload, missing, ts, h)
+	switch class {
 	case segRetransmit:
 		st.Retransmissions++
 	case segOutOfOrder:
 		st.OutOfOrder++
+	}
+	if h.r.pendBuf != before {
+		fs.held.account(h, before, ts)
 	}
 }
 
@@ -482,6 +594,9 @@ func (fs *flowState) emit(e Event) int {
 	if fs.maxEvents >= 0 && len(f.Events) >= fs.maxEvents {
 		f.EventsDropped++
 		return -1
+	}
+	if fs.secrets.Len() > 0 {
+		scrubEvent(&e, func(s string) (string, bool) { return fs.secrets.Scrub(s, redacted) })
 	}
 	f.Events = append(f.Events, e)
 	return len(f.Events) - 1

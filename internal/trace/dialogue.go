@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/simboard/simboard/internal/redact"
 )
 
 // dialogue turns a flow's two reassembled byte streams into events. The
@@ -195,7 +197,7 @@ func (t *tlsOnly) gap(from Side, n int64, ts time.Time)   { gapEvent(t.fs, from,
 func (t *tlsOnly) end(time.Time)                          {}
 
 func gapEvent(fs *flowState, from Side, n int64, ts time.Time) {
-	fs.emit(Event{Time: ts, From: from, Kind: KindGap, Bytes: n})
+	fs.emit(Event{Time: ts, From: from, Kind: KindGap, Bytes: n, Note: fs.gapNote})
 }
 
 // clean renders captured bytes as text: printable ASCII as is, anything
@@ -222,42 +224,117 @@ func clean(b []byte) string {
 	return sb.String()
 }
 
-// splitVerb splits a command line into its verb and the rest.
-func splitVerb(line string) (verb, rest string) {
-	verb, rest, _ = strings.Cut(line, " ")
-	return verb, rest
+// Notes on client lines hidden as possible credentials.
+const (
+	noteUnknown = "hidden: sent before the dialogue's context was known (capture started mid-dialogue or after a gap)"
+	noteAnswer  = "hidden: answered as part of an authentication exchange"
+)
+
+// command emits the event of a client command line and returns its verb
+// in upper case (for the dialogue's state) and the event's index (-1 when
+// dropped). A credential in the line (the PASS argument, the APOP digest,
+// an AUTH initial response; see redact.Command) is replaced by
+// "[redacted]"; when the dialogue's context is not known the whole line is
+// hidden. Both dialogues use it whatever the protocol, so a misrecognised
+// flow still hides credentials.
+func (fs *flowState) command(line []byte, ts time.Time, note string, known bool) (verb string, idx int) {
+	s := string(line)
+	verbRaw, rest := redact.Split(s)
+	verb = clean([]byte(strings.ToUpper(verbRaw)))
+	ev := Event{Time: ts, From: Client, Kind: KindCommand, Verb: verb, Text: clean([]byte(rest)), Lines: []string{clean(line)}, Note: note}
+	prefix, secret, found := redact.Command(s)
+	if found {
+		_, keep := redact.Split(prefix)
+		ev.Text = redacted
+		if keep != "" {
+			ev.Text = clean([]byte(keep)) + " " + redacted
+		}
+		ev.Lines = []string{clean([]byte(prefix)) + " " + redacted}
+		ev.Redacted = true
+	}
+	if !known {
+		hide(&ev, noteUnknown)
+	}
+	idx = fs.emit(ev)
+	if found {
+		fs.addSecret(clean([]byte(secret)), len(fs.f.Events))
+	}
+	if !known && redact.Token(s) {
+		fs.addSecret(clean(line), len(fs.f.Events))
+	}
+	return verb, idx
 }
 
-// redactCommand hides the credentials a command line may carry: the
-// initial response of AUTH (any mechanism), the PASS argument (all of it:
-// a password may contain spaces) and the APOP digest. Both dialogues use it
-// whatever the protocol, so a misrecognised flow still hides them.
-func redactCommand(ev *Event, verb, verbRaw, rest string) {
-	var text string
-	switch verb {
-	case "AUTH":
-		mech, _, hasIR := strings.Cut(rest, " ")
-		if !hasIR {
-			return
-		}
-		text = clean([]byte(mech)) + " " + redacted
-	case "PASS":
-		if rest == "" {
-			return
-		}
-		text = redacted
-	case "APOP":
-		name, _, ok := strings.Cut(rest, " ")
-		if !ok {
-			return
-		}
-		text = clean([]byte(name)) + " " + redacted
-	default:
+// hide replaces the whole of a client line's event by "[redacted]".
+func hide(ev *Event, note string) {
+	ev.Verb, ev.Text, ev.Lines, ev.Redacted = "", redacted, []string{redacted}, true
+	ev.Note = joinNote(ev.Note, note)
+}
+
+// authLine emits a SASL continuation line: always redacted, except the "*"
+// that cancels the exchange.
+func (fs *flowState) authLine(line []byte, ts time.Time, note string) {
+	if string(line) == "*" {
+		fs.emit(Event{Time: ts, From: Client, Kind: KindAuth, Text: "*", Lines: []string{"*"}, Note: note})
 		return
 	}
-	ev.Text = text
-	ev.Lines = []string{clean([]byte(verbRaw)) + " " + text}
-	ev.Redacted = true
+	fs.emit(Event{Time: ts, From: Client, Kind: KindAuth, Text: redacted, Lines: []string{redacted}, Redacted: true, Note: note})
+	fs.addSecret(clean(line), len(fs.f.Events))
+}
+
+// hideAnswered hides the client line of event idx after the fact: the
+// server's reply showed it was part of an authentication exchange (a
+// capture that starts in the middle of one, or lost its AUTH command). An
+// AUTH command keeps its mechanism (its initial response is already
+// redacted).
+func (fs *flowState) hideAnswered(idx int) {
+	if idx < 0 || idx >= len(fs.f.Events) {
+		return
+	}
+	ev := &fs.f.Events[idx]
+	if ev.Kind == KindAuth || ev.Verb == "AUTH" || ev.Verb == "" && ev.Redacted {
+		return // a SASL line, an AUTH command, or hidden already
+	}
+	line := ""
+	if !ev.Redacted && len(ev.Lines) == 1 {
+		line = ev.Lines[0]
+	}
+	hide(ev, noteAnswer)
+	ev.Kind = KindAuth
+	if redact.Token(line) {
+		fs.addSecret(line, idx+1)
+	}
+}
+
+// addSecret remembers a credential (as clean renders it) so that no later
+// event shows it, and scrubs it from the events from index from on (a
+// server that echoed it before the flow knew it was one).
+func (fs *flowState) addSecret(secret string, from int) {
+	if len(secret) < redact.MinSecret {
+		return
+	}
+	fs.secrets.Add(secret)
+	for i := from; i < len(fs.f.Events); i++ {
+		scrubEvent(&fs.f.Events[i], func(s string) (string, bool) { return redact.ScrubOne(s, secret, redacted) })
+	}
+}
+
+// scrubEvent applies scrub to an event's text and lines, marking it
+// redacted when anything changed.
+func scrubEvent(ev *Event, scrub func(string) (string, bool)) {
+	if ev.Text == "" && len(ev.Lines) == 0 {
+		return
+	}
+	t, changed := scrub(ev.Text)
+	ev.Text = t
+	for i, l := range ev.Lines {
+		if s, ok := scrub(l); ok {
+			ev.Lines[i], changed = s, true
+		}
+	}
+	if changed {
+		ev.Redacted = true
+	}
 }
 
 // queue is a FIFO of commands waiting for their replies.

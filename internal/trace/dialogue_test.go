@@ -80,9 +80,13 @@ func TestDialogues(t *testing.T) {
 		{"pop3 AUTH with initial response and PASS with spaces", ProtoPOP3,
 			"S+OK ready\r\n|CAUTH PLAIN AGEAYg==\r\n|S-ERR no\r\n|CUSER a\r\n|S+OK\r\n|CPASS two words\r\n|S+OK\r\n",
 			"S< +OK ready\nC> AUTH PLAIN [redacted]\nS< -ERR no\nC> USER a\nS< +OK\nC> PASS [redacted]\nS< +OK"},
-		{"pop3 challenge outside AUTH is malformed", ProtoPOP3,
-			"S+OK ready\r\n|S+ hello\r\n",
-			"S< +OK ready\nS< + hello  (not a POP3 status line)"},
+		{"pop3 challenge outside AUTH hides the client's lines until the final reply", ProtoPOP3,
+			"S+OK ready\r\n|S+ hello\r\n|Cc2VjcmV0\r\n|S-ERR no\r\n|CQUIT\r\n",
+			"S< +OK ready\nS< + hello  (a SASL challenge without a captured AUTH command: client lines are hidden until the final reply)\n" +
+				"C> [redacted]\nS< -ERR no\nC> QUIT"},
+		{"pop3 malformed status line", ProtoPOP3,
+			"S+OK ready\r\n|S+hello\r\n",
+			"S< +OK ready\nS< +hello  (not a POP3 status line)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,7 +102,7 @@ func TestDialogues(t *testing.T) {
 
 func TestLongLines(t *testing.T) {
 	long := strings.Repeat("x", 5000)
-	f := runScript(ProtoSMTP, []byte("S220 mx\r\n|CAUTH PLAIN "+long+"\r\n|S235 ok\r\n|CHELO "+long+"\r\n"), 0)
+	f := runScript(ProtoSMTP, []byte("S220 mx\r\n|CAUTH PLAIN "+long+"\r\n|S235 ok\r\n|CHELO "+strings.Repeat("y", 5000)+"\r\n"), 0)
 	if len(f.Events) != 4 {
 		t.Fatalf("%d events, want 4", len(f.Events))
 	}

@@ -30,7 +30,10 @@
 // Each direction is reassembled by sequence number: duplicates, overlaps
 // and segments in any order are put right (the first copy of a byte wins),
 // holes that never fill are reported as gaps, and segments cut by the snap
-// length count their missing bytes.
+// length count their missing bytes. The bytes held behind holes are capped
+// once for the whole capture (Options.MaxHeldBytes, 32 MiB by default):
+// past the cap the streams holding the most give up their holes as
+// missing, the gap events say so and the report carries a note.
 //
 // # Dialogues
 //
@@ -47,8 +50,17 @@
 // Credentials never reach the output: SMTP and POP3 AUTH initial responses
 // and every SASL continuation line (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, any
 // mechanism), the POP3 PASS argument and the APOP digest are replaced by
-// "[redacted]". While an AUTH exchange is unanswered every client line is
-// treated as a credential. Captured text is shown as printable ASCII, with
+// "[redacted]", with the verb found as an attacker would write it (after
+// spaces or tabs, separated by tabs, in any case). While an AUTH exchange
+// is unanswered every client line is treated as a credential. A capture may
+// start in the middle of an exchange, or lose its AUTH command in a gap, so
+// until the server's first final reply (and again after a gap in either
+// direction) every client line is hidden whole; a client line answered by
+// an SMTP 334, 235, 535 (or another AUTH-only code) or a POP3 "+"
+// challenge is hidden after the fact, and so is every client line after
+// such a challenge until the final reply. A credential once found is also
+// removed from every later line of the flow (a server that echoes what it
+// took for a command). Captured text is shown as printable ASCII, with
 // other bytes as \xNN, so a capture cannot send escape sequences to a
 // terminal.
 //
@@ -64,6 +76,8 @@
 //	tcp         {flows, segments, bytes, retransmissions, out_of_order,
 //	            resets, missing_bytes} summed over the flows
 //	flows       [flow...] in order of first packet
+//	notes       [string...] about the whole report, e.g. the reassembly
+//	            cap was reached (absent when none)
 //
 //	flow:
 //	  id              1, 2, ...

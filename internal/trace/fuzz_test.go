@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simboard/simboard/internal/redact"
+
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 )
@@ -137,7 +139,8 @@ func FuzzAnalyze(f *testing.F) {
 
 // runScript feeds a dialogue a script of messages "C..." (client) and
 // "S..." (server) separated by '|', each whole or, with a seed, cut into
-// pieces of 1 to 7 bytes, all at time t0.
+// pieces of 1 to 7 bytes, all at time t0. "GC" and "GS" (followed by
+// anything) are a gap of 1 byte in the client's or the server's stream.
 func runScript(proto Protocol, script []byte, seed uint64) *Flow {
 	fs := &flowState{f: &Flow{Protocol: proto, Events: []Event{}}, maxEvents: -1}
 	var d dialogue
@@ -151,6 +154,13 @@ func runScript(proto Protocol, script []byte, seed uint64) *Flow {
 			continue
 		}
 		side, body := Client, m[1:]
+		if m[0] == 'G' {
+			if len(m) > 1 && m[1] == 'S' {
+				side = Server
+			}
+			d.gap(side, 1, t0)
+			continue
+		}
 		if m[0] == 'S' {
 			side = Server
 		}
@@ -169,12 +179,84 @@ func runScript(proto Protocol, script []byte, seed uint64) *Flow {
 	return fs.f
 }
 
+// scriptSecrets returns the credentials a runScript script identifies
+// without doubt: the argument of PASS, the APOP digest and an AUTH initial
+// response (redact.Command), a one-word SMTP client line that follows a 334
+// reply, and a one-word client line sent before the server's first final
+// reply or after a gap. It keeps those of at least redact.MinSecret
+// printable characters (no backslash, which clean uses for escapes) that
+// occur once in the script, ignoring case: a string the script also sends
+// elsewhere may rightly be shown there.
+func scriptSecrets(pop bool, script []byte) []string {
+	var buf [2][]byte
+	var discard [2]bool
+	known, challenged := false, false
+	var found []string
+	for _, m := range bytes.Split(script, []byte("|")) {
+		if len(m) == 0 {
+			continue
+		}
+		side := 0
+		if m[0] == 'G' {
+			if len(m) > 1 && m[1] == 'S' {
+				side = 1
+			}
+			buf[side], discard[side], known = nil, true, false
+			continue
+		}
+		if m[0] == 'S' {
+			side = 1
+		}
+		for _, c := range m[1:] {
+			if c != '\n' {
+				buf[side] = append(buf[side], c)
+				continue
+			}
+			line := string(bytes.TrimSuffix(buf[side], []byte{'\r'}))
+			buf[side] = nil
+			if discard[side] {
+				discard[side] = false
+				continue
+			}
+			if side == 1 {
+				code, more, _, ok := parseSMTPReply([]byte(line))
+				final := !pop && ok && !more
+				challenged = final && code == 334
+				if final && code != 334 || pop && (strings.HasPrefix(line, "+OK") || strings.HasPrefix(line, "-ERR")) {
+					known = true
+				}
+				continue
+			}
+			if _, sec, ok := redact.Command(line); ok {
+				found = append(found, sec)
+			}
+			if (challenged || !known) && redact.Token(line) {
+				found = append(found, line)
+			}
+			challenged = false
+		}
+	}
+	upper := strings.ToUpper(string(script))
+	var out []string
+	for _, sec := range found {
+		if len(sec) < redact.MinSecret || strings.ContainsFunc(sec, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == '\\' }) ||
+			strings.Count(upper, strings.ToUpper(sec)) != 1 || strings.Contains(strings.ToUpper(redacted), strings.ToUpper(sec)) {
+			continue
+		}
+		out = append(out, sec)
+	}
+	return out
+}
+
 // FuzzDialogue checks that the SMTP and POP3 dialogues give the same events
-// however the byte streams are cut into segments, and that credentials
-// stay redacted.
+// however the byte streams are cut into segments, that credentials stay
+// redacted, and that no credential the script identifies (scriptSecrets)
+// appears in any event.
 func FuzzDialogue(f *testing.F) {
 	f.Add(false, []byte("S220 mx\r\n|CEHLO b\r\n|S250-mx\r\n250 AUTH PLAIN\r\n|CAUTH PLAIN AGFsaWNlAHB3\r\n|S235 ok\r\n|CDATA\r\n|S354 go\r\n|Chi\r\n..x\r\n.\r\n|S250 ok\r\n|CBDAT 5 LAST\r\nabcde|S250 ok\r\n|CSTARTTLS\r\n|S220 go\r\n\x16\x03|C\x16\x03\x01"), uint64(7))
 	f.Add(false, []byte("S220 mx\r\n|CAUTH LOGIN\r\n|S334 VXNlcm5hbWU6\r\n|CdXNlcg==\r\n|S334 UGFzc3dvcmQ6\r\n|CcGFzcw==\r\n|S535 no\r\n|CQUIT"), uint64(3))
+	f.Add(false, []byte("CdXNlcg==\r\n|S334 UGFzc3dvcmQ6\r\n|CcGFzc3dvcmQ=\r\n|S235 ok\r\n|S220 mx\r\n|GC|CcGFzcw==\r\n|S535 no\r\n|CYWJj\r\n|S500 YWJJ unknown\r\n"), uint64(5))
+	f.Add(true, []byte("C PASS\tsecret-pw\r\n|S+OK\r\n|CAPOP\tu\t0123abcd\r\n|S+ \r\n|CQUJDREVG\r\n|S-ERR\r\n"), uint64(9))
 	f.Add(true, []byte("S+OK hi <1@x>\r\n|CAPOP u 0123abcd\r\n|S-ERR no\r\n|CUSER u\r\n|S+OK\r\n|CPASS p w\r\n|S+OK\r\n|CLIST\r\n|S+OK\r\n1 5\r\n.\r\n|CRETR 1\r\n|S+OK\r\nab\r\n..c\r\n.\r\n|CAUTH PLAIN\r\n|S+ \r\n|Csecret\r\n|S+OK\r\n|CSTLS\r\n|S+OK\r\n"), uint64(11))
 	f.Fuzz(func(t *testing.T, pop bool, script []byte, seed uint64) {
 		proto := ProtoSMTP
@@ -188,13 +270,22 @@ func FuzzDialogue(f *testing.F) {
 			w, _ := json.Marshal(whole.Events)
 			t.Fatalf("events depend on segmentation:\n cut   %s\n whole %s", g, w)
 		}
+		for _, sec := range scriptSecrets(pop, script) {
+			for _, e := range whole.Events {
+				for _, field := range append([]string{e.Verb, e.Text}, e.Lines...) {
+					if strings.Contains(strings.ToUpper(field), strings.ToUpper(sec)) {
+						t.Fatalf("the credential %q is shown: %+v", sec, e)
+					}
+				}
+			}
+		}
 		for _, e := range whole.Events {
 			switch {
 			case e.Kind == KindAuth && e.Text != redacted && e.Text != "*":
 				t.Fatalf("auth continuation shown: %+v", e)
 			case e.Verb == "PASS" && e.Kind == KindCommand && e.Text != "" && e.Text != redacted:
 				t.Fatalf("PASS argument shown: %+v", e)
-			case e.Verb == "AUTH" && e.Kind == KindCommand && strings.Count(e.Text, " ") > 0 && !e.Redacted:
+			case e.Verb == "AUTH" && e.Kind == KindCommand && len(strings.Fields(e.Text)) > 1 && !e.Redacted:
 				t.Fatalf("AUTH initial response shown: %+v", e)
 			}
 		}

@@ -34,6 +34,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	t := r.TCP
 	fmt.Fprintf(bw, "tcp: flows %d, segments %d, payload bytes %d, retransmissions %d, out-of-order %d, resets %d, missing bytes %d\n",
 		t.Flows, t.Segments, t.Bytes, t.Retransmissions, t.OutOfOrder, t.Resets, t.MissingBytes)
+	for _, n := range r.Notes {
+		fmt.Fprintf(bw, "note: %s\n", n)
+	}
 	for _, f := range r.Flows {
 		f.writeText(bw, r.Start)
 	}

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/simboard/simboard/internal/redact"
 )
 
 // pop3Cmd is a POP3 command awaiting its status line.
@@ -12,6 +14,7 @@ type pop3Cmd struct {
 	multi bool // +OK is followed by a dot-terminated listing
 	body  bool // ... which is a message, summarised
 	auth  bool // AUTH with a mechanism: a SASL exchange
+	ev    int  // index of its event, -1 for none
 }
 
 // pop3Dialogue follows a POP3 session (RFC 1939, with CAPA, STLS, AUTH and
@@ -26,6 +29,7 @@ type pop3Dialogue struct {
 	missing int64 // bytes lost inside the listing
 	pending queue[pop3Cmd]
 	greeted bool
+	known   bool // as smtpDialogue.known: set by +OK or -ERR, cleared by a gap
 	auth    bool
 	stls    bool
 	tls     tlsCounter
@@ -76,6 +80,7 @@ func (p *pop3Dialogue) line(from Side, line []byte, long bool, ts time.Time, not
 
 func (p *pop3Dialogue) gap(from Side, n int64, ts time.Time) {
 	gapEvent(p.fs, from, n, ts)
+	p.known = false
 	switch p.mode[from] {
 	case modeLines:
 		p.lines[from].lost()
@@ -106,14 +111,12 @@ func (p *pop3Dialogue) end(ts time.Time) {
 
 func (p *pop3Dialogue) clientLine(line []byte, ts time.Time, note string) {
 	if p.auth {
-		p.fs.emit(authLine(line, ts, note))
+		p.fs.authLine(line, ts, note)
 		return
 	}
-	verbRaw, rest := splitVerb(string(line))
-	verb := clean([]byte(strings.ToUpper(verbRaw)))
-	ev := Event{Time: ts, From: Client, Kind: KindCommand, Verb: verb, Text: clean([]byte(rest)), Lines: []string{clean(line)}, Note: note}
-	redactCommand(&ev, verb, verbRaw, rest)
-	cmd := pop3Cmd{verb: verb}
+	verb, idx := p.fs.command(line, ts, note, p.known)
+	_, rest := redact.Split(string(line))
+	cmd := pop3Cmd{verb: verb, ev: idx}
 	switch verb {
 	case "AUTH":
 		if rest == "" {
@@ -131,7 +134,6 @@ func (p *pop3Dialogue) clientLine(line []byte, ts time.Time, note string) {
 		p.stls = true
 	}
 	p.pending.push(cmd)
-	p.fs.emit(ev)
 }
 
 // parseStatus splits a POP3 status line.
@@ -150,16 +152,29 @@ func parseStatus(line []byte) (status, text string, ok bool) {
 
 func (p *pop3Dialogue) serverLine(line []byte, ts time.Time, note string) {
 	status, text, ok := parseStatus(line)
-	if !ok || status == "+" && !p.auth {
+	if !ok {
 		p.fs.emit(Event{Time: ts, From: Server, Kind: KindReply, Text: clean(line), Lines: []string{clean(line)},
 			Note: joinNote(note, "not a POP3 status line")})
 		return
 	}
 	ev := Event{Time: ts, From: Server, Kind: KindReply, Verb: status, Text: clean([]byte(text)), Lines: []string{clean(line)}, Note: note}
 	if status == "+" {
-		p.fs.emit(ev) // a SASL challenge: the AUTH goes on
+		// A SASL challenge: the AUTH goes on. Without a captured AUTH
+		// (the capture starts inside the exchange, or lost its start)
+		// the line it answers was a credential, and so is every client
+		// line up to the final +OK or -ERR.
+		if !p.auth {
+			if cmd, ok := p.pending.pop(); ok {
+				p.fs.hideAnswered(cmd.ev)
+			}
+			p.auth, p.greeted = true, true
+			p.pending.pushFront(pop3Cmd{verb: "AUTH", auth: true, ev: -1})
+			ev.Note = joinNote(ev.Note, "a SASL challenge without a captured AUTH command: client lines are hidden until the final reply")
+		}
+		p.fs.emit(ev)
 		return
 	}
+	p.known = true
 	if !p.greeted && p.pending.len() == 0 {
 		p.greeted = true
 		p.fs.emit(ev)

@@ -6,12 +6,6 @@ import (
 	"time"
 )
 
-// maxPending is how many out-of-order payload bytes one direction of a flow
-// may hold while waiting for a hole to fill; beyond it the earliest hole is
-// given up as missing (the capture dropped it). gVisor's default buffers go
-// up to 4 MiB, so a whole window fits.
-const maxPending = 8 << 20
-
 // segClass says what a segment meant to the reassembler.
 type segClass uint8
 
@@ -49,8 +43,7 @@ type reassembler struct {
 	next    int64  // stream offset of nextSeq
 	maxEnd  int64  // highest offset+length seen
 	pending []piece
-	pendBuf int // captured bytes held in pending
-	limit   int // 0 = maxPending
+	pendBuf int // captured bytes held in pending (the analyzer caps their sum over all flows)
 }
 
 // start sets the sequence number of the stream's first byte (ISN+1 after a
@@ -105,18 +98,7 @@ func (r *reassembler) add(seq uint32, data []byte, missing int, ts time.Time, ou
 	}
 	r.maxEnd = max(r.maxEnd, end)
 	r.deliver(ts, out)
-	for r.pendBuf > r.pendingLimit() && len(r.pending) > 0 {
-		r.skipTo(r.pending[0].off, ts, out)
-		r.deliver(ts, out)
-	}
 	return class
-}
-
-func (r *reassembler) pendingLimit() int {
-	if r.limit > 0 {
-		return r.limit
-	}
-	return maxPending
 }
 
 // freshParts appends to dst the parts of p that are neither delivered nor
@@ -196,7 +178,8 @@ func (r *reassembler) skipTo(off int64, ts time.Time, out sink) {
 }
 
 // flush delivers everything still waiting, reporting each unfilled hole as
-// missing. Called at the end of the capture.
+// missing. Called at the end of the capture, and when the analyzer's cap
+// on held bytes gives up this direction's holes.
 func (r *reassembler) flush(ts time.Time, out sink) {
 	for len(r.pending) > 0 {
 		r.skipTo(r.pending[0].off, ts, out)

@@ -74,26 +74,6 @@ func TestReassembler(t *testing.T) {
 	}
 }
 
-func TestReassemblerLimit(t *testing.T) {
-	r := reassembler{limit: 8}
-	var s recSink
-	stream := []byte("0123456789abcdefghij")
-	r.start(0)
-	r.add(0, stream[0:2], 0, t0, &s)
-	r.add(4, stream[4:9], 0, t0, &s) // 5 pending
-	if got := s.out.String(); got != "01" {
-		t.Fatalf("stream after a hole = %q, want %q", got, "01")
-	}
-	r.add(10, stream[10:14], 0, t0, &s) // 9 pending > 8: give up the first hole
-	if got, want := s.out.String(), "01<gap 2>45678"; got != want {
-		t.Errorf("stream past the limit = %q, want %q", got, want)
-	}
-	r.add(9, stream[9:10], 0, t0, &s)
-	if got, want := s.out.String(), "01<gap 2>456789abcd"; got != want {
-		t.Errorf("stream after filling = %q, want %q", got, want)
-	}
-}
-
 // FuzzReassemble checks that a stream cut into segments, delivered in any
 // order with duplicates and re-cut overlapping copies, comes out exactly as
 // it went in; that bytes never sent come out as gaps of the right size; and

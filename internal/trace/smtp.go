@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/simboard/simboard/internal/redact"
 )
 
 // streamMode says how a dialogue reads one side's bytes.
@@ -22,6 +24,12 @@ const (
 // cannot collide with a verb, which has no spaces.
 const dataEnd = "<end of data>"
 
+// smtpCmd is a client command awaiting its final reply.
+type smtpCmd struct {
+	verb string // upper case; dataEnd for the end of a message body
+	ev   int    // index of its event, -1 for none
+}
+
 // smtpDialogue follows an SMTP session (RFC 5321, with PIPELINING,
 // CHUNKING, STARTTLS and AUTH).
 type smtpDialogue struct {
@@ -30,8 +38,14 @@ type smtpDialogue struct {
 	lines    [2]lineBuf
 	body     dotBody
 	bdatLeft int64
-	pending  queue[string] // verbs awaiting their final reply
+	pending  queue[smtpCmd] // commands awaiting their final reply
 	greeted  bool
+	// known is set by a final reply other than 334: from then on a client
+	// line is a command, unless AUTH is in progress. It is clear until
+	// then (the capture may start in the middle of an AUTH exchange) and
+	// after a gap in either direction; client lines are hidden while it
+	// is clear.
+	known    bool
 	auth     bool // AUTH in progress: client lines are credentials
 	startTLS bool // STARTTLS sent, its reply not yet seen
 	group    *Event
@@ -93,6 +107,7 @@ func (p *smtpDialogue) line(from Side, line []byte, long bool, ts time.Time, not
 
 func (p *smtpDialogue) gap(from Side, n int64, ts time.Time) {
 	gapEvent(p.fs, from, n, ts)
+	p.known = false
 	switch p.mode[from] {
 	case modeLines:
 		p.lines[from].lost()
@@ -133,13 +148,11 @@ func (p *smtpDialogue) end(ts time.Time) {
 
 func (p *smtpDialogue) clientLine(line []byte, ts time.Time, note string) {
 	if p.auth {
-		p.fs.emit(authLine(line, ts, note))
+		p.fs.authLine(line, ts, note)
 		return
 	}
-	verbRaw, rest := splitVerb(string(line))
-	verb := clean([]byte(strings.ToUpper(verbRaw)))
-	ev := Event{Time: ts, From: Client, Kind: KindCommand, Verb: verb, Text: clean([]byte(rest)), Lines: []string{clean(line)}, Note: note}
-	redactCommand(&ev, verb, verbRaw, rest)
+	verb, idx := p.fs.command(line, ts, note, p.known)
+	_, rest := redact.Split(string(line))
 	switch verb {
 	case "AUTH":
 		p.auth = true
@@ -158,17 +171,7 @@ func (p *smtpDialogue) clientLine(line []byte, ts time.Time, note string) {
 	case "STARTTLS":
 		p.startTLS = true
 	}
-	p.pending.push(verb)
-	p.fs.emit(ev)
-}
-
-// authLine is a SASL continuation line: always redacted, except the "*"
-// that cancels the exchange.
-func authLine(line []byte, ts time.Time, note string) Event {
-	if string(line) == "*" {
-		return Event{Time: ts, From: Client, Kind: KindAuth, Text: "*", Lines: []string{"*"}, Note: note}
-	}
-	return Event{Time: ts, From: Client, Kind: KindAuth, Text: redacted, Lines: []string{redacted}, Redacted: true, Note: note}
+	p.pending.push(smtpCmd{verb, idx})
 }
 
 // parseSMTPReply splits "250-text" or "250 text" or "250".
@@ -233,11 +236,36 @@ func (p *smtpDialogue) flushGroup() {
 	p.fs.emit(ev)
 }
 
+// authReply reports whether an SMTP reply code belongs to an AUTH
+// exchange (RFC 4954: success, failure, or a SASL-specific refusal), so
+// that the client line it answers is a credential.
+func authReply(code int, verb string) bool {
+	switch code {
+	case 235, 432, 534, 535, 538:
+		return true
+	case 454: // also "TLS not available" to STARTTLS
+		return verb != "STARTTLS"
+	}
+	return false
+}
+
 // reply matches a complete reply with the command it answers.
 func (p *smtpDialogue) reply(code int, ts time.Time) {
-	if code == 334 && p.auth {
-		return // a SASL challenge: the AUTH goes on
+	if code == 334 {
+		// A SASL challenge: the AUTH goes on. Without a captured AUTH
+		// (the capture starts inside the exchange, or lost its start)
+		// the line it answers was a credential, and so is every client
+		// line up to the final reply.
+		if !p.auth {
+			if cmd, ok := p.pending.pop(); ok {
+				p.fs.hideAnswered(cmd.ev)
+			}
+			p.auth, p.greeted = true, true
+			p.pending.pushFront(smtpCmd{verb: "AUTH", ev: -1})
+		}
+		return
 	}
+	p.known = true
 	if !p.greeted && p.pending.len() == 0 {
 		p.greeted = true
 		return
@@ -247,13 +275,16 @@ func (p *smtpDialogue) reply(code int, ts time.Time) {
 	if !ok {
 		return // unsolicited, e.g. 421 before closing
 	}
-	switch cmd {
+	if authReply(code, cmd.verb) {
+		p.fs.hideAnswered(cmd.ev)
+	}
+	switch cmd.verb {
 	case "AUTH":
 		p.auth = false
 	case "DATA":
 		if code == 354 {
 			p.mode[Client], p.body = modeBody, dotBody{}
-			p.pending.pushFront(dataEnd)
+			p.pending.pushFront(smtpCmd{verb: dataEnd, ev: -1})
 		}
 	case dataEnd:
 		if p.mode[Client] == modeBody {

@@ -67,6 +67,11 @@ func DefaultPorts() map[uint16]Protocol {
 // DefaultMaxEvents is the per-flow event limit when Options.MaxEvents is 0.
 const DefaultMaxEvents = 10000
 
+// DefaultMaxHeldBytes is the cap on bytes held for reassembly when
+// Options.MaxHeldBytes is 0: eight times gVisor's largest send buffer
+// (4 MiB), so a capture's real reordering never reaches it.
+const DefaultMaxHeldBytes = 32 << 20
+
 // Options tunes Analyze. The zero value is ready to use.
 type Options struct {
 	// Ports maps a server TCP port to the protocol spoken on it.
@@ -80,6 +85,16 @@ type Options struct {
 	// counted in Flow.EventsDropped. 0 = DefaultMaxEvents; negative = no
 	// limit.
 	MaxEvents int
+
+	// MaxHeldBytes caps the captured payload bytes held, summed over all
+	// flows and directions, while reassembly waits for segments missing
+	// from the capture (a hole before them). When a segment takes the sum
+	// past the cap, the streams holding the most give up their holes as
+	// missing bytes (gap events noted as such) until the sum is at most
+	// half the cap, and Report.Notes says so. 0 or negative =
+	// DefaultMaxHeldBytes. Memory for the rest of the analysis is bounded
+	// by MaxEvents and the line limits, not by this cap.
+	MaxHeldBytes int64
 }
 
 // ErrTruncated and ErrCorrupt are wrapped by the error Analyze returns,
@@ -102,6 +117,9 @@ type Report struct {
 	Packets  Counts    `json:"packets"`
 	TCP      TCPTotals `json:"tcp"`
 	Flows    []*Flow   `json:"flows"` // in order of each flow's first packet
+	// Notes says what the reader must know about the whole report, such
+	// as holes given up at the reassembly cap (Options.MaxHeldBytes).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Counts counts the packets of a capture by kind. Every packet is counted in
