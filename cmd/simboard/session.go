@@ -213,7 +213,7 @@ func (n *netFlags) boot(stderr io.Writer, log *slog.Logger, users map[string]str
 		return nil, err
 	}
 	s.roots = roots
-	host, err := mailhost.New(mailhost.Options{Domain: demoDomain, Users: users, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: true, MaxMessageBytes: 1 << 30, Logger: log})
+	host, err := mailhost.New(mailhost.Options{Domain: demoDomain, Users: users, Tokens: users, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: true, MaxMessageBytes: 1 << 30, Logger: log})
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -16,6 +16,12 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	// SIMBOARD_CLI_BINARY runs the tests against another build (e.g. an
+	// older main, to show a test fails there).
+	if b := os.Getenv("SIMBOARD_CLI_BINARY"); b != "" {
+		binary = b
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "simboard-cli-")
 	if err != nil {
 		panic(err)
