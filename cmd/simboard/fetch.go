@@ -86,6 +86,9 @@ func (c *fetchCmd) run(e *cmdEnv) error {
 		return err
 	}
 	defer s.Close()
+	if err := s.netSetup(e.ctx, e.stderr); err != nil { // netopts.go: --ntp, --server NAME
+		return err
+	}
 	port := uint16(n.port)
 	if port == 0 {
 		port = n.tls.pop3Port()

@@ -147,6 +147,9 @@ func (c *sendCmd) run(e *cmdEnv) error {
 		return err
 	}
 	defer s.Close()
+	if err := s.netSetup(ctx, e.stderr); err != nil { // netopts.go: --ntp, --server NAME
+		return err
+	}
 	port := uint16(n.port)
 	if port == 0 {
 		port = n.tls.smtpPort()

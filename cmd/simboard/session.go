@@ -46,6 +46,8 @@ type netFlags struct {
 	addr, addr6 netip.Prefix
 	gwAddr      netip.Addr
 	serverAddr  netip.Addr
+
+	names nameFlags // netopts.go: --dns, --ntp, --server NAME
 }
 
 func (n *netFlags) register(fs *flag.FlagSet) {
@@ -54,7 +56,8 @@ func (n *netFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&n.ip, "ip", "198.51.100.2/24", "board IPv4 `ADDR/PREFIX`")
 	fs.StringVar(&n.gw, "gw", "", "board IPv4 default gateway `ADDR`")
 	fs.StringVar(&n.ip6, "ip6", "", "board IPv6 `ADDR/PREFIX`, e.g. 2001:db8::2/64")
-	fs.StringVar(&n.server, "server", "198.51.100.1", "server `ADDR` (IPv4 or IPv6); the TLS certificate is verified against it")
+	fs.StringVar(&n.server, "server", "198.51.100.1", "server `ADDR` (IPv4 or IPv6) or host NAME (resolved by the board's DNS client, see --dns);\nthe TLS certificate is verified against it")
+	n.names.register(fs)
 	fs.IntVar(&n.port, "port", 0, "server `PORT`, 1..65535 (0 = the standard port for --tls)")
 	fs.StringVar(&n.passwordFile, "password-file", "", "read the password from the first line of `FILE`")
 	fs.StringVar(&n.passwordEnv, "password-env", "SIMBOARD_PASSWORD", "read the password from the environment variable `NAME`")
@@ -96,8 +99,8 @@ func (n *netFlags) check() error {
 			return usagef("bad --ip6 %q: want an IPv6 address/prefix such as 2001:db8::2/64", n.ip6)
 		}
 	}
-	if n.serverAddr, err = netip.ParseAddr(n.server); err != nil {
-		return usagef("bad --server %q: want an IPv4 or IPv6 address", n.server)
+	if err := n.names.checkServer(n); err != nil {
+		return err
 	}
 	if n.serverAddr.Is6() && n.ip6 == "" && n.tap != "" {
 		return usagef("--server %v is IPv6: give the board an IPv6 address with --ip6", n.serverAddr)
@@ -159,7 +162,9 @@ type session struct {
 	peer   *mailPeer
 	wire   *driver.Wire
 	// builtin: the peer is the built-in mail host (no --tap).
-	builtin bool
+	builtin    bool
+	pnet       *peerNet      // netopts.go: the built-in host's DNS and NTP
+	timeOffset time.Duration // netopts.go: --ntp's offset from the board clock
 }
 
 // onWire reports whether the peer is the built-in mail host.
@@ -229,6 +234,10 @@ func (n *netFlags) boot(stderr io.Writer, log *slog.Logger, users map[string]str
 		s.Close()
 		return nil, err
 	}
+	if err := s.startPeerNet(); err != nil { // netopts.go
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -267,6 +276,7 @@ func (s *session) tlsConfig() (*tls.Config, error) {
 // flushed and closed. It returns the board's error (an unbalanced pool).
 func (s *session) Close() error {
 	err := s.brd.Close()
+	s.closePeerNet()
 	if s.peer != nil {
 		s.peer.Close()
 	}
