@@ -99,6 +99,7 @@ type IP struct {
 	clock  nx.Clock
 	log    *slog.Logger
 	tcpOpt TCPOptions
+	addrMu sync.RWMutex // guards addr, which InterfaceAddressSet changes
 	addr   netip.Prefix
 	addr6  netip.Prefix
 
@@ -302,7 +303,19 @@ func (ip *IP) Driver() *driver.Driver { return ip.drv }
 func (ip *IP) Clock() nx.Clock { return ip.clock }
 
 // Addr returns the IPv4 address and prefix (zero when none).
-func (ip *IP) Addr() netip.Prefix { return ip.addr }
+func (ip *IP) Addr() netip.Prefix { return ip.addrGet() }
+
+func (ip *IP) addrGet() netip.Prefix {
+	ip.addrMu.RLock()
+	defer ip.addrMu.RUnlock()
+	return ip.addr
+}
+
+func (ip *IP) addrSet(p netip.Prefix) {
+	ip.addrMu.Lock()
+	ip.addr = p
+	ip.addrMu.Unlock()
+}
 
 // Addr6 returns the global IPv6 address and prefix (zero when none).
 func (ip *IP) Addr6() netip.Prefix { return ip.addr6 }
@@ -380,7 +393,7 @@ const (
 
 func (ip *IP) currentStatus() uint32 {
 	st := InitializeDone | ARPEnabled | UDPEnabled | TCPEnabled
-	if ip.addr.IsValid() || ip.addr6.IsValid() {
+	if ip.addrGet().IsValid() || ip.addr6.IsValid() {
 		st |= AddressResolved
 	}
 	if up, err := ip.drv.DirectCommand(driver.LinkGetStatus, 0); err == nil && up != 0 {

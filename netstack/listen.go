@@ -370,7 +370,7 @@ func (ln *Listener) Close() error {
 
 // Addr returns the listening address (the board's IPv4 address when set).
 func (ln *Listener) Addr() net.Addr {
-	a := ln.ip.addr.Addr()
+	a := ln.ip.addrGet().Addr()
 	if !a.IsValid() {
 		a = ln.ip.addr6.Addr()
 	}
