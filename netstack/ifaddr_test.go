@@ -53,7 +53,7 @@ func TestInterfaceAddressSet(t *testing.T) {
 	// b reaches a at its new address over UDP.
 	rs := udpBound(t, a.IP, 7000)
 	ss := udpBound(t, b.IP, 0)
-	if err := ss.Send(payload(t, b.Pool, []byte("hi")), netip.AddrPortFrom(newAddr.Addr(), 7000)); err != nil {
+	if err := ss.Send(context.Background(), payload(t, b.Pool, []byte("hi")), netip.AddrPortFrom(newAddr.Addr(), 7000)); err != nil {
 		t.Fatalf("Send = %v", err)
 	}
 	p, from, err := rs.Receive(context.Background(), nx.Seconds(5))
@@ -120,7 +120,7 @@ func TestSendZeroSource(t *testing.T) {
 	if err := rs.BroadcastEnable(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rs.Send(payload(t, b.Pool, []byte("offer")), netip.MustParseAddrPort("255.255.255.255:68")); err != nil {
+	if err := rs.Send(context.Background(), payload(t, b.Pool, []byte("offer")), netip.MustParseAddrPort("255.255.255.255:68")); err != nil {
 		t.Fatalf("broadcast Send = %v", err)
 	}
 	q, _, err := cs.Receive(context.Background(), nx.Seconds(5))

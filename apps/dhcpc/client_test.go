@@ -1,0 +1,407 @@
+package dhcpc
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/internal/netsvc"
+	"github.com/simboard/simboard/nx"
+)
+
+var (
+	serverAddr = netip.MustParseAddr("198.51.100.1")
+	ntpAddr    = netip.MustParseAddr("198.51.100.1")
+)
+
+func newServer(t *testing.T, r *rig, o netsvc.DHCPOptions) *netsvc.DHCPServer {
+	t.Helper()
+	o.IP = r.server.IP
+	s, err := netsvc.StartDHCP(o)
+	if err != nil {
+		t.Fatalf("StartDHCP = %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// stepUntil steps the client's clock until cond holds or max seconds pass.
+func stepUntil(t *testing.T, r *rig, max int, cond func() bool) int {
+	t.Helper()
+	for i := 1; i <= max; i++ {
+		r.clock.step(t)
+		// A reply crossing the Wire is handled on real time: give it a
+		// moment before the next tick.
+		deadline := time.Now().Add(50 * time.Millisecond)
+		for !cond() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if cond() {
+			return i
+		}
+	}
+	t.Fatalf("condition not met after %d s", max)
+	return 0
+}
+
+func TestBindOnPeerServer(t *testing.T) {
+	r := newRig(t)
+	srv := newServer(t, r, netsvc.DHCPOptions{Router: serverAddr, DNS: []netip.Addr{serverAddr},
+		NTP: []netip.Addr{ntpAddr}, Domain: "simboard.test", LeaseTime: time.Hour})
+	var mu sync.Mutex
+	var states []State
+	c := r.newClient(t, Options{Name: "board", RequestOptions: []uint8{42, 15}, StateChange: func(s State) {
+		mu.Lock()
+		states = append(states, s)
+		mu.Unlock()
+	}})
+	if _, err := c.Lease(); !errors.Is(err, ErrNotBound) {
+		t.Fatalf("Lease() before Start = %v, want ErrNotBound", err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	if err := c.Start(); !errors.Is(err, ErrAlreadyStarted) {
+		t.Fatalf("second Start() = %v, want ErrAlreadyStarted", err)
+	}
+	// NetX waits one second in INIT before the first DISCOVER.
+	n := stepUntil(t, r, 10, func() bool { return c.State() == StateBound })
+	if n != 1 {
+		t.Errorf("bound after %d s, want 1 (DISCOVER at 1 s, OFFER/REQUEST/ACK at once)", n)
+	}
+	l, err := c.WaitBound(t.Context(), nx.NoWait)
+	if err != nil {
+		t.Fatalf("WaitBound = %v", err)
+	}
+	want := netip.MustParsePrefix("198.51.100.100/24")
+	if l.Addr != want || l.Gateway != serverAddr || l.Server != serverAddr ||
+		!slices.Equal(l.DNS, []netip.Addr{serverAddr}) || !slices.Equal(l.NTP, []netip.Addr{ntpAddr}) ||
+		l.Domain != "simboard.test" || l.LeaseTime != time.Hour || l.RenewalTime != 30*time.Minute ||
+		l.RebindTime != 52*time.Minute+30*time.Second {
+		t.Errorf("lease = %+v", l)
+	}
+	if got := r.client.IP.InterfaceAddressGet(); got != want {
+		t.Errorf("IP address = %v, want %v", got, want)
+	}
+	if gw, err := r.client.IP.GatewayAddressGet(); err != nil || gw != serverAddr {
+		t.Errorf("GatewayAddressGet() = %v, %v; want %v", gw, err, serverAddr)
+	}
+	if b, err := c.UserOptionRetrieve(42); err != nil || UserOptionConvert(b) != 0xC6336401 {
+		t.Errorf("UserOptionRetrieve(42) = %x, %v", b, err)
+	}
+	if _, err := c.UserOptionRetrieve(66); !errors.Is(err, ErrParse) {
+		t.Errorf("UserOptionRetrieve(66) = %v, want ErrParse", err)
+	}
+	in := c.Info()
+	if in.DiscoveriesSent != 1 || in.OffersReceived != 1 || in.RequestsSent != 1 || in.AcksReceived != 1 {
+		t.Errorf("Info() = %+v", in)
+	}
+	// The board now talks from its leased address: the server saw the
+	// client's MAC lease.
+	if ls := srv.Leases(); ls[net.HardwareAddr(r.client.Driver.MAC()).String()] != want.Addr() {
+		t.Errorf("server leases = %v", ls)
+	}
+	if err := c.Release(); err != nil {
+		t.Fatalf("Release() = %v", err)
+	}
+	waitFor(t, "the server to see the RELEASE", func() bool { return srv.Stats().Releases == 1 })
+	if got := r.client.IP.InterfaceAddressGet(); got.IsValid() {
+		t.Errorf("IP address after Release = %v, want none", got)
+	}
+	if _, err := r.client.IP.GatewayAddressGet(); !errors.Is(err, nx.ErrNotFound) {
+		t.Errorf("gateway after Release: %v, want NX_NOT_FOUND", err)
+	}
+	if err := c.Release(); !errors.Is(err, ErrNotBound) {
+		t.Errorf("second Release() = %v, want ErrNotBound", err)
+	}
+	if err := c.Stop(); !errors.Is(err, ErrNotStarted) {
+		t.Errorf("Stop() after Release = %v, want ErrNotStarted", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	wantStates := []State{StateInit, StateSelecting, StateRequesting, StateBound, StateNotStarted}
+	if !slices.Equal(states, wantStates) {
+		t.Errorf("state changes = %v, want %v", states, wantStates)
+	}
+}
+
+// TestServerNeverAnswers checks NetX's retransmission schedule (4 s doubling
+// to 64 s, ±1 s jitter fixed at 0 here) and NX_DHCP_NO_RESPONSE.
+func TestServerNeverAnswers(t *testing.T) {
+	r := newRig(t)
+	srv := newServer(t, r, netsvc.DHCPOptions{Fault: netsvc.DHCPSilent})
+	c := r.newClient(t, Options{})
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var sentAt []int
+	last := uint64(0)
+	for s := 1; s <= 200; s++ {
+		r.clock.step(t)
+		if n := c.Info().DiscoveriesSent; n != last {
+			sentAt = append(sentAt, s)
+			last = n
+		}
+	}
+	want := []int{1, 5, 13, 29, 61, 125, 189}
+	if !slices.Equal(sentAt, want) {
+		t.Errorf("DISCOVERs at %v s, want %v", sentAt, want)
+	}
+	waitFor(t, "the server to see 7 DISCOVERs", func() bool { return srv.Stats().Discovers == 7 })
+	_, err := c.WaitBound(t.Context(), nx.NoWait)
+	if !errors.Is(err, ErrNoResponse) {
+		t.Errorf("WaitBound = %v, want NX_DHCP_NO_RESPONSE", err)
+	}
+	if c.State() != StateSelecting {
+		t.Errorf("state = %v, want SELECTING", c.State())
+	}
+	if err := c.Stop(); err != nil {
+		t.Errorf("Stop() = %v", err)
+	}
+}
+
+func TestZeroLease(t *testing.T) {
+	r := newRig(t)
+	srv := newServer(t, r, netsvc.DHCPOptions{Fault: netsvc.DHCPZeroLease})
+	c := r.newClient(t, Options{})
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for s := 0; s < 30; s++ {
+		r.clock.step(t)
+	}
+	waitFor(t, "offers", func() bool { return srv.Stats().Offers >= 3 })
+	_, err := c.WaitBound(t.Context(), nx.NoWait)
+	if !errors.Is(err, ErrNotBound) || !errors.Is(err, ErrInvalidMessage) {
+		t.Errorf("WaitBound = %v, want NX_DHCP_NOT_BOUND wrapping NX_DHCP_INVALID_MESSAGE", err)
+	}
+	if in := c.Info(); in.Dropped == 0 || in.OffersReceived != 0 || in.RequestsSent != 0 {
+		t.Errorf("Info() = %+v, want offers dropped and no REQUEST", in)
+	}
+	if got := r.client.IP.InterfaceAddressGet(); got.IsValid() {
+		t.Errorf("address applied from a 0 s lease: %v", got)
+	}
+}
+
+func TestNAK(t *testing.T) {
+	r := newRig(t)
+	srv := newServer(t, r, netsvc.DHCPOptions{Fault: netsvc.DHCPNAK})
+	c := r.newClient(t, Options{})
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stepUntil(t, r, 5, func() bool { return c.Info().NacksReceived == 1 })
+	if c.State() != StateInit {
+		t.Errorf("state after NAK = %v, want INIT", c.State())
+	}
+	_, err := c.WaitBound(t.Context(), nx.NoWait)
+	if !errors.Is(err, ErrNotBound) {
+		t.Errorf("WaitBound = %v, want NX_DHCP_NOT_BOUND", err)
+	}
+	// One second later NetX starts over with a DISCOVER.
+	stepUntil(t, r, 2, func() bool { return c.Info().DiscoveriesSent == 2 })
+	srv.SetFault(netsvc.DHCPNoFault)
+	stepUntil(t, r, 10, func() bool { return c.State() == StateBound })
+}
+
+// TestARPProbeConflict: the server offers an address a third board holds;
+// the probe finds it, the client DECLINEs and starts over after 10 s.
+func TestARPProbeConflict(t *testing.T) {
+	r := newRig(t)
+	// A third board already holds .100, and the server offers it.
+	holder := boardtest.NewBoard(t, r.wire, "holder", 100, boardtest.Options{})
+	srv := newServer(t, r, netsvc.DHCPOptions{Offer: holder.Addr})
+	c := r.newClient(t, Options{ARPProbe: true, ProbeCount: 2, ProbeInterval: 50 * time.Millisecond})
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stepUntil(t, r, 3, func() bool { return c.State() == StateAddressProbing || c.Info().DeclinesSent > 0 })
+	waitFor(t, "the DECLINE", func() bool { return srv.Stats().Declines == 1 })
+	if c.State() != StateInit {
+		t.Errorf("state after conflict = %v, want INIT", c.State())
+	}
+	_, err := c.WaitBound(t.Context(), nx.NoWait)
+	if !errors.Is(err, ErrBadIPAddress) || !errors.Is(err, nx.ErrDuplicatedEntry) {
+		t.Errorf("WaitBound = %v, want NX_DHCP_BAD_IP_ADDRESS (NX_DUPLICATED_ENTRY)", err)
+	}
+	if got := r.client.IP.InterfaceAddressGet(); got.IsValid() {
+		t.Errorf("conflicting address applied: %v", got)
+	}
+	// The DECLINE named the address.
+	if ls := srv.Leases(); len(ls) != 0 {
+		t.Errorf("server still leases %v after the DECLINE", ls)
+	}
+	// NX_DHCP_RESTART_WAIT: the next DISCOVER comes 10 s later.
+	d := c.Info().DiscoveriesSent
+	for i := 0; i < 9; i++ {
+		r.clock.step(t)
+	}
+	if c.Info().DiscoveriesSent != d {
+		t.Errorf("DISCOVER within 9 s of the DECLINE")
+	}
+	r.clock.step(t)
+	if c.Info().DiscoveriesSent != d+1 {
+		t.Errorf("no DISCOVER 10 s after the DECLINE")
+	}
+}
+
+// leaseScript answers DISCOVER and REQUEST with a 1000 s lease of .150
+// (T1 500 s, T2 875 s by NetX's defaults).
+func leaseScript(m *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
+	var t dhcpv4.MessageType
+	switch m.MessageType() {
+	case dhcpv4.MessageTypeDiscover:
+		t = dhcpv4.MessageTypeOffer
+	case dhcpv4.MessageTypeRequest:
+		t = dhcpv4.MessageTypeAck
+	default:
+		return nil
+	}
+	resp, _ := dhcpv4.NewReplyFromRequest(m, dhcpv4.WithMessageType(t),
+		dhcpv4.WithYourIP(net.IPv4(198, 51, 100, 150)),
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IPv4(198, 51, 100, 1))),
+		dhcpv4.WithNetmask(net.CIDRMask(24, 32)), dhcpv4.WithLeaseTime(1000))
+	return resp
+}
+
+func silent(*dhcpv4.DHCPv4) *dhcpv4.DHCPv4 { return nil }
+
+// requestSchedule binds on a scripted server, then steps up to max seconds
+// with the server silent, recording when each REQUEST goes out.
+func requestSchedule(t *testing.T, r *rig, c *Client, sc *script, max int, stop func() bool) []int {
+	t.Helper()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stepUntil(t, r, 3, func() bool { return c.State() == StateBound })
+	sc.setAnswer(silent)
+	var at []int
+	last := c.Info().RequestsSent
+	for s := 1; s <= max; s++ {
+		r.clock.step(t)
+		if n := c.Info().RequestsSent; n != last {
+			at = append(at, s)
+			last = n
+		}
+		if stop != nil && stop() {
+			break
+		}
+	}
+	return at
+}
+
+// TestRenewRebindExpire drives a 1000 s lease to its end with no answer:
+// REQUEST unicast at T1 (500 s), retransmitted at half the time left (not
+// below 60 s), broadcast at T2, and at expiry the address goes and INIT
+// starts over, all on NetX's arithmetic.
+func TestRenewRebindExpire(t *testing.T) {
+	r := newRig(t)
+	sc := newScript(t, r.server.IP, leaseScript)
+	c := r.newClient(t, Options{})
+	var expiredAt int
+	at := requestSchedule(t, r, c, sc, 1010, nil)
+	_ = expiredAt
+	want := []int{500, 688, 782, 842, 876, 939, 999}
+	if !slices.Equal(at, want) {
+		t.Errorf("REQUESTs at %v s after binding, want %v", at, want)
+	}
+	if st := c.State(); st != StateSelecting && st != StateInit {
+		t.Errorf("state after lease expiry = %v, want INIT or SELECTING", st)
+	}
+	if got := r.client.IP.InterfaceAddressGet(); got.IsValid() {
+		t.Errorf("address after expiry = %v, want none", got)
+	}
+	// The renewal REQUESTs carry ciaddr and no server ID or requested IP.
+	msgs := sc.received()
+	var renew []*dhcpv4.DHCPv4
+	for _, m := range msgs {
+		if m.MessageType() == dhcpv4.MessageTypeRequest && !m.ClientIPAddr.IsUnspecified() {
+			renew = append(renew, m)
+		}
+	}
+	if len(renew) != len(want) {
+		t.Fatalf("server got %d renew/rebind REQUESTs, want %d", len(renew), len(want))
+	}
+	for _, m := range renew {
+		if !m.ClientIPAddr.Equal(net.IPv4(198, 51, 100, 150)) || m.ServerIdentifier() != nil || m.RequestedIPAddress() != nil {
+			t.Errorf("renew REQUEST: ciaddr %v server-id %v requested %v", m.ClientIPAddr, m.ServerIdentifier(), m.RequestedIPAddress())
+		}
+	}
+	_, err := c.WaitBound(t.Context(), nx.NoWait)
+	if !errors.Is(err, ErrNotBound) {
+		t.Errorf("WaitBound after expiry = %v, want NX_DHCP_NOT_BOUND", err)
+	}
+}
+
+// TestRebindAck: the server ignores renewals but answers the first rebind.
+func TestRebindAck(t *testing.T) {
+	r := newRig(t)
+	sc := newScript(t, r.server.IP, leaseScript)
+	c := r.newClient(t, Options{})
+	at := requestSchedule(t, r, c, sc, 900, func() bool { return c.State() == StateRebinding })
+	if len(at) == 0 || at[len(at)-1] != 876 {
+		t.Fatalf("REQUESTs at %v, want the rebind at 876 s", at)
+	}
+	sc.setAnswer(leaseScript)
+	// The first REBINDING retransmission is 63 s later; the ACK binds again.
+	n := stepUntil(t, r, 70, func() bool { return c.State() == StateBound })
+	if n != 63 {
+		t.Errorf("bound again %d s into REBINDING, want 63", n)
+	}
+	if got := r.client.IP.InterfaceAddressGet(); got != netip.MustParsePrefix("198.51.100.150/24") {
+		t.Errorf("address after rebind = %v", got)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	r := newRig(t)
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want error
+	}{
+		{"no IP", Options{}, nx.ErrPtr},
+		{"long name", Options{IP: r.client.IP, Name: string(make([]byte, 256))}, ErrInvalidName},
+		{"five options", Options{IP: r.client.IP, RequestOptions: []uint8{42, 15, 2, 4, 12}}, nx.ErrNoMoreEntries},
+		{"duplicate option", Options{IP: r.client.IP, RequestOptions: []uint8{3}}, nx.ErrDuplicatedEntry},
+		{"bad request address", Options{IP: r.client.IP, RequestedAddress: netip.MustParseAddr("224.0.0.1")}, ErrInvalidIPRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.o); !errors.Is(err, tc.want) {
+				t.Errorf("New(%s) = %v, want %v", tc.name, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestARPProbeClear: nobody answers the probes, so the client binds after
+// probing (ADDRESS_PROBING, then BOUND).
+func TestARPProbeClear(t *testing.T) {
+	r := newRig(t)
+	newServer(t, r, netsvc.DHCPOptions{})
+	var mu sync.Mutex
+	var states []State
+	c := r.newClient(t, Options{ARPProbe: true, ProbeCount: 2, ProbeInterval: 20 * time.Millisecond,
+		StateChange: func(s State) { mu.Lock(); states = append(states, s); mu.Unlock() }})
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.step(t)
+	waitFor(t, "BOUND after the probes", func() bool { return c.State() == StateBound })
+	if got := r.client.IP.InterfaceAddressGet(); got != netip.MustParsePrefix("198.51.100.100/24") {
+		t.Errorf("address = %v", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []State{StateInit, StateSelecting, StateRequesting, StateAddressProbing, StateBound}
+	if !slices.Equal(states, want) {
+		t.Errorf("states = %v, want %v", states, want)
+	}
+}
