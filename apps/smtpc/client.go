@@ -50,6 +50,9 @@ type config struct {
 	chain  int
 	log    *slog.Logger
 	tls    *tls.Config // nil with TLSOff
+	// netxSends, when set (tests), sees the bytes of every packet
+	// ProfileNetX hands to the socket, one call per nx_tcp_socket_send.
+	netxSends func(p []byte)
 }
 
 // Create mirrors nxd_smtp_client_create: it validates the options, creates
@@ -104,8 +107,8 @@ func newConfig(opts Options) (config, error) {
 	switch opts.Auth {
 	case 0:
 		cfg.Auth = AuthNone
-		if opts.Username != "" {
-			cfg.Auth = AuthPlain
+		if opts.Username != "" || cfg.netx {
+			cfg.Auth = AuthPlain // ProfileNetX: type 0 is no NetX type, so PLAIN (nxd_smtp_client_create)
 		}
 	case AuthPlain, AuthLogin, AuthCRAMMD5, AuthXOAUTH2, AuthNone:
 	default:

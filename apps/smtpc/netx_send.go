@@ -375,6 +375,7 @@ func (ns *netxSession) sendPacket(ctx context.Context, st netxState, op string, 
 	to := ns.s.cfg.to
 	step, err := ns.link.send(ctx, parts, to.Packet, to.Send)
 	if err == nil {
+		ns.traceSend(parts)
 		return nil
 	}
 	ns.cmdState, ns.rspState = nxsIdle, nxsIdle
@@ -543,7 +544,9 @@ func (ns *netxSession) sendHeader(ctx context.Context) error {
 	}
 	h := ns.m.header
 	ns.s.note("C: ", "<header: "+strconv.Itoa(len(h))+" octets>")
-	if _, err := ns.link.send(ctx, [][]byte{h}, ns.s.cfg.to.Packet, ns.s.cfg.to.Send); err != nil {
+	if _, err := ns.link.send(ctx, [][]byte{h}, ns.s.cfg.to.Packet, ns.s.cfg.to.Send); err == nil {
+		ns.traceSend([][]byte{h})
+	} else {
 		ns.cmdState, ns.rspState = nxsIdle, nxsIdle
 		ns.mailErr = errorf(ErrInternal, "smtpc: DATA: header not sent: %w", err)
 	}
@@ -577,6 +580,12 @@ func (ns *netxSession) readReply(ctx context.Context, st netxState, wait nx.Wait
 	}
 	ns.code = code
 	return nil
+}
+
+func (ns *netxSession) traceSend(parts [][]byte) {
+	if f := ns.s.cfg.netxSends; f != nil {
+		f(bytes.Join(parts, nil))
+	}
 }
 
 // noteReply writes the packet's lines to the transcript.

@@ -34,7 +34,9 @@ type scriptStep struct {
 	// more BDAT commands following, each is read and answered with 250
 	// until one carries LAST, then send is written.
 	chunks bool
-	send   []string // replies, each written with its own Write (one segment)
+	send   []string      // replies, each written with its own Write (one segment)
+	gap    time.Duration // pause between the writes of send (a server silent between two packets)
+	delay  time.Duration // pause after the replies, before act
 	act    action
 	tls    *tls.Config // after the replies, run a TLS server handshake (STARTTLS)
 }
@@ -130,7 +132,10 @@ func runScriptHooks(conn net.Conn, steps []scriptStep, reset func(), hooks map[i
 			}
 			res.data = msg.Bytes()
 		}
-		for _, r := range st.send {
+		for k, r := range st.send {
+			if k > 0 && st.gap > 0 {
+				time.Sleep(st.gap)
+			}
 			if _, err := conn.Write([]byte(r)); err != nil {
 				res.err = fmt.Errorf("step %d: write: %v", i, err)
 				return res
@@ -143,6 +148,9 @@ func runScriptHooks(conn net.Conn, steps []scriptStep, reset func(), hooks map[i
 				return res
 			}
 			conn, br = tc, bufio.NewReader(tc)
+		}
+		if st.delay > 0 {
+			time.Sleep(st.delay)
 		}
 		switch st.act {
 		case actClose:
