@@ -134,7 +134,22 @@ func New(opts Options) (*Client, error) {
 	case opts.CacheSize > 0:
 		c.cache = newCache(opts.CacheSize)
 	}
+	boards.Store(opts.IP, c)
 	return c, nil
+}
+
+// boards maps each IP to its DNS client (the last one created and not
+// deleted), the way a firmware image has one NX_DNS the applications share.
+var boards sync.Map // *netstack.IP -> *Client
+
+// For returns the board's DNS client: the last one New created on ip and
+// not yet deleted, or nil. The mail clients resolve a server host name
+// through it when they are given no Resolver.
+func For(ip *netstack.IP) *Client {
+	if v, ok := boards.Load(ip); ok {
+		return v.(*Client)
+	}
+	return nil
 }
 
 // Delete mirrors nx_dns_delete: later calls fail with nx.ErrPtr. It waits
@@ -148,6 +163,7 @@ func (c *Client) Delete() error {
 		return fmt.Errorf("dnsc: delete: %w", nx.ErrPtr)
 	}
 	c.deleted = true
+	boards.CompareAndDelete(c.ip, c)
 	c.servers = nil
 	if c.cache != nil {
 		c.cache.clear()

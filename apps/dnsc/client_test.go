@@ -327,3 +327,26 @@ func TestContextCancelled(t *testing.T) {
 		t.Fatalf("HostByNameGet past ctx deadline = %v, want NX_WAIT_ABORTED and context.DeadlineExceeded", err)
 	}
 }
+
+func TestForBoard(t *testing.T) {
+	cl, srv := setup(t, boardtest.Options{})
+	if got := dnsc.For(cl.IP); got != nil {
+		t.Fatalf("For(board) before New = %v, want nil", got)
+	}
+	a := newClient(t, cl, dnsc.Options{})
+	b := newClient(t, cl, dnsc.Options{})
+	if dnsc.For(cl.IP) != b || dnsc.For(srv.IP) != nil {
+		t.Fatalf("For(board) is not the last client created on it")
+	}
+	_ = a.Delete()
+	if dnsc.For(cl.IP) != b {
+		t.Fatalf("deleting an older client changed For(board)")
+	}
+	_ = b.Delete()
+	if got := dnsc.For(cl.IP); got != nil {
+		t.Fatalf("For(board) after Delete = %v, want nil", got)
+	}
+	if err := b.ServerAdd(srv.Addr); !errors.Is(err, nx.ErrPtr) {
+		t.Fatalf("ServerAdd after Delete = %v, want %v", err, nx.ErrPtr)
+	}
+}
