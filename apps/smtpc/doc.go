@@ -109,6 +109,85 @@
 // the server discards the partial message. The same holds for an 8-bit
 // octet in a streamed body when the server lacks 8BITMIME.
 //
+// # The rule: what NetX returns, and where NetX is defective
+//
+// A call that carries a NetX name (Create, MailSend, Delete) returns what
+// NetX Duo returns — the same bytes on the wire, the same statuses, the same
+// packets — so that what is measured here holds on the MCU. Where NetX is
+// defective, the default profile fixes the defect and ProfileNetX reproduces
+// it, so an engineer sees here the failure the MCU will show (a corrupted
+// dot line, a lost status, a different pool peak). Go-named helpers (Send
+// with a Message, MailSendReader) may clean data in the default profile; in
+// ProfileNetX they too send NetX's bytes.
+//
+// ProfileNetX runs a port of NetX's own state machine (netx_send.go, with
+// the C line of each step). Input that would inject commands (CR or LF in an
+// address or the subject) is still refused before any traffic, in both
+// profiles: that is a safety check, not a NetX behaviour.
+//
+// Every NetX Duo defect of nxd_smtp_client.c and what each profile does:
+//
+//	NetX defect (C line)                       default profile          ProfileNetX (as the MCU)
+//	body lines starting with '.' not stuffed   stuffed ("..x")          sent as is: the server drops
+//	  (2795-2837)                                                        the dot; a line "." ends
+//	                                                                     the message early
+//	bare LF / bare CR not repaired             made CRLF                sent as is
+//	lines over 998 octets not checked          ErrLineTooLong before    sent as is
+//	                                           any of it is sent
+//	"\r\n.\r\n" always appended (2840)         "." after a terminated   an empty line is added when
+//	                                           last line                the body ends with CRLF
+//	packetization (2744-2844)                  chains of up to 16 KiB   header 1 packet; body chunks
+//	                                           (¼ pool), fast           of payload-40 (IPv6 -60),
+//	                                                                     each a 2-packet chain and one
+//	                                                                     send; "\r\n.\r\n" 1 packet
+//	one packet = one reply (3472)              replies reassembled      a split reply's rest is read
+//	                                           across packets           as the next reply
+//	chained reply refused (3486-3501), then    chains accepted          NX_SMTP_SERVER_ERROR_REPLY
+//	  a stale packet re-released                                         overwritten by the step's
+//	                                                                     status; the re-release is
+//	                                                                     not reproduced (it would
+//	                                                                     corrupt the pool count)
+//	malformed code ("2200"): SERVER_ERROR_     ErrServerErrorReply      the step's status (greeting
+//	  REPLY overwritten by the step (1146,     0xAE                     0xA7, EHLO 0xA8, MAIL 0xA9,
+//	  1610, 1844, 2349, 2526, 2690, 2922)                               RCPT 0xAA, DATA 0xAC, end of
+//	                                                                     data 0xAB, AUTH 0xAD)
+//	code parsing (4282-4318): "220\r\n" is    parsed as 220; garbage   code 0 / 250, as NetX
+//	  code 0, "abc 250 x" is 250               is a ProtocolError
+//	pool empty: 0xA6 recorded, raw status      ErrPacketAllocate 0xA6   NX_NO_PACKET 0x01
+//	  returned (3607-3621)                     (+ nx.ErrNoPacket)
+//	QUIT fails after the mail was accepted:    nil, Result.QuitErr      the receive error (e.g.
+//	  receive error returned (3061-3068)                                 NX_NOT_CONNECTED 0x38);
+//	                                                                     Result.Accepted is true
+//	malformed QUIT reply after acceptance      nil, Result.QuitErr      0xAE, mail delivered
+//	QUIT reply code never checked (3054-3081)  not 221: Result.QuitErr  any reply completes
+//	512-byte command buffer (2220-2238,        no such limit            address > 512: NX_SIZE_ERROR
+//	  2414-2426, 3740-3753)                                              (0x09); MAIL address > 497,
+//	                                                                     RCPT > 499: NX_SMTP_INTERNAL_
+//	                                                                     ERROR 0xA3; subject > 512:
+//	                                                                     NX_SIZE_ERROR after DATA
+//	unknown LOGIN prompt: straight to QUIT     "*" cancels, then        QUIT, ErrAuthReply 0xAD
+//	  (1933-1944, 3957-3961)                   ErrInvalidServerChallenge
+//	EHLO refused: no HELO fallback (1610)      HELO on 500/502          ErrHelloReply 0xA8
+//	RCPT answered 251 refused (2520)           accepted                 ErrRcptReply 0xAA
+//	AUTH type changed by a substring search    mechanism chosen from    NetX's search; the change
+//	  of the EHLO reply (4016-4191), kept      the parsed offer         persists for the next mail;
+//	  for later mails; type 0 becomes PLAIN                              type 0 is PLAIN
+//	  (333-340)
+//	2xx other than 235 to AUTH: command        ErrAuthReply             AUTH is sent again
+//	  repeated (1846-1849)
+//	header send failure: states IDLE, NX_      the session is reset     the body is still sent as
+//	  SUCCESS returned; the state machine                                NetX does, then the session
+//	  then spins for ever (3808-3826, 1010)                              is reset with 0xA3 and an
+//	                                                                     error saying the MCU hangs
+//	malformed EHLO reply: the services parser  -                        not reproduced (parsed as a
+//	  reads a NULL packet (1507, 3523)                                   normal reply)
+//	receive window NX_SMTP_CLIENT_TCP_         the IP's default window  1460 (Options.Window 0)
+//	  WINDOW_SIZE 1460 (355)
+//
+// Pool figures measured in ProfileNetX transfer to a NetX Duo build of the
+// same pool payload; the default profile's do not (it packs the message
+// into fewer, larger chains).
+//
 // # Beyond NetX
 //
 // To, Cc and Bcc recipients (Bcc never in the header); every RCPT must be

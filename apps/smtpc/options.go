@@ -30,9 +30,11 @@ const (
 	// and domain ≤ 40 octets (NX_SIZE_ERROR), an empty body refused
 	// (NX_SMTP_INVALID_PARAM), NetX's exact header bytes (reference §4.8),
 	// "MAIL FROM:<a> " / "RCPT TO:<b> " with NetX's trailing space, and no
-	// ESMTP parameters. Plaintext AUTH is allowed, as on the MCU. The
-	// protocol defects are still fixed (dot-stuffing, CRLF normalisation,
-	// replies across packets, chained receive packets, no leaks).
+	// ESMTP parameters. Plaintext AUTH is allowed, as on the MCU. It runs a
+	// port of NetX's state machine and reproduces its defects: the body is
+	// sent verbatim (no dot-stuffing, no CRLF repair, no 998-octet check) in
+	// NetX's packets, one packet is one reply, and the statuses are NetX's
+	// (see the package documentation's table). No packet leaks either way.
 	ProfileNetX
 )
 
@@ -169,9 +171,9 @@ type Options struct {
 	// defaults (DefaultTimeouts).
 	Timeouts Timeouts
 	// Window is the socket's receive window (NX_SMTP_CLIENT_TCP_WINDOW_SIZE,
-	// 1460 in NetX). 0 means the IP's default window
-	// (netstack.TCPOptions.DefaultWindow). NetX's 1460 is not the default
-	// here: gVisor accounts received segments with their buffer overhead,
+	// 1460 in NetX). 0 means 1460 in ProfileNetX and the IP's default window
+	// (netstack.TCPOptions.DefaultWindow) otherwise. NetX's 1460 is not the
+	// default profile's: gVisor accounts received segments with their buffer overhead,
 	// so a window that small closes after three small segments and a
 	// multi-line EHLO reply then waits for the 200 ms persist timer. Set
 	// 1460 to see that on purpose.
