@@ -19,13 +19,17 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/simboard/simboard/internal/boardtest/leak"
 	"github.com/simboard/simboard/internal/netns"
 	"github.com/simboard/simboard/nx"
 )
 
 // tapNS creates a namespace with tap0 = 198.51.100.1/24 on the kernel side.
+// It first arms the goroutine-leak check, whose cleanup then runs after the
+// TAP and the namespace are closed, also when the test fails midway.
 func tapNS(t *testing.T) *netns.NS {
 	t.Helper()
+	leak.Check(t)
 	ns := netns.ForTest(t, "drvtap")
 	if err := ns.AddTAP(context.Background(), "tap0", netip.MustParsePrefix("198.51.100.1/24")); err != nil {
 		t.Fatalf("AddTAP(tap0) = %v", err)
@@ -256,6 +260,7 @@ func TestTAPDriverPump(t *testing.T) {
 }
 
 func TestTAPCreate(t *testing.T) {
+	leak.Check(t)
 	ns := netns.ForTest(t, "drvtapc")
 	ctx := context.Background()
 	tap := openTAP(t, ns, TAPOptions{Name: "tapsb1", Create: true, MTU: 1400})
@@ -275,6 +280,7 @@ func TestTAPCreate(t *testing.T) {
 }
 
 func TestTAPOpenErrors(t *testing.T) {
+	leak.Check(t)
 	ns := netns.ForTest(t, "drvtape")
 	err := ns.Do(func() error {
 		tap, err := OpenTAP(TAPOptions{Name: "nosuch0"})

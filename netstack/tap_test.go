@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +25,10 @@ import (
 )
 
 // tapBoard opens tap0 inside ns (198.51.100.1 on the kernel side) and boots a
-// board at 198.51.100.2 on it, optionally behind a pcap capture.
+// board at 198.51.100.2 on it, optionally behind a pcap capture. The board is
+// closed (and its pools checked) at cleanup, also when the test fails
+// midway; the returned stop closes it earlier, e.g. to read the pcap, and is
+// idempotent.
 func tapBoard(t testing.TB, ns *netns.NS, pcapPath string) (*netstack.IP, func()) {
 	t.Helper()
 	ctx := context.Background()
@@ -40,11 +44,14 @@ func tapBoard(t testing.TB, ns *netns.NS, pcapPath string) (*netstack.IP, func()
 	if pcapPath != "" {
 		f, err := os.Create(pcapPath)
 		if err != nil {
+			tap.Close()
 			t.Fatal(err)
 		}
 		pcapFile = f
 		c, err := driver.NewCapture(tap, f, driver.CaptureOptions{})
 		if err != nil {
+			tap.Close()
+			f.Close()
 			t.Fatal(err)
 		}
 		link = c
@@ -53,21 +60,35 @@ func tapBoard(t testing.TB, ns *netns.NS, pcapPath string) (*netstack.IP, func()
 	rx, _ := packetpool.New(packetpool.Options{Name: "tap-rx", PayloadSize: 1536, Count: 256})
 	drv, err := driver.New(driver.Options{Name: "tap", Link: link, RxPool: rx})
 	if err != nil {
+		link.Close()
+		if pcapFile != nil {
+			pcapFile.Close()
+		}
 		t.Fatal(err)
 	}
 	ip, err := netstack.New(netstack.Options{Name: "tapboard", Pool: pool, Driver: drv, Addr: netip.MustParsePrefix("198.51.100.2/24")})
 	if err != nil {
-		t.Fatal(err)
-	}
-	return ip, func() {
-		ip.Close()
 		drv.Close()
 		link.Close()
 		if pcapFile != nil {
 			pcapFile.Close()
 		}
-		boardtest.CheckBalanced(t, pool, rx)
+		t.Fatal(err)
 	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ip.Close()
+			drv.Close()
+			link.Close()
+			if pcapFile != nil {
+				pcapFile.Close()
+			}
+			boardtest.CheckBalanced(t, pool, rx)
+		})
+	}
+	t.Cleanup(stop)
+	return ip, stop
 }
 
 // kernelSink listens on 198.51.100.1:5001 inside ns and returns the SHA-256
@@ -96,6 +117,7 @@ func kernelSink(t testing.TB, ns *netns.NS) (net.Listener, <-chan [2]any) {
 
 func TestTAPBoardPingTCPAndPcap(t *testing.T) {
 	boardtest.CheckGoroutines(t)
+	boardtest.RequireTools(t, "ping") // iputils-ping: the host pings the board
 	ns := netns.ForTest(t, "nstap")
 	pcapPath := filepath.Join(t.TempDir(), "board.pcap")
 	ip, stop := tapBoard(t, ns, pcapPath)
@@ -172,8 +194,7 @@ func TestTAPBoardPingTCPAndPcap(t *testing.T) {
 // through water in the same run (target: board >= 0.9x).
 func BenchmarkTAPThroughput(b *testing.B) {
 	ns := netns.ForTest(b, "nstapbench")
-	ip, stop := tapBoard(b, ns, "")
-	defer stop()
+	ip, _ := tapBoard(b, ns, "")
 	benchTAP(b, ns, func(ctx context.Context) (io.WriteCloser, error) {
 		return ip.DialTCP(ctx, netip.MustParseAddrPort("198.51.100.1:5001"))
 	})

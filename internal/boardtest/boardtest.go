@@ -9,13 +9,16 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"runtime"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/simboard/simboard/driver"
+	"github.com/simboard/simboard/internal/boardtest/leak"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/packetpool"
 )
@@ -177,20 +180,54 @@ func CheckBalanced(t testing.TB, pools ...*packetpool.Pool) {
 // CheckGoroutines snapshots the goroutine count; at cleanup it fails the test
 // if more goroutines are running than at the start (after letting exiting
 // goroutines finish), and prints their stacks. Call it first in a test so
-// its cleanup runs last.
+// its cleanup runs last; boards close in their own cleanups, so a test that
+// fails midway is still checked after everything it started is closed.
 func CheckGoroutines(t testing.TB) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		n := runtime.NumGoroutine()
-		for i := 0; i < 400 && n > before; i++ {
-			time.Sleep(5 * time.Millisecond)
-			n = runtime.NumGoroutine()
+	leak.Check(t)
+}
+
+// RequireNetNSEnv is the environment variable that turns a missing network
+// namespace or tool into a failure instead of a skip ("1"), as CI sets it.
+const RequireNetNSEnv = "SIMBOARD_REQUIRE_NETNS"
+
+// MissingTools returns the commands among names that are neither in PATH nor
+// in the sbin directories a non-root PATH lacks.
+func MissingTools(names ...string) []string {
+	var missing []string
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err == nil {
+			continue
 		}
-		if n > before {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("goroutines leaked: %d before, %d after\n%s", before, n, buf)
+		found := false
+		for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+			if st, err := os.Stat(filepath.Join(dir, n)); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+				found = true
+				break
+			}
 		}
-	})
+		if !found {
+			missing = append(missing, n)
+		}
+	}
+	return missing
+}
+
+// RequireTools skips the test, naming the missing commands and how to
+// install them, unless every command in names is installed. With
+// SIMBOARD_REQUIRE_NETNS=1 (CI) a missing tool fails the test instead: there
+// it means a broken machine, not a reason to skip. TAP tests call it next to
+// netns.ForTest, so `go test ./...` on a machine without the test packages
+// passes with skips that say why.
+func RequireTools(t testing.TB, names ...string) {
+	t.Helper()
+	missing := MissingTools(names...)
+	if len(missing) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("boardtest: skipping, missing %s in PATH; install with: sudo scripts/test-deps.sh", strings.Join(missing, ", "))
+	if os.Getenv(RequireNetNSEnv) == "1" {
+		t.Fatalf("%s (and %s=1, so this is a failure, not a skip)", msg, RequireNetNSEnv)
+	}
+	t.Skip(msg)
 }

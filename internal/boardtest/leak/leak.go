@@ -1,0 +1,33 @@
+// Package leak is the goroutine-leak check behind boardtest.CheckGoroutines,
+// in a package of its own so that the driver's tests (which boardtest
+// imports) can use it too.
+package leak
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+// Check snapshots the goroutine count; at cleanup it fails the test if more
+// goroutines are running than at the start (after letting exiting
+// goroutines finish for up to 2 s), and prints their stacks. Call it first
+// in a test, before anything that registers a cleanup, so that its cleanup
+// runs last: after the boards, links and namespaces are closed, whether the
+// test passed or failed midway.
+func Check(t testing.TB) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		n := runtime.NumGoroutine()
+		for i := 0; i < 400 && n > before; i++ {
+			time.Sleep(5 * time.Millisecond)
+			n = runtime.NumGoroutine()
+		}
+		if n > before {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Errorf("goroutines leaked: %d before, %d after\n%s", before, n, buf)
+		}
+	})
+}
