@@ -163,8 +163,9 @@ func TestNXEPacketArguments(t *testing.T) {
 	wantErr(t, "Allocate", err, nil)
 	defer mustRelease(t, pk)
 
-	if err := pk.Append(ctx, nil, pool, nx.NoWait); !isStatus(err, nx.ErrSize) {
-		t.Fatalf("Append(ctx, nil, pool, NoWait) = %v, want %v", err, nx.ErrSize)
+	// NULL data_start is NX_PTR_ERROR, before the size check.
+	if err := pk.Append(ctx, nil, pool, nx.NoWait); !isStatus(err, nx.ErrPtr) {
+		t.Fatalf("Append(ctx, nil, pool, NoWait) = %v, want %v", err, nx.ErrPtr)
 	}
 	if err := pk.Append(ctx, []byte{}, pool, nx.NoWait); !isStatus(err, nx.ErrSize) {
 		t.Fatalf("Append(ctx, []byte{}, pool, NoWait) = %v, want %v", err, nx.ErrSize)

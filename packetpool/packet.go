@@ -147,11 +147,21 @@ func (pk *Packet) Release() error {
 	if pk == nil || pk.pool == nil {
 		return errNilPacket
 	}
-	// The common case, one buffer on a pool that is not Debug, inline.
+	// The common case, one buffer on a pool that is not Debug: give and
+	// push written out here to save two calls.
 	if p := pk.pool; pk.next == nil && pk.state == stateAllocated && !p.debug && !p.deleted.Load() {
 		pk.last, pk.txDone = nil, false
 		pk.state = stateFree
-		p.give(pk, pk, 1, false)
+		for ; ; backoff() {
+			h := p.head.Load()
+			setLink(pk, uint32(h&slotMask))
+			if p.head.CompareAndSwap(h, uint64(pk.index+1)|(h>>countShift&slotMask+1)<<countShift|(h>>tagShift+1)<<tagShift) {
+				break
+			}
+		}
+		if p.suspended.Load() != 0 {
+			p.handOffFree(false)
+		}
 		return nil
 	}
 	return releaseChain(pk)
@@ -161,6 +171,11 @@ func releaseChain(pk *Packet) error {
 	head := true
 	for pk != nil {
 		p := pk.pool
+		if p == nil {
+			// A buffer with no owner (nx_packet_pool_owner NULL): NetX
+			// stops with NX_PTR_ERROR and counts nothing, having no pool.
+			return errNilPacket
+		}
 		if head && p.deleted.Load() {
 			return p.errDeleted
 		}
@@ -311,9 +326,10 @@ func (pk *Packet) ReleaseQueued() error {
 //
 // On an allocation failure the extra packets are released and the chain is
 // left unchanged; the allocation status is returned (nx.ErrNoPacket,
-// nx.ErrWaitAborted, nx.ErrPoolDeleted, ...). Other statuses: nx.ErrPtr for a
-// nil or released packet or a nil or deleted pool (nxe checks), nx.ErrSize
-// for empty data. Blocks only while an extra allocation waits. The caller
+// nx.ErrWaitAborted, nx.ErrPoolDeleted, ...). Other statuses, in the order of
+// _nxe_packet_data_append: nx.ErrPtr for a nil or released packet, a nil or
+// deleted pool or nil data (NULL data_start); then nx.ErrSize for empty
+// data. Blocks only while an extra allocation waits. The caller
 // keeps ownership of pk (and of the whole chain).
 func (pk *Packet) Append(ctx context.Context, data []byte, pool *Pool, wait nx.Wait) error {
 	if err := pk.checkOwned("append"); err != nil {
@@ -324,6 +340,9 @@ func (pk *Packet) Append(ctx context.Context, data []byte, pool *Pool, wait nx.W
 	}
 	if pool.deleted.Load() {
 		return pool.errDeleted
+	}
+	if data == nil {
+		return fmt.Errorf("packetpool: pool %q: append: nil data: %w", pk.pool.name, nx.ErrPtr)
 	}
 	if len(data) == 0 {
 		return fmt.Errorf("packetpool: pool %q: append: no data: %w", pk.pool.name, nx.ErrSize)
