@@ -10,20 +10,25 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/simboard/simboard/internal/redact"
 )
 
 // FuzzPOP3Session drives the POP3 command interpreter line by line with
-// arbitrary input. Properties: it never panics; every reply starts with
-// +OK, -ERR or (inside AUTH) "+ ", is one CRLF line of at most 512 octets,
-// and a multi-line reply is a well-formed dot-stuffed block; state stays
+// arbitrary input, logging each line to the transcript as the server loop
+// does. Properties: it never panics; every reply starts with +OK, -ERR or
+// (inside AUTH) "+ ", is one CRLF line of at most 512 octets, and a
+// multi-line reply is a well-formed dot-stuffed block; state stays
 // bounded; deletions happen only through QUIT in TRANSACTION; the maildrop
-// lock is released.
+// lock is released; no credential the input identifies (see
+// inputSecrets) is in the transcript's client lines.
 func FuzzPOP3Session(f *testing.F) {
 	for _, s := range []string{
 		"USER alice\nPASS alice-secret\nSTAT\nLIST\nUIDL\nRETR 1\nTOP 2 1\nDELE 1\nQUIT\n",
 		"CAPA\nAUTH PLAIN\nAGFsaWNlAGFsaWNlLXNlY3JldA==\nLIST 2\nUIDL 9\nRSET\nNOOP\nQUIT\n",
 		"AUTH LOGIN\nYWxpY2U=\n*\nAPOP alice 0123\nUSER\nPASS\nRETR 1\n",
 		"AUTH CRAM-MD5\nYWxpY2UgMDAw\nuser alice\npass alice-secret\ndele 2\ndele 2\ntop 1 -1\nretr 0\nquit\n",
+		"USER alice\nPASS\talice-secret\n PASS alice-secret\nAPOP\talice\t0123abcd\nAUTH NOPE\nc2VjcmV0LXRva2Vu\nAUTH PLAIN\n*\nQUIT\n",
 		"USER alice\r\nPASS alice-secret\r\nDELE 1\r\nDELE 2\r\nDELE 3\r\nRSET\r\nLIST\r\n",
 		strings.Repeat("X", 300) + "\nSTLS\nAUTH\n",
 	} {
@@ -31,7 +36,8 @@ func FuzzPOP3Session(f *testing.F) {
 	}
 	msgs := []string{msgPlain, msgDots, ".\r\n..\r\n", ""}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		h, err := New(Options{Users: testUsers, AllowInsecureAuth: true})
+		tr := &syncBuffer{}
+		h, err := New(Options{Users: testUsers, AllowInsecureAuth: true, Transcript: tr})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,6 +69,7 @@ func FuzzPOP3Session(f *testing.F) {
 			if len(line)+2 > s.lineLimit() {
 				s.tooLong()
 			} else {
+				s.logC(line)
 				act = s.handle(line)
 			}
 			w.Flush()
@@ -91,7 +98,63 @@ func FuzzPOP3Session(f *testing.F) {
 		if _, err := h.Store().lock("alice"); err != nil {
 			t.Fatalf("maildrop still locked after the session: %v", err)
 		}
+		checkTranscriptSecrets(t, in, tr.String(), pop3Verbs)
 	})
+}
+
+// inputSecrets returns the credentials that input lines (split at LF, CR
+// dropped) identify without doubt: the argument of PASS, the APOP digest
+// and an AUTH initial response (redact.Command, which reads them the
+// tolerant way), and a one-word line that is no command of the protocol
+// right after an AUTH line. It keeps those of at least redact.MinSecret
+// bytes that occur once in the input, ignoring case, and are not part of
+// the transcript's own words. It stops at the first line that starts a
+// message body (DATA, BDAT), after which the input is not lines.
+func inputSecrets(in []byte, verbs map[string]bool) []string {
+	var found []string
+	afterAuth := false
+	for _, l := range strings.Split(string(in), "\n") {
+		line := strings.TrimSuffix(l, "\r")
+		if v, _ := smtpVerb(line); verbs["DATA"] && (v == "DATA" || v == "BDAT") {
+			break
+		}
+		verb, _ := redact.Split(line)
+		v := strings.ToUpper(verb)
+		if _, sec, ok := redact.Command(line); ok {
+			found = append(found, sec)
+		} else if afterAuth && redact.Token(line) && !verbs[v] {
+			found = append(found, line)
+		}
+		afterAuth = v == "AUTH"
+	}
+	upper := strings.ToUpper(string(in))
+	var out []string
+	for _, sec := range found {
+		u := strings.ToUpper(sec)
+		if len(sec) < redact.MinSecret || strings.Count(upper, u) != 1 || strings.Contains(strings.ToUpper(redactedMark), u) {
+			continue
+		}
+		out = append(out, sec)
+	}
+	return out
+}
+
+// checkTranscriptSecrets fails when a credential that the input identifies
+// is in a client line of the transcript.
+func checkTranscriptSecrets(t *testing.T, in []byte, tr string, verbs map[string]bool) {
+	t.Helper()
+	for _, sec := range inputSecrets(in, verbs) {
+		u := strings.ToUpper(sec)
+		for _, l := range strings.Split(tr, "\n") {
+			_, c, ok := strings.Cut(l, " C: ")
+			if !ok || strings.HasPrefix(c, "<message body, ") || strings.HasPrefix(c, "<chunk, ") {
+				continue
+			}
+			if strings.Contains(strings.ToUpper(c), u) {
+				t.Fatalf("the credential %q is in the transcript line %q\ntranscript:\n%s", sec, l, tr)
+			}
+		}
+	}
 }
 
 func checkPOP3Reply(t *testing.T, cmd, out []byte, s *pop3Session) {
@@ -238,7 +301,8 @@ var replyLineRE = regexp.MustCompile(`^[2-5][0-9][0-9][ -]`)
 // (a stuck session would block the bubble: synctest reports it), the idle
 // timeout ends the session, every line the client gets is a reply line,
 // there are no more final replies than client lines plus the greeting and a
-// closing reply, and Close leaves no goroutine behind.
+// closing reply, Close leaves no goroutine behind, and no credential the
+// input identifies (see inputSecrets) is in the transcript's client lines.
 func FuzzSMTPSession(f *testing.F) {
 	for _, s := range []string{
 		"EHLO x\r\nAUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==\r\nMAIL FROM:<a@b>\r\nRCPT TO:<bob@x>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n",
@@ -246,12 +310,14 @@ func FuzzSMTPSession(f *testing.F) {
 		"EHLO x\r\nAUTH LOGIN\r\nYWxpY2U=\r\n*\r\nSTARTTLS\r\nDATA\r\nRSET\r\n",
 		"HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<bob@x>\r\nDATA\r\n.\r\r\n.\r\n\r\n.\r\nNOOP\r\n",
 		"data\r\nBDAT 3\r\nabcBDAT x\r\nQUIT\r\n",
+		"EHLO x\r\nAUTH NOPE\r\nc2VjcmV0LXRva2Vu\r\nAUTH\tPLAIN\tAGFsaWNlAGFsaWNlLXNlY3JldA==\r\n auth plain AGFsaWNl\r\nAUTH LOGIN\r\nYWJj\r\nQUIT\r\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		synctest.Test(t, func(t *testing.T) {
-			h, err := New(Options{Users: testUsers, AllowInsecureAuth: true, IdleTimeout: time.Minute})
+			tr := &syncBuffer{}
+			h, err := New(Options{Users: testUsers, AllowInsecureAuth: true, IdleTimeout: time.Minute, Transcript: tr})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -290,6 +356,7 @@ func FuzzSMTPSession(f *testing.F) {
 			if err := <-served; err != nil {
 				t.Fatalf("ServeSMTP() = %v", err)
 			}
+			checkTranscriptSecrets(t, in, tr.String(), smtpVerbs)
 		})
 	})
 }

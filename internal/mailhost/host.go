@@ -107,7 +107,12 @@ type Options struct {
 	// Transcript, when set, receives every command and reply line of every
 	// session, one Write per line, prefixed "smtp#N C: " or "pop3#N S: ".
 	// Message bodies appear as one line giving their size. Credentials are
-	// redacted (AUTH payloads and SASL responses, PASS, the APOP digest).
+	// redacted (AUTH payloads and SASL responses, PASS, the APOP digest),
+	// found as an attacker would write them (after spaces or tabs, in any
+	// case, in lines the protocol refuses: after a refused greeting, past
+	// an injected fault); after an AUTH command a one-word line that is no
+	// command is hidden, and a credential once seen is kept out of later
+	// reply lines (an echo of what a server took for a command).
 	Transcript io.Writer
 	// Clock is the time source for timestamps, the APOP greeting and
 	// FaultDelay. nil means nx.SystemClock.

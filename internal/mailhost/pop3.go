@@ -58,10 +58,12 @@ type pop3Session struct {
 	saslUser string      // set by the SASL server on success
 
 	multi bool // the last reply was multi-line (for tests)
+
+	red lineRedactor // the transcript's view of the session
 }
 
 func newPOP3Session(h *Host, id uint64, w *bufio.Writer, tlsActive bool) *pop3Session {
-	s := &pop3Session{h: h, id: id, w: w, tlsActive: tlsActive}
+	s := &pop3Session{h: h, id: id, w: w, tlsActive: tlsActive, red: lineRedactor{verbs: pop3Verbs}}
 	if h.opts.APOP != APOPOff {
 		s.timestamp = fmt.Sprintf("<%d.%d@%s>", os.Getpid(), h.clock.Now().UnixNano(), h.domain)
 	}
@@ -78,7 +80,7 @@ func (s *pop3Session) greeting() string {
 
 // line writes one reply line and records it in the transcript.
 func (s *pop3Session) line(l string) {
-	s.h.tr.line("pop3", s.id, "S", l)
+	s.h.tr.line("pop3", s.id, "S", s.red.server(l))
 	s.w.WriteString(l)
 	s.w.WriteString("\r\n")
 }
@@ -156,29 +158,13 @@ func (s *pop3Session) stage(line []byte) Stage {
 	return ""
 }
 
-func redactPOP3(line string) string {
-	verb, rest, _ := strings.Cut(line, " ")
-	switch strings.ToUpper(verb) {
-	case "PASS":
-		return verb + " <redacted>"
-	case "APOP":
-		name, _, _ := strings.Cut(rest, " ")
-		return verb + " " + name + " <redacted>"
-	case "AUTH":
-		if mech, ir, ok := strings.Cut(rest, " "); ok && ir != "" {
-			return verb + " " + mech + " <redacted>"
-		}
-	}
-	return line
-}
-
-// logC records a client line in the transcript, redacted.
+// logC records a client line in the transcript, redacted (see
+// lineRedactor).
 func (s *pop3Session) logC(line []byte) {
 	if s.sasl != nil {
-		s.h.tr.line("pop3", s.id, "C", "<redacted>")
-		return
+		s.red.saslResponse()
 	}
-	s.h.tr.line("pop3", s.id, "C", redactPOP3(string(line)))
+	s.h.tr.line("pop3", s.id, "C", s.red.client(string(line)))
 }
 
 // handle executes one client line (without its line ending) and writes the

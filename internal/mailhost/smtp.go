@@ -73,6 +73,8 @@ type smtpConn struct {
 	ir   *bufio.Reader
 
 	discard atomic.Bool // go-smtp's session must not deliver the current message
+
+	red lineRedactor // the transcript's view of the session
 }
 
 var timeZero time.Time
@@ -111,7 +113,7 @@ var errLineTooLong = errors.New("mailhost: line too long")
 
 func (h *Host) serveSMTPConn(raw net.Conn, implicit bool) {
 	h.startSMTP()
-	c := &smtpConn{h: h, id: h.nextID.Add(1), raw: raw, cli: raw}
+	c := &smtpConn{h: h, id: h.nextID.Add(1), raw: raw, cli: raw, red: lineRedactor{verbs: smtpVerbs}}
 	c.mine, c.srv = newPipe(pipeLimit, 0, pipeAddr("mailhost-interceptor"), raw.RemoteAddr())
 	c.srv.owner = c
 	c.srv.local = raw.LocalAddr()
@@ -192,7 +194,7 @@ func (c *smtpConn) run(implicit bool) error {
 			return c.readFailed(err)
 		}
 		verb, arg := smtpVerb(line)
-		c.logC(redactSMTP(verb, line))
+		c.logC(c.red.client(line))
 		stage := smtpStage(verb)
 		if stage != "" {
 			if f, ok := h.faults.match(stage); ok {
@@ -276,17 +278,6 @@ func smtpStage(verb string) Stage {
 	return ""
 }
 
-func redactSMTP(verb, line string) string {
-	if verb != "AUTH" {
-		return line
-	}
-	f := strings.Fields(line)
-	if len(f) > 2 {
-		return f[0] + " " + f[1] + " <redacted>"
-	}
-	return line
-}
-
 // act performs a Delay, Close, Reset or Silent fault; it returns true when
 // the session goes on.
 func (c *smtpConn) act(f Fault) bool {
@@ -312,7 +303,7 @@ func (c *smtpConn) rejecting() error {
 		if err != nil {
 			return c.readFailed(err)
 		}
-		c.logC(line)
+		c.logC(c.red.client(line))
 		if strings.EqualFold(strings.TrimSpace(line), "QUIT") {
 			c.write("221 2.0.0 Bye\r\n")
 			return nil
@@ -389,7 +380,7 @@ func readLine(r *bufio.Reader, limit int) ([]byte, error) {
 
 func (c *smtpConn) write(s string) {
 	for _, l := range strings.SplitAfter(strings.TrimSuffix(s, "\r\n"), "\r\n") {
-		c.h.tr.line("smtp", c.id, "S", strings.TrimSuffix(l, "\r\n"))
+		c.h.tr.line("smtp", c.id, "S", c.red.server(strings.TrimSuffix(l, "\r\n")))
 	}
 	_ = c.cli.SetWriteDeadline(c.h.deadline())
 	_, _ = io.WriteString(c.cli, s)
@@ -399,7 +390,7 @@ func (c *smtpConn) logC(s string) { c.h.tr.line("smtp", c.id, "C", s) }
 
 func (c *smtpConn) relay(r smtpReply) {
 	for _, l := range r.lines {
-		c.h.tr.line("smtp", c.id, "S", l)
+		c.h.tr.line("smtp", c.id, "S", c.red.server(l))
 	}
 	_ = c.cli.SetWriteDeadline(c.h.deadline())
 	_, _ = c.cli.Write(r.bytes())
@@ -443,7 +434,8 @@ func (c *smtpConn) auth() error {
 		if err != nil {
 			return c.readFailed(err)
 		}
-		c.logC("<redacted>")
+		c.red.saslResponse()
+		c.logC(c.red.client(line))
 		if err := c.forward(line); err != nil {
 			return err
 		}
