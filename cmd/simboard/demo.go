@@ -56,6 +56,7 @@ type demoFlags struct {
 	ipv6        bool
 	pcap        string
 	timeout     time.Duration
+	boot        netbootFlags // netboot.go: --dhcp
 
 	// Parsed by check.
 	authType smtpc.AuthType
@@ -77,6 +78,7 @@ func (f *demoFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.ipv6, "ipv6", false, "talk to the mail host over IPv6 (2001:db8::/64)")
 	fs.StringVar(&f.pcap, "pcap", "", "pcap `FILE` to write (default: simboard-demo.pcap in the temp directory)")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this `DURATION`")
+	f.boot.register(fs)
 }
 
 func (f *demoFlags) check() error {
@@ -236,6 +238,9 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	if f.ipv6 {
 		bcfg.addr6, hcfg.addr6 = boardAddr6, hostAddr6
 	}
+	if f.boot.dhcp {
+		bcfg.addr = netip.Prefix{} // 0.0.0.0 until the DHCP client leases one (netboot.go)
+	}
 	brd, err := bootBoard(bcfg)
 	if err != nil {
 		return nil, fmt.Errorf("boot board: %w", err)
@@ -276,7 +281,18 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 		server = hostAddr6.Addr()
 	}
 	rep.Board, rep.MailHost = bcfg.addr.Addr().String(), server.String()
-	timed("boot", t0, fmt.Sprintf("board %v, mail host %v on a Wire (seed %d), pools %d x %d B", bcfg.addr.Addr(), server, f.seed, f.poolPackets, f.payload))
+	if f.boot.dhcp {
+		rep.Board = "0.0.0.0"
+	}
+	timed("boot", t0, fmt.Sprintf("board %v, mail host %v on a Wire (seed %d), pools %d x %d B", rep.Board, server, f.seed, f.poolPackets, f.payload))
+	var nb *demoNetboot // netboot.go: DHCP, DNS, SNTP before the mail
+	defer func() { nb.Close() }()
+	if f.boot.dhcp {
+		if nb, err = runDemoNetboot(ctx, brd, peer.brd.ip, f.ipv6, log, timed); err != nil {
+			return nil, err
+		}
+		rep.Board, server = nb.board, nb.server
+	}
 
 	// SMTP: one mail to every recipient, built in packet chains.
 	tlsCfg := &tls.Config{RootCAs: roots, ServerName: demoMailHost}
@@ -386,6 +402,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 			Suspensions: in.EmptySuspensions, InvalidReleases: in.InvalidReleases, NetXMemoryBytes: int(p.NetXMemorySize())})
 	}
 	boardClosed = true
+	nb.Close()
 	if err := brd.Close(); err != nil {
 		return nil, fmt.Errorf("board shutdown: %w", err)
 	}

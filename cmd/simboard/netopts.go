@@ -59,7 +59,7 @@ func (o *nameFlags) checkServer(n *netFlags) error {
 		return usagef("bad --server %q: want an IPv4 or IPv6 address or a host name such as mail.simboard.test", n.server)
 	}
 	o.serverName = name
-	if n.tap != "" && !o.dnsAddr.IsValid() {
+	if n.tap != "" && !o.dnsAddr.IsValid() && !n.netboot.dhcp {
 		return usagef("--server %s is a name: give the DNS server that resolves it with --dns ADDR", name)
 	}
 	// On the Wire the built-in host stands at wirePeer and serves the name.
@@ -112,6 +112,9 @@ func (s *session) closePeerNet() {
 // name with the board's DNS client, reporting both on stderr. It blocks up
 // to ctx.
 func (s *session) netSetup(ctx context.Context, stderr io.Writer) error {
+	if err := s.netboot(ctx, stderr); err != nil { // netboot.go: --dhcp
+		return err
+	}
 	o := &s.n.names
 	if o.ntpAddr.IsValid() {
 		c, err := sntpc.New(sntpc.Options{IP: s.brd.ip, Pool: s.brd.pool, MaxStratum: 15, Logger: s.log})

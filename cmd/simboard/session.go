@@ -47,7 +47,8 @@ type netFlags struct {
 	gwAddr      netip.Addr
 	serverAddr  netip.Addr
 
-	names nameFlags // netopts.go: --dns, --ntp, --server NAME
+	names   nameFlags    // netopts.go: --dns, --ntp, --server NAME
+	netboot netbootFlags // netboot.go: --dhcp
 }
 
 func (n *netFlags) register(fs *flag.FlagSet) {
@@ -58,6 +59,7 @@ func (n *netFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&n.ip6, "ip6", "", "board IPv6 `ADDR/PREFIX`, e.g. 2001:db8::2/64")
 	fs.StringVar(&n.server, "server", "198.51.100.1", "server `ADDR` (IPv4 or IPv6) or host NAME (resolved by the board's DNS client, see --dns);\nthe TLS certificate is verified against it")
 	n.names.register(fs)
+	n.netboot.register(fs)
 	fs.IntVar(&n.port, "port", 0, "server `PORT`, 1..65535 (0 = the standard port for --tls)")
 	fs.StringVar(&n.passwordFile, "password-file", "", "read the password from the first line of `FILE`")
 	fs.StringVar(&n.passwordEnv, "password-env", "SIMBOARD_PASSWORD", "read the password from the environment variable `NAME`")
@@ -163,8 +165,9 @@ type session struct {
 	wire   *driver.Wire
 	// builtin: the peer is the built-in mail host (no --tap).
 	builtin    bool
-	pnet       *peerNet      // netopts.go: the built-in host's DNS and NTP
-	timeOffset time.Duration // netopts.go: --ntp's offset from the board clock
+	pnet       *peerNet        // netopts.go: the built-in host's DNS and NTP
+	timeOffset time.Duration   // netopts.go: --ntp's offset from the board clock
+	nboot      *sessionNetboot // netboot.go: --dhcp
 }
 
 // onWire reports whether the peer is the built-in mail host.
@@ -177,6 +180,9 @@ func (n *netFlags) boot(stderr io.Writer, log *slog.Logger, users map[string]str
 	cfg := boardConfig{name: "board", addr: n.addr, gw: n.gwAddr, addr6: n.addr6, payload: n.payload, packets: n.packets,
 		rxPayload: n.payload, rxPackets: n.packets, pcapPath: n.pcap, logger: log}
 	s := &session{n: n, log: log, server: n.serverAddr}
+	if n.netboot.dhcp {
+		cfg.addr, cfg.gw = netip.Prefix{}, netip.Addr{} // from the lease (netboot.go)
+	}
 	if n.tap != "" {
 		tap, err := driver.OpenTAP(driver.TAPOptions{Name: n.tap, Logger: log})
 		if err != nil {
@@ -238,6 +244,10 @@ func (n *netFlags) boot(stderr io.Writer, log *slog.Logger, users map[string]str
 		s.Close()
 		return nil, err
 	}
+	if err := s.startNetbootPeer(); err != nil { // netboot.go
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -275,6 +285,7 @@ func (s *session) tlsConfig() (*tls.Config, error) {
 // Close shuts the board, the mail host and the Wire down; the pcap is
 // flushed and closed. It returns the board's error (an unbalanced pool).
 func (s *session) Close() error {
+	s.closeNetboot()
 	err := s.brd.Close()
 	s.closePeerNet()
 	if s.peer != nil {

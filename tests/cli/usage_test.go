@@ -38,7 +38,7 @@ func TestHelpListsCommands(t *testing.T) {
 func TestCommandHelpDocumentsEveryFlag(t *testing.T) {
 	flagLine := regexp.MustCompile(`^  --([a-z0-9-]+)( [A-Z][A-Z0-9/\[\],|.-]*)?( +(.*))?$`)
 	switches := map[string]bool{"json": true, "transcript": true, "insecure-skip-verify": true, "netx": true, "bdat": true,
-		"delete": true, "ipv6": true, "apply": true, "teardown": true, "no-ipv6": true}
+		"delete": true, "ipv6": true, "apply": true, "teardown": true, "no-ipv6": true, "dhcp": true}
 	want := map[string][]string{
 		"demo":  {"body-size", "tls", "loss", "delay", "pool-packets", "payload", "pcap", "timeout", "auth"},
 		"send":  {"to", "tls", "tls-server-name", "ca", "port", "auth", "body", "pcap", "timeout", "password-file"},
