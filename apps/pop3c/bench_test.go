@@ -34,8 +34,8 @@ func benchRetr(b *testing.B, size int) {
 		l, err := server.IP.ListenTCP(110)
 		mustOK(b, err, "ListenTCP()")
 		serve(b, h, l)
-		c, err := pop3c.Create(ctx, pop3c.Options{IP: client.IP, Server: server.Addr, Name: mailUser, Password: mailPass,
-			DisableSASL: true, MaxMessageSize: -1})
+		c, err := pop3c.Create(ctx, pop3c.Options{AllowPlaintextAuth: true, IP: client.IP, Server: server.Addr, Name: mailUser, Password: mailPass,
+			Auth: pop3c.AuthUserPass, MaxMessageSize: -1})
 		mustOK(b, err, "Create()")
 		defer deleteClient(b, c)
 		b.SetBytes(int64(len(msg)))

@@ -12,8 +12,8 @@
 // # NetX mapping
 //
 //	NetX Duo                                simboard
-//	nxd_pop3_client_create(client, APOP,    Create(ctx, Options{APOP, IP, Pool, Server, Port,
-//	  ip, pool, server, port, name, pw)       Name, Password})
+//	nxd_pop3_client_create(client, APOP,    Create(ctx, Options{Auth: AuthAPOP or AuthUserPass,
+//	  ip, pool, server, port, name, pw)       IP, Pool, Server, Port, Name, Password})
 //	nx_pop3_client_create (IPv4 server)     Create with an IPv4 Options.Server
 //	nx_pop3_client_mail_items_get           (*Client).MailItemsGet          STAT
 //	nx_pop3_client_mail_item_size_get       (*Client).MailItemSizeGet       LIST n
@@ -24,7 +24,8 @@
 //	nx_pop3_client_delete                   (*Client).Delete
 //	NX_POP3_COMMAND_NOOP / _RSET (unused)   (*Client).Noop, (*Client).Rset
 //	(not in NetX)                           Capa, UIDL, UIDLItem, List, Top, TopTo, RetrTo,
-//	                                        Options.TLS (STLS, implicit TLS), AUTH PLAIN
+//	                                        Options.TLS (STLS, implicit TLS), AUTH PLAIN,
+//	                                        AuthAuto, NetXStatus, *ReplyError
 //	NX_POP3_PARAM_ERROR ... _INVALID_INDEX  ErrParam ... ErrClientInvalidIndex (type Status, 0xB1-0xB8)
 //	NX_POP3_CLIENT_PACKET_TIMEOUT (1 s)     Options.Timeouts.Packet (allocation, bind)
 //	NX_POP3_TCP_SOCKET_SEND_WAIT (10 s)     Options.Timeouts.Send
@@ -72,8 +73,13 @@
 //   - A -ERR to PASS is an error (NetX returns NX_SUCCESS).
 //   - Chained packets are accepted (NetX answers NX_INVALID_PACKET).
 //   - No packet leaks (NetX keeps the greeting packet after APOP).
-//   - A -ERR keeps its text: *ServerError{Cmd, Text}, which unwraps to
-//     ErrServerErrorStatus.
+//   - A -ERR keeps its text: *ReplyError{Stage, Enhanced, Msg} (the shape
+//     smtpc uses too), wrapped with ErrServerErrorStatus.
+//   - A refused APOP is final: the password is not then sent in clear with
+//     USER/PASS, and a greeting without a valid timestamp is no reason to
+//     send it either, unless Options.APOPFallback asks for NetX's fallback
+//     (ProfileNetX does, as nxd_pop3_client.c falls back on any -ERR to
+//     APOP and on a greeting without a process id).
 //   - Name and password with CR, LF or NUL are rejected before any traffic.
 //
 // ProfileNetX keeps NetX's limits where they matter to an MCU port (name and
@@ -87,8 +93,10 @@
 // pop3c statuses (ErrServerErrorStatus, ErrClientInvalidIndex, ...), nx
 // statuses from the socket and pool (nx.ErrNoPacket for a timeout,
 // nx.ErrNotConnected when the server closed or reset, nx.ErrWaitAborted when
-// ctx was cancelled or Delete interrupted the call), or crypto/tls errors for
-// a failed handshake. errors.As gives *ServerError for a -ERR and
+// ctx was cancelled or Delete interrupted the call, wrapped together with
+// ctx.Err() so errors.Is(err, context.DeadlineExceeded) holds), or
+// crypto/tls errors for a failed handshake. NetXStatus gives the UINT NetX
+// would return. errors.As gives *ReplyError for a -ERR and
 // *ProtocolError for a reply that breaks the protocol. After a transport
 // failure (timeout, close, reset, cancelled wait) or a reply whose framing
 // is broken (neither +OK nor -ERR, over-long, over the size limit) the client
@@ -104,10 +112,28 @@
 //
 // # TLS
 //
-// Options.TLS selects STLS (RFC 2595; opportunistic or required) or implicit
-// TLS (port 995, RFC 8314). The TLS session runs over a netstack.Conn on the
-// same socket; certificates are verified (Options.TLSConfig, nil = system
-// roots and the server address as name). Under TLS, message data is decrypted
-// into the client's buffer and appended into pool packets, so the ownership
-// rules above do not change. TLS waits use deadlines on the system clock.
+// Options.TLS selects STLS (RFC 2595; opportunistic, the zero value, or
+// required) or implicit TLS (port 995, RFC 8314); TLSMode is the same type
+// as smtpc.TLSMode, with the same meaning. The TLS session runs over a
+// netstack.Conn on the same socket; certificates are verified
+// (Options.TLSConfig, nil = system roots and the server address as name).
+// Under TLS, message data is decrypted into the client's buffer and appended
+// into pool packets, so the ownership rules above do not change. Every wait
+// is a deadline on the board's clock (the IP's nx.Clock).
+//
+// # Login and clear-text credentials
+//
+// Options.Auth picks the login: AuthAuto (the zero value) tries the
+// strongest on offer once (APOP with a valid greeting timestamp, else AUTH
+// PLAIN when CAPA lists it, else USER/PASS); AuthAPOP, AuthUserPass and
+// AuthPlain force one. USER/PASS and AUTH PLAIN send the password itself:
+// without TLS they need Options.AllowPlaintextAuth, else ErrPlaintextAuth
+// before the password is sent (smtpc applies the same rule). ProfileNetX
+// allows them, as the MCU sends them.
+//
+// # Cancellation
+//
+// No command leaves the board once ctx is done: a cancelled call resets the
+// connection (no QUIT, which would commit DELEs) and later calls return
+// nx.ErrNotConnected.
 package pop3c

@@ -69,8 +69,8 @@ func Example() {
 		[]byte("Subject: hello\r\n\r\n.dotted line\r\nbye\r\n"))
 
 	ctx := context.Background()
-	c, err := pop3c.Create(ctx, pop3c.Options{
-		APOP:     true, // the greeting has a timestamp: APOP with an MD5 digest
+	c, err := pop3c.Create(ctx, pop3c.Options{AllowPlaintextAuth: true,
+		Auth:     pop3c.AuthAPOP, // the greeting has a timestamp: APOP with an MD5 digest
 		IP:       clientIP,
 		Server:   netip.MustParseAddr("198.51.100.1"),
 		Port:     110,

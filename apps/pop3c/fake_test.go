@@ -157,7 +157,16 @@ type fakeEnv struct {
 
 // openFake runs Create's session on a scripted socket. greeting is queued
 // first. The pools are checked for balance at cleanup (after Delete).
+//
+// openFake allows clear-text credentials (most scripts run in plain text);
+// openFakeStrict keeps opts.AllowPlaintextAuth as given.
 func openFake(t testing.TB, opts Options, rxPayload int, greeting string, steps ...step) (*Client, *fakeEnv, error) {
+	t.Helper()
+	opts.AllowPlaintextAuth = true
+	return openFakeStrict(t, opts, rxPayload, greeting, steps...)
+}
+
+func openFakeStrict(t testing.TB, opts Options, rxPayload int, greeting string, steps ...step) (*Client, *fakeEnv, error) {
 	t.Helper()
 	env := &fakeEnv{}
 	env.pool = newTestPool(t, "client", 256, 64)
@@ -180,7 +189,7 @@ func openFake(t testing.TB, opts Options, rxPayload int, greeting string, steps 
 		return nil, env, err
 	}
 	c := newClient(o)
-	if err := c.open(context.Background(), env.sock); err != nil {
+	if err := c.open(context.Background(), env.sock, nil); err != nil {
 		return nil, env, err
 	}
 	t.Cleanup(func() {

@@ -19,7 +19,7 @@ import (
 // goroutines).
 //
 // Documented outcomes:
-//   - reply (-ERR): *ServerError, errors.Is ErrServerErrorStatus; the
+//   - reply (-ERR): *ReplyError, errors.Is ErrServerErrorStatus; the
 //     session stays usable. Exceptions: -ERR to CAPA means "no
 //     capabilities" and -ERR to APOP falls back to USER/PASS, so Create
 //     succeeds.
@@ -52,10 +52,10 @@ func TestServerFaults(t *testing.T) {
 	}{
 		{mailhost.POP3Greeting, nil},
 		{mailhost.POP3Capa, nil},
-		{mailhost.POP3APOP, func(o *pop3c.Options) { o.APOP = true }},
+		{mailhost.POP3APOP, func(o *pop3c.Options) { o.Auth, o.APOPFallback = pop3c.AuthAPOP, true }},
 		{mailhost.POP3User, nil},
 		{mailhost.POP3Pass, nil},
-		{mailhost.POP3Auth, func(o *pop3c.Options) { o.DisableSASL = false }},
+		{mailhost.POP3Auth, func(o *pop3c.Options) { o.Auth = pop3c.AuthPlain }},
 	}
 	kinds := []struct {
 		kind mailhost.FaultKind
@@ -72,12 +72,12 @@ func TestServerFaults(t *testing.T) {
 		if !errors.Is(err, want) {
 			t.Fatalf("%s = %v, want errors.Is %v", call, err, want)
 		}
-		var se *pop3c.ServerError
+		var se *pop3c.ReplyError
 		var pe *pop3c.ProtocolError
 		switch kind {
 		case mailhost.FaultReply:
 			if !errors.As(err, &se) {
-				t.Errorf("%s = %v, want a *ServerError", call, err)
+				t.Errorf("%s = %v, want a *ReplyError", call, err)
 			}
 		case mailhost.FaultGarbage:
 			if !errors.As(err, &pe) {
@@ -87,7 +87,7 @@ func TestServerFaults(t *testing.T) {
 	}
 	newOpts := func(e *mailEnv) pop3c.Options {
 		o := e.opts()
-		o.DisableSASL = true
+		o.Auth = pop3c.AuthUserPass
 		// Short enough for the silent cases, long for a loaded machine.
 		o.Timeouts.Reply = nx.Ticks(50)
 		return o

@@ -86,7 +86,7 @@ func FuzzMessage(f *testing.F) {
 		for _, ch := range cutsFrom(wire, seed) {
 			chunks = append(chunks, string(ch))
 		}
-		c, _, err := openFake(t, Options{DisableSASL: true, MaxMessageSize: -1}, 48, greetNoTS,
+		c, _, err := openFake(t, Options{Auth: AuthUserPass, MaxMessageSize: -1}, 48, greetNoTS,
 			step{"CAPA", []string{"-ERR\r\n"}}, loginSteps[0], loginSteps[1],
 			step{"RETR 1", chunks},
 			step{"NOOP", nil},

@@ -18,7 +18,7 @@ func TestDeleteAbortsBlockedCall(t *testing.T) {
 	e := newMailEnv(t, mailhost.Options{AllowInsecureAuth: true,
 		Faults: []mailhost.Fault{{Stage: mailhost.POP3Stat, Kind: mailhost.FaultSilent}}}, false)
 	o := e.opts()
-	o.DisableSASL = true
+	o.Auth = pop3c.AuthUserPass
 	o.Timeouts.Reply = nx.WaitForever
 	tr := &syncBuffer{}
 	o.Transcript = tr
@@ -47,7 +47,7 @@ func TestContextCancel(t *testing.T) {
 	e := newMailEnv(t, mailhost.Options{AllowInsecureAuth: true,
 		Faults: []mailhost.Fault{{Stage: mailhost.POP3Noop, Kind: mailhost.FaultSilent}}}, false)
 	o := e.opts()
-	o.DisableSASL = true
+	o.Auth = pop3c.AuthUserPass
 	o.Timeouts.Reply = nx.WaitForever
 	tr := &syncBuffer{}
 	o.Transcript = tr
@@ -82,7 +82,7 @@ func TestIPv6Server(t *testing.T) {
 	mustOK(t, h.Store().Deliver("a@b", []string{mailUser}, []byte("Subject: v6\r\n\r\nhi\r\n")), "Deliver()")
 
 	ctx := context.Background()
-	c, err := pop3c.Create(ctx, pop3c.Options{IP: client.IP, Server: server.Addr6, Name: mailUser, Password: mailPass})
+	c, err := pop3c.Create(ctx, pop3c.Options{AllowPlaintextAuth: true, IP: client.IP, Server: server.Addr6, Name: mailUser, Password: mailPass})
 	mustOK(t, err, "Create()")
 	defer deleteClient(t, c)
 	n, _, err := c.MailItemsGet(ctx)
@@ -97,7 +97,7 @@ func TestIPv6Server(t *testing.T) {
 func TestCreateRefused(t *testing.T) {
 	boardtest.CheckGoroutines(t)
 	client, server := boardtest.Pair(t, boardtest.Options{Debug: true})
-	o := pop3c.Options{IP: client.IP, Server: server.Addr, Port: 110, Name: mailUser, Password: mailPass,
+	o := pop3c.Options{AllowPlaintextAuth: true, IP: client.IP, Server: server.Addr, Port: 110, Name: mailUser, Password: mailPass,
 		Timeouts: pop3c.Timeouts{Connect: nx.Seconds(2)}}
 	if c, err := pop3c.Create(context.Background(), o); c != nil || !errors.Is(err, nx.ErrNotConnected) {
 		t.Fatalf("Create() with no listener = %v, %v; want nil, nx.ErrNotConnected", c, err)

@@ -96,7 +96,7 @@ func (e *mailEnv) deliver(t testing.TB, bodies ...string) {
 }
 
 func (e *mailEnv) opts() pop3c.Options {
-	return pop3c.Options{IP: e.client.IP, Server: e.server.Addr, Name: mailUser, Password: mailPass}
+	return pop3c.Options{AllowPlaintextAuth: true, IP: e.client.IP, Server: e.server.Addr, Name: mailUser, Password: mailPass}
 }
 
 func TestMailhostLogin(t *testing.T) {
@@ -107,25 +107,33 @@ func TestMailhostLogin(t *testing.T) {
 		auth  string
 		cmds  []string // commands the host must have seen, in order
 		want  error
-		wantC string // ServerError.Cmd when want is set
+		wantC string // ReplyError.Stage when want is set
 	}{
-		{"APOP with a real digest", mailhost.Options{AllowInsecureAuth: true}, func(o *pop3c.Options) { o.APOP = true },
+		{"APOP with a real digest", mailhost.Options{AllowInsecureAuth: true}, func(o *pop3c.Options) { o.Auth = pop3c.AuthAPOP },
 			"APOP", []string{"CAPA", "APOP"}, nil, ""},
-		{"APOP refused falls back to USER/PASS", mailhost.Options{AllowInsecureAuth: true, APOP: mailhost.APOPRefuse}, func(o *pop3c.Options) { o.APOP = true },
+		{"APOP refused falls back to USER/PASS when asked", mailhost.Options{AllowInsecureAuth: true, APOP: mailhost.APOPRefuse}, func(o *pop3c.Options) { o.Auth, o.APOPFallback = pop3c.AuthAPOP, true },
 			"USER", []string{"CAPA", "APOP", "USER", "PASS"}, nil, ""},
-		{"APOP flag without timestamp", mailhost.Options{AllowInsecureAuth: true, APOP: mailhost.APOPOff}, func(o *pop3c.Options) { o.APOP = true },
+		{"APOP refused is final by default", mailhost.Options{AllowInsecureAuth: true, APOP: mailhost.APOPRefuse}, func(o *pop3c.Options) { o.Auth = pop3c.AuthAPOP },
+			"", []string{"CAPA", "APOP"}, pop3c.ErrServerErrorStatus, "APOP"},
+		{"APOP without timestamp falls back when asked", mailhost.Options{AllowInsecureAuth: true, APOP: mailhost.APOPOff}, func(o *pop3c.Options) { o.Auth, o.APOPFallback = pop3c.AuthAPOP, true },
 			"USER", []string{"CAPA", "USER", "PASS"}, nil, ""},
-		{"APOP in the NetX profile", mailhost.Options{}, func(o *pop3c.Options) { o.APOP = true; o.Profile = pop3c.ProfileNetX; o.Port = 110 },
+		{"auto picks APOP", mailhost.Options{AllowInsecureAuth: true}, nil,
+			"APOP", []string{"CAPA", "APOP"}, nil, ""},
+		{"APOP in the NetX profile", mailhost.Options{}, func(o *pop3c.Options) { o.Auth = pop3c.AuthAPOP; o.Profile = pop3c.ProfileNetX; o.Port = 110 },
 			"APOP", []string{"APOP"}, nil, ""},
-		{"USER/PASS", mailhost.Options{AllowInsecureAuth: true}, func(o *pop3c.Options) { o.DisableSASL = true },
+		{"USER/PASS", mailhost.Options{AllowInsecureAuth: true}, func(o *pop3c.Options) { o.Auth = pop3c.AuthUserPass },
 			"USER", []string{"CAPA", "USER", "PASS"}, nil, ""},
-		{"AUTH PLAIN when offered", mailhost.Options{AllowInsecureAuth: true}, nil,
+		{"auto picks AUTH PLAIN without a timestamp", mailhost.Options{AllowInsecureAuth: true, APOP: mailhost.APOPOff}, nil,
 			"AUTH PLAIN", []string{"CAPA", "AUTH"}, nil, ""},
-		{"wrong password", mailhost.Options{AllowInsecureAuth: true}, func(o *pop3c.Options) { o.DisableSASL = true; o.Password = "wrong" },
+		{"AUTH PLAIN", mailhost.Options{AllowInsecureAuth: true}, func(o *pop3c.Options) { o.Auth = pop3c.AuthPlain },
+			"AUTH PLAIN", []string{"CAPA", "AUTH"}, nil, ""},
+		{"wrong password", mailhost.Options{AllowInsecureAuth: true}, func(o *pop3c.Options) { o.Auth = pop3c.AuthUserPass; o.Password = "wrong" },
 			"", []string{"CAPA", "USER", "PASS"}, pop3c.ErrServerErrorStatus, "PASS"},
-		{"wrong password with APOP", mailhost.Options{AllowInsecureAuth: true}, func(o *pop3c.Options) { o.APOP = true; o.Password = "wrong" },
+		{"wrong password with APOP", mailhost.Options{AllowInsecureAuth: true}, func(o *pop3c.Options) { o.Auth = pop3c.AuthAPOP; o.Password = "wrong" },
+			"", []string{"CAPA", "APOP"}, pop3c.ErrServerErrorStatus, "APOP"},
+		{"wrong password with APOP and fallback", mailhost.Options{AllowInsecureAuth: true}, func(o *pop3c.Options) { o.Auth, o.APOPFallback = pop3c.AuthAPOP, true; o.Password = "wrong" },
 			"", []string{"CAPA", "APOP", "USER", "PASS"}, pop3c.ErrServerErrorStatus, "PASS"},
-		{"wrong password with AUTH PLAIN", mailhost.Options{AllowInsecureAuth: true}, func(o *pop3c.Options) { o.Password = "wrong" },
+		{"wrong password with AUTH PLAIN", mailhost.Options{AllowInsecureAuth: true}, func(o *pop3c.Options) { o.Auth = pop3c.AuthPlain; o.Password = "wrong" },
 			"", []string{"CAPA", "AUTH"}, pop3c.ErrServerErrorStatus, "AUTH"},
 	}
 	for _, tt := range tests {
@@ -137,9 +145,9 @@ func TestMailhostLogin(t *testing.T) {
 			}
 			c, err := pop3c.Create(context.Background(), o)
 			if tt.want != nil {
-				var se *pop3c.ServerError
-				if c != nil || !errors.Is(err, tt.want) || !errors.As(err, &se) || se.Cmd != tt.wantC {
-					t.Fatalf("Create() = %v, %v; want nil, *ServerError{Cmd: %q}", c, err, tt.wantC)
+				var se *pop3c.ReplyError
+				if c != nil || !errors.Is(err, tt.want) || !errors.As(err, &se) || se.Stage != tt.wantC {
+					t.Fatalf("Create() = %v, %v; want nil, *ReplyError{Cmd: %q}", c, err, tt.wantC)
 				}
 			} else {
 				mustOK(t, err, "Create()")
@@ -346,7 +354,7 @@ func TestMailhostLargeMessage(t *testing.T) {
 	msg := bigMessage(16 << 20)
 	e.deliver(t, string(msg))
 	o := e.opts()
-	o.DisableSASL = true
+	o.Auth = pop3c.AuthUserPass
 	c, err := pop3c.Create(ctx, o)
 	mustOK(t, err, "Create()")
 	defer deleteClient(t, c)
@@ -395,7 +403,7 @@ func TestMailhostSmallPackets(t *testing.T) {
 	msg := bigMessage(64 << 10)
 	mustOK(t, h.Store().Deliver("a@b", []string{mailUser}, msg), "Deliver()")
 
-	o := pop3c.Options{IP: client.IP, Server: server.Addr, Name: mailUser, Password: mailPass, DisableSASL: true, APOP: true}
+	o := pop3c.Options{AllowPlaintextAuth: true, IP: client.IP, Server: server.Addr, Name: mailUser, Password: mailPass, Auth: pop3c.AuthAPOP}
 	c, err := pop3c.Create(ctx, o)
 	mustOK(t, err, "Create()")
 	if c.AuthMethod() != "APOP" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/simboard/simboard/internal/mailconn"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
 )
@@ -127,15 +128,16 @@ func (c *Client) messageGet(ctx context.Context) (*packetpool.Packet, int, bool,
 		return nil, 0, false, errf("message get: no RETR or TOP in progress: %w", ErrClientInvalidState)
 	}
 	for len(c.out) == 0 && !c.outDone {
-		if len(c.in) == 0 {
+		if len(c.lr.In()) == 0 {
 			if err := c.fill(ctx); err != nil {
 				return nil, 0, false, c.broken(errf("%s data: %w", c.msgCmd, err))
 			}
 		}
-		if c.fresh && c.dec.passThrough(c.in) {
-			if pk := c.t.take(); pk != nil {
-				n := len(c.in)
-				c.in, c.fresh = nil, false
+		in := c.lr.In()
+		if c.lr.Fresh() && c.dec.passThrough(in) {
+			if pk := c.conn.Take(); pk != nil {
+				n := len(in)
+				c.lr.Consume(n)
 				if err := c.account(n); err != nil {
 					_ = pk.Release()
 					return nil, 0, false, err
@@ -143,21 +145,21 @@ func (c *Client) messageGet(ctx context.Context) (*packetpool.Packet, int, bool,
 				return pk, n, false, nil
 			}
 		}
-		out, used, done := c.dec.decode(c.out[:0], c.in)
+		out, used, done := c.dec.decode(c.out[:0], in)
 		c.out, c.outDone = out, done
-		c.in, c.fresh = c.in[used:], false
+		c.lr.Consume(used)
 		if err := c.account(len(out)); err != nil {
 			return nil, 0, false, err
 		}
 	}
 	pk, err := c.opts.Pool.Allocate(ctx, packetpool.ReceivePacket, c.opts.Timeouts.Packet)
 	if err != nil {
-		return nil, 0, false, errf("%s data: allocate: %w", c.msgCmd, err)
+		return nil, 0, false, mailconn.WithCause(ctx, errf("%s data: allocate: %w", c.msgCmd, err))
 	}
 	if len(c.out) > 0 {
 		if err := pk.Append(ctx, c.out, c.opts.Pool, c.opts.Timeouts.Packet); err != nil {
 			_ = pk.Release()
-			return nil, 0, false, errf("%s data: append: %w", c.msgCmd, err)
+			return nil, 0, false, mailconn.WithCause(ctx, errf("%s data: append: %w", c.msgCmd, err))
 		}
 	}
 	n, final := len(c.out), c.outDone

@@ -84,8 +84,8 @@ func runNetXScenario(t *testing.T, stat string, mails []netxMail) (c *pop3c.Clie
 		s.expect("QUIT")
 		s.send(netxQuitOK)
 	})
-	c, err := pop3c.Create(context.Background(), pop3c.Options{
-		APOP: false, IP: client.IP, Pool: client.Pool, Server: server.Addr, Port: 110,
+	c, err := pop3c.Create(context.Background(), pop3c.Options{AllowPlaintextAuth: true,
+		Auth: pop3c.AuthUserPass, IP: client.IP, Pool: client.Pool, Server: server.Addr, Port: 110,
 		Name: netxName, Password: netxPassword, Profile: pop3c.ProfileNetX,
 	})
 	mustOK(t, err, "Create()")
@@ -191,7 +191,7 @@ func TestNetXAbnormalPacket(t *testing.T) {
 		boardtest.CheckGoroutines(t)
 		client, server := boardtest.Pair(t, boardtest.Options{Debug: true})
 		scriptServer(t, server, 110, func(s *scriptConn) { s.send("\n") })
-		c, err := pop3c.Create(context.Background(), pop3c.Options{
+		c, err := pop3c.Create(context.Background(), pop3c.Options{AllowPlaintextAuth: true,
 			IP: client.IP, Server: server.Addr, Port: 110, Name: netxName, Password: netxPassword, Profile: pop3c.ProfileNetX,
 		})
 		var pe *pop3c.ProtocolError
@@ -211,7 +211,7 @@ func TestNetXAbnormalPacket(t *testing.T) {
 			s.expect("STAT")
 			s.send("\n")
 		})
-		c, err := pop3c.Create(context.Background(), pop3c.Options{
+		c, err := pop3c.Create(context.Background(), pop3c.Options{AllowPlaintextAuth: true,
 			IP: client.IP, Server: server.Addr, Port: 110, Name: netxName, Password: netxPassword, Profile: pop3c.ProfileNetX,
 		})
 		mustOK(t, err, "Create()")

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/simboard/simboard/internal/mailconn"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
@@ -65,34 +66,67 @@ func (p Profile) String() string {
 	return "invalid"
 }
 
-// TLSMode selects transport security.
-type TLSMode uint8
+// TLSMode selects transport security. It is the one TLS enum of both mail
+// clients (smtpc.TLSMode is the same type), with the same zero value and the
+// same rule for clear-text credentials (see mailconn.TLSMode):
+//
+//   - TLSOpportunistic (the zero value): STLS (RFC 2595) when CAPA lists
+//     it, plain text when it does not or the server refuses STLS (logged at
+//     Warn). In plain text only APOP may log in unless AllowPlaintextAuth:
+//     USER/PASS and AUTH PLAIN fail with ErrPlaintextAuth before the
+//     password is sent. A failed handshake is an error, never a downgrade.
+//   - TLSOff: plain POP3, as NetX Duo.
+//   - TLSRequired: STLS must be offered and succeed, else nx.ErrNotSupported
+//     before any credential is sent.
+//   - TLSImplicit: TLS right after the TCP connect (POP3S, port 995,
+//     RFC 8314).
+type TLSMode = mailconn.TLSMode
 
+// The TLS modes (see TLSMode).
 const (
-	// TLSOff is plain POP3, as NetX Duo (the zero value).
-	TLSOff TLSMode = iota
-	// TLSOpportunistic upgrades with STLS (RFC 2595) when CAPA lists it and
-	// continues in plain text when it does not. A failed handshake is an
-	// error, never a silent downgrade.
-	TLSOpportunistic
-	// TLSRequired upgrades with STLS and fails with nx.ErrNotSupported when
-	// the server does not offer it, before sending any credentials.
-	TLSRequired
-	// TLSImplicit starts TLS right after the TCP connect (POP3S, port 995,
-	// RFC 8314).
-	TLSImplicit
+	TLSOpportunistic = mailconn.TLSOpportunistic
+	TLSOff           = mailconn.TLSOff
+	TLSRequired      = mailconn.TLSRequired
+	TLSImplicit      = mailconn.TLSImplicit
 )
 
-func (m TLSMode) String() string {
-	switch m {
-	case TLSOff:
-		return "off"
-	case TLSOpportunistic:
-		return "opportunistic"
-	case TLSRequired:
-		return "required"
-	case TLSImplicit:
-		return "implicit"
+// AuthMethod selects how Create logs in. Whatever the method, a refused
+// login is final unless Options.APOPFallback allows NetX's fallback, and the
+// password travels in clear (USER/PASS, AUTH PLAIN without TLS) only with
+// Options.AllowPlaintextAuth.
+type AuthMethod uint8
+
+const (
+	// AuthAuto (the zero value) picks the strongest login on offer and
+	// tries only that one: APOP when the greeting carries a valid
+	// <timestamp>, else AUTH PLAIN (RFC 5034) when CAPA lists SASL PLAIN,
+	// else USER/PASS.
+	AuthAuto AuthMethod = iota
+	// AuthAPOP logs in with APOP (RFC 1939 §7; nxd_pop3_client_create with
+	// APOP_authentication = NX_TRUE). A greeting without a valid timestamp
+	// is ErrAPOPUnavailable and a -ERR to APOP a *ReplyError, both before
+	// the password is sent, unless APOPFallback.
+	AuthAPOP
+	// AuthUserPass logs in with USER and PASS (RFC 1939;
+	// APOP_authentication = NX_FALSE).
+	AuthUserPass
+	// AuthPlain logs in with AUTH PLAIN (RFC 5034); a server whose CAPA does
+	// not list SASL PLAIN is ErrAuthNotOffered, naming what it offers. Not
+	// in ProfileNetX.
+	AuthPlain
+)
+
+// String returns "auto", "apop", "user" or "plain" (the CLI's vocabulary).
+func (a AuthMethod) String() string {
+	switch a {
+	case AuthAuto:
+		return "auto"
+	case AuthAPOP:
+		return "apop"
+	case AuthUserPass:
+		return "user"
+	case AuthPlain:
+		return "plain"
 	}
 	return "invalid"
 }
@@ -134,12 +168,22 @@ func (t Timeouts) withDefaults() Timeouts {
 // Options are the arguments of nxd_pop3_client_create plus the extensions.
 // Zero values are documented per field.
 type Options struct {
-	// APOP is nxd_pop3_client_create's APOP_authentication flag, with
-	// NetX's logic: log in with APOP when the greeting carries a
-	// <timestamp>, fall back to USER/PASS on a -ERR to APOP, and go straight
-	// to USER/PASS when the greeting has no timestamp. false logs in with
-	// AUTH PLAIN when CAPA offers it (see DisableSASL), else USER/PASS.
-	APOP bool
+	// Auth selects the login (AuthAuto, the zero value: the strongest on
+	// offer). nxd_pop3_client_create's APOP_authentication flag is AuthAPOP
+	// (NX_TRUE) or AuthUserPass (NX_FALSE); in ProfileNetX the zero value is
+	// AuthUserPass, as NetX's zero flag, and AuthPlain is ErrParam.
+	Auth AuthMethod
+	// APOPFallback keeps NetX's fallback with AuthAPOP: a greeting without a
+	// valid timestamp, or a -ERR to APOP, is followed by USER/PASS (as
+	// nxd_pop3_client.c does). Off by default: a refused APOP is final.
+	// ProfileNetX turns it on. USER/PASS still obeys AllowPlaintextAuth.
+	APOPFallback bool
+	// AllowPlaintextAuth permits USER/PASS and AUTH PLAIN on a connection
+	// without TLS, where they send the password in clear. false (the
+	// default) refuses them with ErrPlaintextAuth before the password is
+	// sent; APOP is always allowed. ProfileNetX turns it on (the MCU sends
+	// the password in clear).
+	AllowPlaintextAuth bool
 	// IP is the board's IP instance. Required (nil is nx.ErrPtr).
 	IP *netstack.IP
 	// Pool is the client's packet pool: command packets and the message data
@@ -151,24 +195,21 @@ type Options struct {
 	// ProfileNetX 0 is ErrParam, as in NetX.
 	Port uint16
 	// Name and Password are the mailbox credentials (client_name,
-	// client_password). Name must not be empty; neither may hold CR, LF or
-	// NUL (ErrParam before any traffic).
+	// client_password). Neither may be empty nor hold CR, LF or NUL
+	// (ErrParam before any traffic).
 	Name     string
 	Password string
 
 	// Profile selects NetX-compatible limits. Zero is ProfileDefault.
 	Profile Profile
-	// TLS selects STLS or implicit TLS. Zero is TLSOff.
+	// TLS selects STLS or implicit TLS. Zero is TLSOpportunistic (TLSOff
+	// in ProfileNetX, which has no TLS).
 	TLS TLSMode
 	// TLSConfig configures the TLS client. nil verifies the server's
 	// certificate against the system roots for the name Server.String().
 	// A config without ServerName gets that name too (on a clone).
 	// Certificates are verified unless the config says InsecureSkipVerify.
 	TLSConfig *tls.Config
-	// DisableSASL stops the client from using AUTH PLAIN (RFC 5034) when CAPA
-	// offers it; it then logs in with USER/PASS. false uses AUTH PLAIN when
-	// the server lists SASL PLAIN and APOP is not used.
-	DisableSASL bool
 
 	// Timeouts are the wait options; zero fields take the NetX defaults.
 	Timeouts Timeouts
@@ -206,8 +247,26 @@ func (o Options) normalize() (Options, error) {
 	if o.Profile > ProfileNetX {
 		return o, errf("create: unknown profile %d: %w", o.Profile, ErrParam)
 	}
-	if o.TLS > TLSImplicit {
+	if !o.TLS.Valid() {
 		return o, errf("create: unknown TLS mode %d: %w", o.TLS, ErrParam)
+	}
+	if o.Auth > AuthPlain {
+		return o, errf("create: unknown auth method %d: %w", o.Auth, ErrParam)
+	}
+	if netx {
+		// NetX has no TLS and sends the password in clear; its APOP
+		// falls back to USER/PASS (nxd_pop3_client.c).
+		if o.TLS == TLSOpportunistic {
+			o.TLS = TLSOff
+		}
+		switch o.Auth {
+		case AuthAuto:
+			// The zero APOP_authentication flag: USER/PASS.
+			o.Auth = AuthUserPass
+		case AuthPlain:
+			return o, errf("create: AUTH PLAIN in the NetX profile (NetX has no AUTH): %w", ErrParam)
+		}
+		o.APOPFallback, o.AllowPlaintextAuth = true, true
 	}
 	if !o.Server.IsValid() || o.Server.IsUnspecified() {
 		return o, errf("create: no server address: %w", ErrParam)
@@ -227,6 +286,9 @@ func (o Options) normalize() (Options, error) {
 	}
 	if strings.ContainsAny(o.Name, "\r\n\x00") {
 		return o, errf("create: name contains CR, LF or NUL: %w", ErrParam)
+	}
+	if o.Password == "" {
+		return o, errf("create: empty password (the login needs one): %w", ErrParam)
 	}
 	if strings.ContainsAny(o.Password, "\r\n\x00") {
 		return o, errf("create: password contains CR, LF or NUL: %w", ErrParam)

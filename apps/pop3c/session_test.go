@@ -38,19 +38,19 @@ func TestLogin(t *testing.T) {
 		auth     string
 	}{
 		{"USER/PASS", netxOpts, greetTS, loginSteps, "USER"},
-		{"APOP", Options{Profile: ProfileNetX, Port: 110, APOP: true, Name: "mrose", Password: "tanstaaf"}, greetTS, []step{
+		{"APOP", Options{Profile: ProfileNetX, Port: 110, Auth: AuthAPOP, Name: "mrose", Password: "tanstaaf"}, greetTS, []step{
 			{"APOP mrose c4c9334bac560ecc979e58001b3e22fb", []string{"+OK maildrop has 2 messages\r\n"}},
 		}, "APOP"},
-		{"APOP refused falls back to USER/PASS", Options{Profile: ProfileNetX, Port: 110, APOP: true, Name: "mrose", Password: "tanstaaf"}, greetTS, []step{
+		{"APOP refused falls back to USER/PASS", Options{Profile: ProfileNetX, Port: 110, Auth: AuthAPOP, Name: "mrose", Password: "tanstaaf"}, greetTS, []step{
 			{"APOP mrose c4c9334bac560ecc979e58001b3e22fb", []string{"-ERR permission denied\r\n"}},
 			{"USER mrose", []string{"+OK\r\n"}},
 			{"PASS tanstaaf", []string{"+OK\r\n"}},
 		}, "USER"},
-		{"APOP after CAPA", Options{APOP: true, Name: "mrose", Password: "tanstaaf"}, greetTS, []step{
+		{"APOP after CAPA", Options{Auth: AuthAPOP, Name: "mrose", Password: "tanstaaf"}, greetTS, []step{
 			{"CAPA", []string{"+OK\r\nSASL PLAIN\r\nUSER\r\n.\r\n"}},
 			{"APOP mrose c4c9334bac560ecc979e58001b3e22fb", []string{"+OK\r\n"}},
 		}, "APOP"},
-		{"APOP without timestamp uses USER/PASS", Options{Profile: ProfileNetX, Port: 110, APOP: true}, greetNoTS, loginSteps, "USER"},
+		{"APOP without timestamp uses USER/PASS", Options{Profile: ProfileNetX, Port: 110, Auth: AuthAPOP}, greetNoTS, loginSteps, "USER"},
 		{"AUTH PLAIN when offered", Options{}, greetNoTS, []step{
 			{"CAPA", []string{"+OK\r\nUSER\r\nSASL PLAIN LOGIN\r\nUIDL\r\n.\r\n"}},
 			{"AUTH PLAIN AHJlY2lwaWVudEBkb21haW4uY29tAHRlc3Rwd2Q=", []string{"+OK\r\n"}},
@@ -60,7 +60,7 @@ func TestLogin(t *testing.T) {
 			{"AUTH PLAIN AHJlY2lwaWVudEBkb21haW4uY29tAHRlc3Rwd2Q=", []string{"+ \r\n"}},
 			{"AHJlY2lwaWVudEBkb21haW4uY29tAHRlc3Rwd2Q=", []string{"+OK\r\n"}},
 		}, "AUTH PLAIN"},
-		{"DisableSASL", Options{DisableSASL: true}, greetNoTS, append([]step{
+		{"DisableSASL", Options{Auth: AuthUserPass}, greetNoTS, append([]step{
 			{"CAPA", []string{"+OK\r\nSASL PLAIN\r\n.\r\n"}},
 		}, loginSteps...), "USER"},
 		{"CAPA refused", Options{}, greetNoTS, append([]step{
@@ -99,7 +99,7 @@ func TestGreetingSplit(t *testing.T) {
 	o, err := Options{Profile: ProfileNetX, Port: 110, Name: "recipient@domain.com", Password: "testpwd", Server: testServer, Pool: env.pool}.normalize()
 	must(t, err, "normalize()")
 	c := newClient(o)
-	must(t, c.open(context.Background(), env.sock), "open()")
+	must(t, c.open(context.Background(), env.sock, nil), "open()")
 	if got := c.Greeting(); got != "ready" {
 		t.Errorf("Greeting() = %q, want %q", got, "ready")
 	}
@@ -129,7 +129,7 @@ func TestLoginErrors(t *testing.T) {
 			{"USER recipient@domain.com", []string{"+OK\r\n"}},
 			{"PASS testpwd", []string{""}},
 		}, nx.ErrNotConnected, "-", false},
-		{"APOP refused and USER refused", Options{Profile: ProfileNetX, Port: 110, APOP: true}, greetTS, []step{
+		{"APOP refused and USER refused", Options{Profile: ProfileNetX, Port: 110, Auth: AuthAPOP}, greetTS, []step{
 			{"APOP recipient@domain.com " + apopDigest([]byte("<1896.697170952@dbc.mtview.ca.us>"), "testpwd"), []string{"-ERR no\r\n"}},
 			{"USER recipient@domain.com", []string{"-ERR no\r\n"}},
 		}, ErrServerErrorStatus, "USER", true},
@@ -164,9 +164,13 @@ func TestLoginErrors(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Create() = %v, want errors.Is %v", err, tt.want)
 			}
-			var se *ServerError
-			if got := errors.As(err, &se); got != (tt.cmd != "-") || (got && se.Cmd != tt.cmd) {
-				t.Errorf("errors.As(%v, *ServerError) = %v (%+v), want Cmd %q", err, got, se, tt.cmd)
+			var se *ReplyError
+			wantStage := tt.cmd
+			if wantStage == "" {
+				wantStage = "greeting"
+			}
+			if got := errors.As(err, &se); got != (tt.cmd != "-") || (got && se.Stage != wantStage) {
+				t.Errorf("errors.As(%v, *ReplyError) = %v (%+v), want Cmd %q", err, got, se, tt.cmd)
 			}
 			if !env.sock.deleted || !env.sock.unbound {
 				t.Errorf("socket unbound %v deleted %v after a failed Create, want both", env.sock.unbound, env.sock.deleted)
@@ -197,6 +201,7 @@ func TestCreateParamErrors(t *testing.T) {
 		{"LF in password", Options{Name: "a", Password: "x\ny"}, ErrParam},
 		{"NUL in name", Options{Name: "a\x00", Password: "x"}, ErrParam},
 		{"empty name", Options{Name: "", Password: "x"}, ErrParam},
+		{"empty password", Options{Name: "a"}, ErrParam},
 		{"NetX name 41", Options{Profile: ProfileNetX, Port: 110, Name: strings.Repeat("n", 41), Password: "x"}, ErrParam},
 		{"NetX password 21", Options{Profile: ProfileNetX, Port: 110, Name: "n", Password: strings.Repeat("p", 21)}, ErrParam},
 		{"NetX port 0", Options{Profile: ProfileNetX, Name: "n", Password: "p"}, ErrParam},
@@ -221,13 +226,13 @@ func TestCreateParamErrors(t *testing.T) {
 			}
 		})
 	}
-	o, err := Options{Name: "n", Server: testServer, Pool: newTestPool(t, "d", 64, 1)}.normalize()
+	o, err := Options{Name: "n", Password: "p", Server: testServer, Pool: newTestPool(t, "d", 64, 1)}.normalize()
 	must(t, err, "normalize()")
 	if o.Port != 110 || o.Window != DefaultWindow || o.MaxLineLength != DefaultMaxLineLength ||
 		o.Timeouts.Reply != nx.Seconds(10) || o.Timeouts.Connect != nx.Seconds(30) || o.Timeouts.Packet != nx.Seconds(1) {
 		t.Errorf("normalize() defaults = %+v", o)
 	}
-	o, err = Options{Name: "n", Server: testServer, TLS: TLSImplicit, Pool: newTestPool(t, "i", 64, 1)}.normalize()
+	o, err = Options{Name: "n", Password: "p", Server: testServer, TLS: TLSImplicit, Pool: newTestPool(t, "i", 64, 1)}.normalize()
 	must(t, err, "normalize()")
 	if o.Port != 995 {
 		t.Errorf("normalize(TLSImplicit).Port = %d, want 995", o.Port)
@@ -236,7 +241,7 @@ func TestCreateParamErrors(t *testing.T) {
 
 func TestMailCommands(t *testing.T) {
 	ctx := context.Background()
-	c, env, err := openFake(t, Options{DisableSASL: true}, 1536, greetNoTS,
+	c, env, err := openFake(t, Options{Auth: AuthUserPass}, 1536, greetNoTS,
 		step{"CAPA", []string{"+OK\r\nUIDL\r\nTOP\r\n.\r\n"}},
 		loginSteps[0], loginSteps[1],
 		step{"STAT", []string{"+OK 2 320\r\n"}},
@@ -281,9 +286,9 @@ func TestMailCommands(t *testing.T) {
 	must(t, c.Noop(ctx), "Noop()")
 	must(t, c.MailItemDelete(ctx, 1), "MailItemDelete(1)")
 	err = c.MailItemDelete(ctx, 1)
-	var se *ServerError
-	if !errors.As(err, &se) || se.Cmd != "DELE" || se.Text != "message 1 already deleted" || !errors.Is(err, ErrServerErrorStatus) {
-		t.Errorf("MailItemDelete(1) again = %v, want *ServerError{DELE, message 1 already deleted}", err)
+	var se *ReplyError
+	if !errors.As(err, &se) || se.Stage != "DELE" || se.Msg != "message 1 already deleted" || !errors.Is(err, ErrServerErrorStatus) {
+		t.Errorf("MailItemDelete(1) again = %v, want *ReplyError{DELE, message 1 already deleted}", err)
 	}
 	must(t, c.Rset(ctx), "Rset()")
 	must(t, c.Quit(ctx), "Quit()")
@@ -345,7 +350,7 @@ func TestMessage(t *testing.T) {
 
 func TestMessageNextReplyInSamePacket(t *testing.T) {
 	ctx := context.Background()
-	c, _, err := openFake(t, Options{DisableSASL: true}, 1536, greetNoTS,
+	c, _, err := openFake(t, Options{Auth: AuthUserPass}, 1536, greetNoTS,
 		step{"CAPA", []string{"-ERR\r\n"}}, loginSteps[0], loginSteps[1],
 		// A pipelining-happy server: the DELE reply is queued with the data.
 		step{"RETR 1", []string{"+OK\r\nbody\r\n.\r\n+OK deleted\r\n"}},
@@ -432,7 +437,7 @@ func TestMessagePoolExhausted(t *testing.T) {
 
 func TestRetrToWriterFails(t *testing.T) {
 	ctx := context.Background()
-	c, _, err := openFake(t, Options{DisableSASL: true}, 1536, greetNoTS,
+	c, _, err := openFake(t, Options{Auth: AuthUserPass}, 1536, greetNoTS,
 		step{"CAPA", []string{"-ERR\r\n"}}, loginSteps[0], loginSteps[1],
 		step{"RETR 1", []string{"+OK\r\n", "one\r\n", "two\r\n", ".\r\n"}},
 		step{"NOOP", []string{"+OK\r\n"}},
@@ -457,7 +462,7 @@ func (w *failWriter) Write(p []byte) (int, error) {
 
 func TestMalformedReplies(t *testing.T) {
 	ctx := context.Background()
-	c, _, err := openFake(t, Options{DisableSASL: true}, 1536, greetNoTS,
+	c, _, err := openFake(t, Options{Auth: AuthUserPass}, 1536, greetNoTS,
 		step{"CAPA", []string{"-ERR\r\n"}}, loginSteps[0], loginSteps[1],
 		step{"STAT", []string{"+OK lots\r\n"}},
 		step{"LIST 1", []string{"+OK 2 100\r\n"}},
@@ -529,7 +534,7 @@ func TestNetXCommandMustFitOnePacket(t *testing.T) {
 	o, err := Options{Profile: ProfileNetX, Port: 110, Name: "recipient@domain.com", Password: "p", Server: testServer, Pool: env.pool}.normalize()
 	must(t, err, "normalize()")
 	c := newClient(o)
-	if err := c.open(context.Background(), env.sock); !errors.Is(err, ErrInsufficientPacketPayload) {
+	if err := c.open(context.Background(), env.sock, nil); !errors.Is(err, ErrInsufficientPacketPayload) {
 		t.Errorf("open() with a 26-byte USER line = %v, want ErrInsufficientPacketPayload", err)
 	}
 	if len(env.sock.sent) != 0 {
@@ -556,7 +561,7 @@ func TestDeleteIdempotent(t *testing.T) {
 
 func TestTop(t *testing.T) {
 	ctx := context.Background()
-	c, _, err := openFake(t, Options{DisableSASL: true}, 1536, greetNoTS,
+	c, _, err := openFake(t, Options{Auth: AuthUserPass}, 1536, greetNoTS,
 		step{"CAPA", []string{"+OK\r\nTOP\r\n.\r\n"}}, loginSteps[0], loginSteps[1],
 		step{"TOP 1 0", []string{"+OK\r\nSubject: hi\r\n\r\n.\r\n"}},
 		step{"TOP 2 1", []string{"+OK\r\n", "Subject: x\r\n\r\n..first\r\n.\r\n"}},
@@ -578,7 +583,7 @@ func TestTop(t *testing.T) {
 
 func TestOverlongListingLine(t *testing.T) {
 	ctx := context.Background()
-	c, _, err := openFake(t, Options{DisableSASL: true, MaxLineLength: 100}, 1536, greetNoTS,
+	c, _, err := openFake(t, Options{Auth: AuthUserPass, MaxLineLength: 100}, 1536, greetNoTS,
 		step{"CAPA", []string{"-ERR\r\n"}}, loginSteps[0], loginSteps[1],
 		step{"UIDL", []string{"+OK\r\n1 " + strings.Repeat("u", 200) + "\r\n.\r\n"}},
 	)

@@ -59,7 +59,7 @@ func TestTerminatorSplit(t *testing.T) {
 		s.send("+OK\r\n")
 	})
 	ctx := context.Background()
-	c, err := pop3c.Create(ctx, pop3c.Options{IP: client.IP, Server: server.Addr, Name: "u", Password: "p", Profile: pop3c.ProfileNetX, Port: 110})
+	c, err := pop3c.Create(ctx, pop3c.Options{AllowPlaintextAuth: true, IP: client.IP, Server: server.Addr, Name: "u", Password: "p", Profile: pop3c.ProfileNetX, Port: 110})
 	mustOK(t, err, "Create()")
 	defer deleteClient(t, c)
 	if n, _, err := c.MailItemsGet(ctx); err != nil || n != 1 {

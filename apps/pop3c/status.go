@@ -1,15 +1,13 @@
 package pop3c
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // Status is a NetX Duo POP3 client status (nxd_pop3_client.h, base
 // NX_POP3_CLIENT_ERROR_CONSTANT 0xB0). It is its own type because the add-on
 // status ranges overlap in NetX (SMTP uses 0xB1 and 0xB2 as well): a
 // pop3c.Status never compares equal to an smtpc or nx status. Success is a nil
-// error; errors.Is(err, pop3c.ErrServerErrorStatus) works through wrapping.
+// error; errors.Is(err, pop3c.ErrServerErrorStatus) works through wrapping;
+// NetXStatus gives the UINT NetX would return.
 type Status uint32
 
 // POP3 client statuses, with their NetX names and values.
@@ -71,72 +69,3 @@ func (s Status) String() string {
 // Name returns the NetX name ("NX_POP3_PARAM_ERROR"), or "" for a value that
 // is not a POP3 client status.
 func (s Status) Name() string { return statusNames[s] }
-
-// ServerError is a negative reply (-ERR) from the server. Cmd is the command
-// verb it answered ("RETR", "PASS", "" for the greeting); Text is the rest of
-// the reply line, as sent. It unwraps to ErrServerErrorStatus, so both
-// errors.As(err, &se) and errors.Is(err, pop3c.ErrServerErrorStatus) hold.
-// Text never contains a password: the client only echoes the server.
-type ServerError struct {
-	Cmd  string
-	Text string
-}
-
-func (e *ServerError) Error() string {
-	cmd := e.Cmd
-	if cmd == "" {
-		cmd = "greeting"
-	}
-	if e.Text == "" {
-		return "pop3c: " + cmd + ": server replied -ERR"
-	}
-	return "pop3c: " + cmd + ": server replied -ERR " + e.Text
-}
-
-// Unwrap returns ErrServerErrorStatus.
-func (e *ServerError) Unwrap() error { return ErrServerErrorStatus }
-
-// ProtocolError is a reply the client cannot use: neither +OK nor -ERR, a
-// malformed STAT, LIST or UIDL line, a reply line over the length limit, or
-// bytes where none may be (after the STLS reply). Cmd is the command verb the
-// reply answered, Line the offending line (truncated to 80 bytes) and Reason
-// what is wrong with it. It unwraps to its Status: ErrServerErrorStatus as
-// NetX reports malformed replies, or ErrMailBufferOverflow for over-long input.
-// When the framing is broken (a status line that is neither +OK nor -ERR, an
-// over-long line, data after the STLS reply) the connection is reset, since
-// the reply stream cannot be trusted any more; a well-framed +OK reply or
-// listing line with malformed arguments (STAT, LIST, UIDL) leaves the session
-// usable.
-type ProtocolError struct {
-	Cmd    string
-	Line   string
-	Reason string
-	Status Status
-}
-
-func (e *ProtocolError) Error() string {
-	cmd := e.Cmd
-	if cmd == "" {
-		cmd = "greeting"
-	}
-	var b strings.Builder
-	b.WriteString("pop3c: ")
-	b.WriteString(cmd)
-	b.WriteString(": ")
-	b.WriteString(e.Reason)
-	if e.Line != "" {
-		fmt.Fprintf(&b, " (%q)", e.Line)
-	}
-	return b.String()
-}
-
-// Unwrap returns the status the error maps to.
-func (e *ProtocolError) Unwrap() error { return e.Status }
-
-func protoErr(cmd string, line []byte, st Status, reason string) *ProtocolError {
-	const max = 80
-	if len(line) > max {
-		line = line[:max]
-	}
-	return &ProtocolError{Cmd: cmd, Line: string(line), Reason: reason, Status: st}
-}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/simboard/simboard/internal/mailconn"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 )
@@ -133,7 +134,7 @@ func newConfig(opts Options) (config, error) {
 		}
 		cfg.AllowPlaintextAuth = true
 	}
-	if opts.TLS < TLSOpportunistic || opts.TLS > TLSImplicit {
+	if !opts.TLS.Valid() {
 		return cfg, errorf(ErrInvalidParam, "smtpc: create: unknown TLS policy %d", opts.TLS)
 	}
 	if !opts.ServerAddr.IsValid() {
@@ -468,6 +469,7 @@ func (c *Client) send(ctx context.Context, m *mail) (Result, error) {
 	}
 	c.hdr = m.header[:0]
 	res, err := c.run(ctx, m)
+	err = mailconn.WithCause(ctx, err) // errors.Is(err, context.DeadlineExceeded) next to NX_WAIT_ABORTED
 	if err != nil {
 		c.cfg.log.Warn("smtpc: mail not sent", "recipients", len(m.recipients()), "err", err)
 	} else {
@@ -521,12 +523,12 @@ func (c *Client) run(ctx context.Context, m *mail) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	pt := &packetTransport{sock: sock, pool: c.cfg.Pool, to: c.cfg.to, chain: c.cfg.chain, pktType: sock.PacketType()}
-	s := newSession(&c.cfg, pt, c.cfg.IP.Clock(), c.cfg.tls)
+	conn := c.newConn(sock)
+	s := newSession(&c.cfg, conn, c.cfg.IP.Clock(), c.cfg.tls)
 	s.look = c.buf(&c.look, lookaheadSize)
 	err = s.run(ctx, m)
 	s.finish(ctx)
-	if pt.consumed {
+	if conn.Consumed() {
 		// The TLS adapter (netstack.Conn) unbound and deleted the socket.
 		c.sock = nil
 	}

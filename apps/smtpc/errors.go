@@ -4,65 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
-	"github.com/simboard/simboard/nx"
+	"github.com/simboard/simboard/internal/mailconn"
 )
 
 // ReplyError is a server's negative (or unexpected) reply: the three-digit
 // code, the RFC 3463 enhanced status code when the server sent one
 // ("5.1.1"), the reply text and the stage of the session it answered.
 // RFC 5321 semantics: 4xx is a temporary failure (try again later), 5xx is
-// permanent (do not retry the same mail unchanged).
+// permanent (do not retry the same mail unchanged). It is the one reply
+// error of both mail clients (pop3c.ReplyError is the same type; a POP3
+// -ERR has Code 0).
 //
 // Errors returned by MailSend wrap a *ReplyError together with the NetX
 // status of the stage, so both of these hold for a refused sender:
 //
 //	errors.Is(err, smtpc.ErrMailReply)
 //	var re *smtpc.ReplyError; errors.As(err, &re) // re.Code == 550
-type ReplyError struct {
-	Code     int    // reply code, e.g. 550
-	Enhanced string // enhanced status code, e.g. "5.1.1"; "" when absent
-	Msg      string // reply text after the code(s); lines joined with "\n"
-	Stage    string // "greeting", "EHLO", "AUTH", "MAIL FROM", "RCPT TO:<bob@example.com>", "DATA", "end of data", ...
-}
-
-// Error returns e.g. "smtpc: RCPT TO:<bob@example.com>: permanent failure:
-// 550 5.1.1 no such user".
-func (e *ReplyError) Error() string {
-	var b strings.Builder
-	b.WriteString("smtpc: ")
-	if e.Stage != "" {
-		b.WriteString(e.Stage)
-		b.WriteString(": ")
-	}
-	switch {
-	case e.Temporary():
-		b.WriteString("temporary failure: ")
-	case e.Permanent():
-		b.WriteString("permanent failure: ")
-	default:
-		b.WriteString("unexpected reply: ")
-	}
-	b.WriteString(strconv.Itoa(e.Code))
-	if e.Enhanced != "" {
-		b.WriteByte(' ')
-		b.WriteString(e.Enhanced)
-	}
-	if e.Msg != "" {
-		b.WriteByte(' ')
-		b.WriteString(strings.ReplaceAll(e.Msg, "\n", " / "))
-	}
-	return b.String()
-}
-
-// Temporary reports whether the reply is a transient negative completion
-// (4xx): the same mail may succeed later.
-func (e *ReplyError) Temporary() bool { return e.Code >= 400 && e.Code < 500 }
-
-// Permanent reports whether the reply is a permanent negative completion
-// (5xx): retrying the same mail unchanged will fail again.
-func (e *ReplyError) Permanent() bool { return e.Code >= 500 && e.Code < 600 }
+type ReplyError = mailconn.ReplyError
 
 // ProtocolError is a reply the client cannot parse or accept: a malformed
 // reply code, a line longer than the bound, a multi-line reply that never
@@ -154,13 +113,4 @@ func errorf(st Status, format string, args ...any) error {
 // timeout is NX_NO_PACKET 0x01, a closed connection NX_NOT_CONNECTED 0x38,
 // and any other error NX_NOT_SUCCESSFUL 0x43). Ported firmware can compare
 // it with the C constants.
-func NetXStatus(err error) uint32 {
-	if err == nil {
-		return 0
-	}
-	var st Status
-	if errors.As(err, &st) {
-		return uint32(st)
-	}
-	return uint32(nx.Code(err))
-}
+func NetXStatus(err error) uint32 { return mailconn.NetXStatus[Status](err) }

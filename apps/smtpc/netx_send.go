@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/simboard/simboard/internal/mailconn"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
@@ -133,23 +134,23 @@ func (l *netxSocketLink) receive(ctx context.Context, wait nx.Wait, buf []byte) 
 
 // netxStreamLink runs the state machine over any other transport (a pipe in
 // unit tests): each send is one write and flush, each receive one read.
-type netxStreamLink struct{ t transport }
+type netxStreamLink struct{ t *mailconn.Conn }
 
 func (l netxStreamLink) send(ctx context.Context, parts [][]byte, _, _ nx.Wait) (netxSendStep, error) {
 	for _, p := range parts {
-		if err := l.t.write(ctx, p); err != nil {
+		if err := l.t.Write(ctx, p); err != nil {
 			return netxSendSocket, err
 		}
 	}
-	if err := l.t.flush(ctx); err != nil {
+	if err := l.t.Flush(ctx); err != nil {
 		return netxSendSocket, err
 	}
 	return netxSendOK, nil
 }
 
 func (l netxStreamLink) receive(ctx context.Context, wait nx.Wait, buf []byte) ([]byte, bool, error) {
-	b, err := l.t.recv(ctx, buf, wait)
-	return b, false, err
+	b, err := l.t.Recv(ctx, wait)
+	return append(buf, b...), false, err
 }
 
 // netxParseCode ports _nx_smtp_parse_response for the first argument (C
@@ -260,8 +261,8 @@ func (s *session) runNetX(ctx context.Context, m *mail) error {
 		ns.payload = s.cfg.Pool.PayloadSize()
 	}
 	ns.v6 = s.cfg.ServerAddr.Is6() && !s.cfg.ServerAddr.Is4In6()
-	if pt, ok := s.t.(*packetTransport); ok {
-		ns.link = &netxSocketLink{sock: pt.sock, pool: pt.pool, pktType: pt.pktType}
+	if sock, ok := s.t.Socket().(*netstack.TCPSocket); ok {
+		ns.link = &netxSocketLink{sock: sock, pool: s.cfg.Pool, pktType: sock.PacketType()}
 	} else {
 		ns.link = netxStreamLink{t: s.t}
 	}

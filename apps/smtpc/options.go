@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 
+	"github.com/simboard/simboard/internal/mailconn"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
@@ -38,22 +39,28 @@ const (
 	ProfileNetX
 )
 
-// TLSPolicy selects transport security.
-type TLSPolicy int
+// TLSMode selects transport security. It is the one TLS enum of both mail
+// clients (pop3c.TLSMode is the same type), with the same zero value and
+// the same rule for clear-text credentials; see mailconn.TLSMode.
+//
+//   - TLSOpportunistic (the zero value): STARTTLS when the server offers
+//     it, plain text otherwise. In plain text, PLAIN, LOGIN and XOAUTH2 are
+//     refused (ErrPlaintextAuth) unless AllowPlaintextAuth: only CRAM-MD5
+//     may authenticate. A failed handshake or certificate check fails the
+//     mail (falling back to plain text would hide an attack).
+//   - TLSOff never uses TLS (NetX Duo's behaviour).
+//   - TLSRequired: STARTTLS must be offered and succeed, else the mail
+//     fails with ErrTLSUnavailable (status ErrHelloReply) before AUTH or
+//     MAIL.
+//   - TLSImplicit: TLS from the first byte (SMTPS, port 465 by default).
+type TLSMode = mailconn.TLSMode
 
+// The TLS modes (see TLSMode).
 const (
-	// TLSOpportunistic (the zero value): STARTTLS when the server offers
-	// it, plaintext otherwise. A failed handshake or certificate check
-	// fails the mail (falling back to plaintext would hide an attack).
-	TLSOpportunistic TLSPolicy = iota
-	// TLSOff never uses TLS (NetX Duo's behaviour).
-	TLSOff
-	// TLSRequired: STARTTLS must be offered and succeed, else the mail
-	// fails with ErrTLSUnavailable (status ErrHelloReply) before AUTH or
-	// MAIL.
-	TLSRequired
-	// TLSImplicit: TLS from the first byte (SMTPS, port 465 by default).
-	TLSImplicit
+	TLSOpportunistic = mailconn.TLSOpportunistic
+	TLSOff           = mailconn.TLSOff
+	TLSRequired      = mailconn.TLSRequired
+	TLSImplicit      = mailconn.TLSImplicit
 )
 
 // Resolver resolves a server host name. *net.Resolver satisfies it, but a
@@ -145,7 +152,7 @@ type Options struct {
 	Profile Profile
 	// TLS is the transport security policy; the zero value is
 	// TLSOpportunistic.
-	TLS TLSPolicy
+	TLS TLSMode
 	// TLSConfig configures crypto/tls. nil means a default config that
 	// verifies the server certificate against the system roots. A config
 	// without ServerName gets ServerHost (or ServerAddr's text). The client

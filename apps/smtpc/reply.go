@@ -3,9 +3,10 @@ package smtpc
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
-	"time"
 
+	"github.com/simboard/simboard/internal/mailconn"
 	"github.com/simboard/simboard/nx"
 )
 
@@ -75,87 +76,57 @@ func enhancedCode(s string, class int) string {
 	return s[:i]
 }
 
-// receiver is the read half of a transport: recv appends the next received
-// bytes to buf and returns the extended slice, blocking up to wait. A timeout
-// is nx.ErrNoPacket, a closed connection nx.ErrNotConnected, a cancelled ctx
-// nx.ErrWaitAborted (all wrapped).
-type receiver interface {
-	recv(ctx context.Context, buf []byte, wait nx.Wait) ([]byte, error)
-}
-
-// replyReader assembles replies from whatever chunks the transport delivers:
-// a reply may be split at any byte across packets or TLS records, and one
-// chunk may hold several lines. Bytes after a complete reply stay buffered for
-// the next read. Not safe for concurrent use.
+// replyReader assembles replies from whatever chunks the connection
+// delivers: a reply may be split at any byte across packets or TLS records,
+// and one chunk may hold several lines (mailconn.LineReader bounds and joins
+// them). Bytes after a complete reply stay buffered for the next read. Not
+// safe for concurrent use.
 type replyReader struct {
-	buf   []byte // received bytes; buf[off:] not yet consumed
-	off   int
-	clock nx.Clock
+	lr mailconn.LineReader
 	// onLine, when set, sees every reply line (CRLF stripped), for the
 	// transcript.
 	onLine func(line []byte)
+	stage  string
 }
 
 // pending reports the number of received bytes not yet consumed.
-func (rr *replyReader) pending() int { return len(rr.buf) - rr.off }
+func (rr *replyReader) pending() int { return rr.lr.Pending() }
 
 // reset drops buffered bytes (after a protocol error or a transport switch).
-func (rr *replyReader) reset() { rr.buf, rr.off = rr.buf[:0], 0 }
+func (rr *replyReader) reset() { rr.lr.Reset() }
+
+func (rr *replyReader) checkPartial(p []byte) error { return checkPartial(p, rr.stage) }
 
 // read returns the next complete reply, receiving from src as needed for at
-// most wait in total. Errors: a transport status from src (wrapped), or a
-// *ProtocolError wrapped with ErrServerErrorReply (malformed) or
-// ErrOversizeServerReply (beyond the bounds).
-func (rr *replyReader) read(ctx context.Context, src receiver, wait nx.Wait, stage string) (reply, error) {
+// most wait in total (on the board's clock). Errors: a transport status from
+// src (wrapped), or a *ProtocolError wrapped with ErrServerErrorReply
+// (malformed) or ErrOversizeServerReply (beyond the bounds).
+func (rr *replyReader) read(ctx context.Context, src mailconn.Source, wait nx.Wait, stage string) (reply, error) {
 	var rep reply
-	var deadline time.Time
-	clk := rr.clock
-	if clk == nil {
-		clk = nx.SystemClock
+	rr.lr.Src, rr.stage = src, stage
+	if rr.lr.OnPartial == nil {
+		rr.lr.OnPartial = rr.checkPartial
 	}
-	if wait != nx.NoWait && !wait.Forever() {
-		deadline = clk.Now().Add(wait.Duration())
-	}
+	deadline := mailconn.NewDeadline(rr.lr.Clock, wait)
 	total := 0
 	for {
-		data := rr.buf[rr.off:]
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			if err := checkPartial(data, stage); err != nil {
-				return rep, err
-			}
-			if len(data) > maxReplyLine+1 || total+len(data) > maxReplyBytes {
-				return rep, oversize(stage, "reply line longer than 4096 octets", data)
-			}
-			// Compact, then receive more.
-			if rr.off > 0 {
-				n := copy(rr.buf, data)
-				rr.buf, rr.off = rr.buf[:n], 0
-			}
-			w := wait
-			if !deadline.IsZero() {
-				w = nx.FromDuration(deadline.Sub(clk.Now()))
-				if w == nx.NoWait {
-					return rep, timeoutErr(stage)
-				}
-			}
-			var err error
-			if rr.buf, err = src.recv(ctx, rr.buf, w); err != nil {
-				return rep, err
-			}
-			continue
+		w, ok := deadline.Left()
+		if !ok {
+			return rep, timeoutErr(stage)
 		}
-		line := data[:i]
-		rr.off += i + 1
-		total += i + 1
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
+		line, err := rr.lr.ReadLine(ctx, w, maxReplyLine)
+		var tl *mailconn.TooLongError
+		switch {
+		case errors.As(err, &tl):
+			return rep, oversize(stage, "reply line longer than 4096 octets", tl.Line)
+		case err == nx.ErrNoPacket:
+			return rep, timeoutErr(stage)
+		case err != nil:
+			return rep, err
 		}
+		total += len(line) + 2
 		if rr.onLine != nil {
 			rr.onLine(line)
-		}
-		if len(line) > maxReplyLine {
-			return rep, oversize(stage, "reply line longer than 4096 octets", line)
 		}
 		// Leading blanks are tolerated: NetX's regression packet
 		// "250-AUTH ...\r\n 250 SIZE" has one, and NetX skips them.
@@ -176,9 +147,6 @@ func (rr *replyReader) read(ctx context.Context, src receiver, wait nx.Wait, sta
 		}
 		rep.lines = append(rep.lines, text)
 		if final {
-			if rr.off == len(rr.buf) {
-				rr.buf, rr.off = rr.buf[:0], 0
-			}
 			return rep, nil
 		}
 		if len(rep.lines) >= maxReplyLines || total > maxReplyBytes {

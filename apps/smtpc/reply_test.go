@@ -15,14 +15,14 @@ type chunkSource struct {
 	calls  int
 }
 
-func (c *chunkSource) recv(_ context.Context, buf []byte, _ nx.Wait) ([]byte, error) {
+func (c *chunkSource) Recv(_ context.Context, _ nx.Wait) ([]byte, error) {
 	c.calls++
 	if len(c.chunks) == 0 {
-		return buf, nx.ErrNoPacket
+		return nil, nx.ErrNoPacket
 	}
-	buf = append(buf, c.chunks[0]...)
+	b := c.chunks[0]
 	c.chunks = c.chunks[1:]
-	return buf, nil
+	return b, nil
 }
 
 func chunks(parts ...string) *chunkSource {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/simboard/simboard/internal/mailconn"
 	"github.com/simboard/simboard/nx"
 )
 
@@ -39,7 +40,7 @@ func (e *transportError) Unwrap() error { return e.err }
 // session is one SMTP dialogue over one connection.
 type session struct {
 	cfg    *config
-	t      transport
+	t      *mailconn.Conn
 	rr     replyReader
 	tlsCfg *tls.Config
 
@@ -53,9 +54,9 @@ type session struct {
 	transcript func(prefix string, line []byte)
 }
 
-func newSession(cfg *config, t transport, clock nx.Clock, tlsCfg *tls.Config) *session {
+func newSession(cfg *config, t *mailconn.Conn, clock nx.Clock, tlsCfg *tls.Config) *session {
 	s := &session{cfg: cfg, t: t, tlsCfg: tlsCfg, end: endReset}
-	s.rr.clock = clock
+	s.rr.lr.Clock = clock
 	if w := cfg.Transcript; w != nil {
 		s.transcript = func(prefix string, line []byte) {
 			b := make([]byte, 0, len(prefix)+len(line)+1)
@@ -86,7 +87,7 @@ func (s *session) send(ctx context.Context, stage, line string, redact bool) err
 	if err := s.writeLine(ctx, stage, line); err != nil {
 		return err
 	}
-	if err := s.t.flush(ctx); err != nil {
+	if err := s.t.Flush(ctx); err != nil {
 		return s.broken(stage, "send command", err)
 	}
 	return nil
@@ -95,7 +96,7 @@ func (s *session) send(ctx context.Context, stage, line string, redact bool) err
 // writeLine queues line and CRLF on the transport without flushing.
 func (s *session) writeLine(ctx context.Context, stage, line string) error {
 	s.line = append(append(s.line[:0], line...), '\r', '\n')
-	if err := s.t.write(ctx, s.line); err != nil {
+	if err := s.t.Write(ctx, s.line); err != nil {
 		return s.broken(stage, "send command", err)
 	}
 	return nil
@@ -104,7 +105,7 @@ func (s *session) writeLine(ctx context.Context, stage, line string) error {
 // broken records a transport failure: the connection will be reset.
 func (s *session) broken(stage, op string, err error) error {
 	s.end = endReset
-	return &transportError{stage: stage, op: op, err: err}
+	return &transportError{stage: stage, op: op, err: connErr(err)}
 }
 
 // read waits for the next reply.
@@ -165,7 +166,7 @@ func (s *session) run(ctx context.Context, m *mail) error {
 	if err := s.hello(ctx); err != nil {
 		return err
 	}
-	if !s.t.secure() && (s.cfg.TLS == TLSOpportunistic || s.cfg.TLS == TLSRequired) {
+	if !s.t.Secure() && (s.cfg.TLS == TLSOpportunistic || s.cfg.TLS == TLSRequired) {
 		if _, ok := s.caps["STARTTLS"]; ok {
 			rep, err := s.cmd(ctx, "STARTTLS", "STARTTLS", false)
 			if err != nil {
@@ -313,14 +314,11 @@ func (s *session) parseCaps(rep reply) {
 }
 
 func (s *session) startTLS(ctx context.Context, stage string) error {
-	nt, err := s.t.startTLS(ctx, s.tlsCfg, s.cfg.to.Envelope)
-	if nt != nil {
-		s.t = nt
-	}
+	err := s.t.StartTLS(ctx, s.tlsCfg, s.cfg.to.Envelope)
 	s.rr.reset()
 	if err != nil {
 		s.end = endReset
-		return &transportError{stage: stage, op: "handshake", err: err}
+		return &transportError{stage: stage, op: "handshake", err: connErr(err)}
 	}
 	s.res.TLS = true
 	if s.transcript != nil {
@@ -338,7 +336,7 @@ func (s *session) auth(ctx context.Context) error {
 	if s.authSeen {
 		offered = offeredAuth(s.caps, true)
 	}
-	typ, err := chooseAuth(s.cfg.Auth, offered, s.cfg.netx, s.t.secure(), s.cfg.AllowPlaintextAuth)
+	typ, err := chooseAuth(s.cfg.Auth, offered, s.cfg.netx, s.t.Secure(), s.cfg.AllowPlaintextAuth)
 	if err != nil {
 		return err
 	}
@@ -421,8 +419,8 @@ func (s *session) message(ctx context.Context, m *mail, check8bit bool) error {
 	s.end = endReset
 	werr := error(nil)
 	e := encoder{check8bit: check8bit, write: func(p []byte) error {
-		if err := s.t.write(ctx, p); err != nil {
-			werr = &transportError{stage: "DATA", op: "send message", err: err}
+		if err := s.t.Write(ctx, p); err != nil {
+			werr = &transportError{stage: "DATA", op: "send message", err: connErr(err)}
 			return werr
 		}
 		return nil
@@ -440,8 +438,8 @@ func (s *session) message(ctx context.Context, m *mail, check8bit bool) error {
 		err = e.write([]byte(".\r\n"))
 	}
 	if err == nil {
-		if ferr := s.t.flush(ctx); ferr != nil {
-			err = &transportError{stage: "DATA", op: "send message", err: ferr}
+		if ferr := s.t.Flush(ctx); ferr != nil {
+			err = &transportError{stage: "DATA", op: "send message", err: connErr(ferr)}
 		}
 	}
 	s.res.Octets = int64(len(m.header)) + e.out
@@ -471,8 +469,8 @@ const bdatChunk = 1 << 20
 // only a transport failure while a chunk is on the wire resets.
 func (s *session) messageBDAT(ctx context.Context, m *mail, check8bit bool) (reply, error) {
 	e := encoder{check8bit: check8bit, bdat: true, write: func(p []byte) error {
-		if err := s.t.write(ctx, p); err != nil {
-			return &transportError{stage: "BDAT", op: "send message", err: err}
+		if err := s.t.Write(ctx, p); err != nil {
+			return &transportError{stage: "BDAT", op: "send message", err: connErr(err)}
 		}
 		return nil
 	}}
@@ -512,8 +510,8 @@ func (s *session) messageBDAT(ctx context.Context, m *mail, check8bit bool) (rep
 		if _, err := e.encode(p, final); err != nil {
 			return used, err
 		}
-		if err := s.t.flush(ctx); err != nil {
-			return used, &transportError{stage: "BDAT", op: "send message", err: err}
+		if err := s.t.Flush(ctx); err != nil {
+			return used, &transportError{stage: "BDAT", op: "send message", err: connErr(err)}
 		}
 		s.note("C: ", "<chunk: "+strconv.FormatInt(n, 10)+" octets>")
 		if rep, err = s.read(ctx, "BDAT", s.cfg.to.Message); err != nil {
@@ -564,10 +562,10 @@ func (s *session) finish(ctx context.Context) {
 				ok = true
 			}
 		}
-		s.t.close(ctx, ok && mode == endQuit)
+		_ = s.t.Close(ctx, ok && mode == endQuit)
 	case endClose, endDone:
-		s.t.close(ctx, true)
+		_ = s.t.Close(ctx, true)
 	default:
-		s.t.close(ctx, false)
+		_ = s.t.Close(ctx, false)
 	}
 }

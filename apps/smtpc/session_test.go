@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simboard/simboard/internal/mailconn"
 	"github.com/simboard/simboard/nx"
 )
 
@@ -116,7 +117,7 @@ func runPipe(t *testing.T, opts Options, m *mail, script []scriptStep) pipeOutco
 	cli, srv := loopbackPair(t)
 	done := make(chan scriptResult, 1)
 	go func() { done <- runScript(srv, script, nil) }()
-	s := newSession(&cfg, newConnTransport(cli, nil, cfg.to), nx.SystemClock, cfg.tls)
+	s := newSession(&cfg, mailconn.NewNetConn(cli, cfg.connConfig(nx.SystemClock)), nx.SystemClock, cfg.tls)
 	s.look = make([]byte, lookaheadSize)
 	ctx := context.Background()
 	err = s.run(ctx, m)

@@ -340,7 +340,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 
 	// POP3: fetch the first recipient's mail through the NetX packet API.
 	t2 := time.Now()
-	popts := pop3c.Options{APOP: true, IP: brd.ip, Pool: brd.pool, Server: server, Name: "rcpt1", Password: users["rcpt1"],
+	popts := pop3c.Options{Auth: pop3c.AuthAPOP, IP: brd.ip, Pool: brd.pool, Server: server, Name: "rcpt1", Password: users["rcpt1"],
 		TLSConfig: tlsCfg, Logger: log}
 	popts.Port = f.tls.pop3Port()
 	switch f.tls {

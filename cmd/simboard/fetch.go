@@ -95,10 +95,16 @@ func (c *fetchCmd) run(e *cmdEnv) error {
 	}
 	opts := pop3c.Options{IP: s.brd.ip, Pool: s.brd.pool, Server: s.server, Port: port, Name: f.user, Password: pw, Logger: log}
 	switch f.login {
-	case "auto", "apop":
-		opts.APOP = true
+	case "apop":
+		opts.Auth = pop3c.AuthAPOP
+	case "auto":
+		if f.netx {
+			opts.Auth = pop3c.AuthAPOP // NetX's APOP flag: APOP, else USER/PASS (ProfileNetX's fallback)
+		}
 	case "user":
-		opts.DisableSASL = true
+		opts.Auth = pop3c.AuthUserPass
+	case "auth-plain":
+		opts.Auth = pop3c.AuthPlain
 	}
 	if opts.TLSConfig, err = s.tlsConfig(); err != nil {
 		return err
@@ -108,7 +114,7 @@ func (c *fetchCmd) run(e *cmdEnv) error {
 	}
 	switch n.tls {
 	case tlsOff:
-		opts.TLS = pop3c.TLSOff
+		opts.TLS, opts.AllowPlaintextAuth = pop3c.TLSOff, true
 	case tlsOpportunistic:
 		opts.TLS = pop3c.TLSOpportunistic
 	case tlsRequired:

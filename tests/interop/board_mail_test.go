@@ -164,18 +164,19 @@ func TestBoardPOP3(t *testing.T) {
 		wantAuth string // AuthMethod(), checked when not ""
 		netx     bool   // ProfileNetX: no UIDL, no TOP
 	}{
-		{name: "USER-PASS", addr: env.POP3, opts: func(o *pop3c.Options) { o.DisableSASL = true }},
-		{name: "AUTH-PLAIN", addr: env.POP3},
-		{name: "APOP", addr: env.POP3, opts: func(o *pop3c.Options) { o.APOP = true }},
-		{name: "STLS", addr: env.POP3, opts: func(o *pop3c.Options) { o.TLS = pop3c.TLSRequired }},
-		{name: "NetX-profile/APOP", addr: env.POP3, netx: true, opts: func(o *pop3c.Options) { o.Profile, o.APOP = pop3c.ProfileNetX, true }},
-		{name: "IPv6/USER-PASS", addr: env.POP36, opts: func(o *pop3c.Options) { o.DisableSASL = true }},
+		{name: "USER-PASS", addr: env.POP3, opts: func(o *pop3c.Options) { o.Auth = pop3c.AuthUserPass }},
+		{name: "AUTH-PLAIN", addr: env.POP3, opts: func(o *pop3c.Options) { o.Auth = pop3c.AuthPlain }},
+		{name: "APOP", addr: env.POP3, opts: func(o *pop3c.Options) { o.Auth = pop3c.AuthAPOP }},
+		{name: "STLS", addr: env.POP3, opts: func(o *pop3c.Options) { o.TLS, o.AllowPlaintextAuth = pop3c.TLSRequired, false }},
+		{name: "NetX-profile/APOP", addr: env.POP3, netx: true, opts: func(o *pop3c.Options) { o.Profile, o.Auth = pop3c.ProfileNetX, pop3c.AuthAPOP }},
+		{name: "IPv6/USER-PASS", addr: env.POP36, opts: func(o *pop3c.Options) { o.Auth = pop3c.AuthUserPass }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := env.NewUser(t)
 			env.Seed(t, u, seedMessages...)
-			o := pop3c.Options{IP: b.IP, Server: tt.addr.Addr(), Port: tt.addr.Port(), Name: u.Name, Password: u.Password, TLSConfig: env.TLSConfig()}
+			o := pop3c.Options{IP: b.IP, Server: tt.addr.Addr(), Port: tt.addr.Port(), Name: u.Name, Password: u.Password, TLSConfig: env.TLSConfig(),
+				TLS: pop3c.TLSOff, AllowPlaintextAuth: true}
 			if tt.opts != nil {
 				tt.opts(&o)
 			}
@@ -245,14 +246,16 @@ func TestBoardPOP3Refused(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), sessionTimeout)
 			defer cancel()
-			c, err := pop3c.Create(ctx, pop3c.Options{IP: b.IP, Server: env.HostAddr, Name: u.Name, Password: "wrong", APOP: apop, DisableSASL: true})
+			auth := map[bool]pop3c.AuthMethod{false: pop3c.AuthUserPass, true: pop3c.AuthAPOP}[apop]
+			c, err := pop3c.Create(ctx, pop3c.Options{IP: b.IP, Server: env.HostAddr, Name: u.Name, Password: "wrong", Auth: auth,
+				TLS: pop3c.TLSOff, AllowPlaintextAuth: true})
 			if err == nil {
 				c.Delete(ctx)
 				t.Fatalf("pop3c.Create(wrong password) = nil error")
 			}
-			var se *pop3c.ServerError
+			var se *pop3c.ReplyError
 			if !errors.As(err, &se) {
-				t.Errorf("pop3c.Create(wrong password) = %v, want a *pop3c.ServerError", err)
+				t.Errorf("pop3c.Create(wrong password) = %v, want a *pop3c.ReplyError", err)
 			}
 		})
 	}
@@ -280,7 +283,8 @@ func TestBoardSessionsOnTheWire(t *testing.T) {
 	}
 	env.WaitMail(t, u, "on the wire")
 
-	pc, err := pop3c.Create(ctx, pop3c.Options{IP: b.IP, Server: env.HostAddr, Name: u.Name, Password: u.Password, DisableSASL: true})
+	pc, err := pop3c.Create(ctx, pop3c.Options{IP: b.IP, Server: env.HostAddr, Name: u.Name, Password: u.Password, Auth: pop3c.AuthUserPass,
+		TLS: pop3c.TLSOff, AllowPlaintextAuth: true})
 	if err != nil {
 		t.Fatalf("pop3c.Create = %v", err)
 	}
