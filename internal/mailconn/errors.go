@@ -3,33 +3,20 @@ package mailconn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/simboard/simboard/nx"
 )
 
-// abortError is nx.ErrWaitAborted for a done context, with ctx.Err() in the
-// chain: errors.Is finds both.
-type abortError struct {
-	op    string
-	cause error
-}
-
-func (e *abortError) Error() string {
-	return e.op + ": " + nx.ErrWaitAborted.Error() + " (" + e.cause.Error() + ")"
-}
-
-func (e *abortError) Unwrap() []error { return []error{nx.ErrWaitAborted, e.cause} }
-
 // Aborted returns nx.ErrWaitAborted for op, wrapped together with ctx.Err()
-// (context.Canceled or context.DeadlineExceeded). ctx must be done.
+// (context.Canceled or context.DeadlineExceeded; see nx.Aborted).
 func Aborted(ctx context.Context, op string) error {
-	cause := ctx.Err()
-	if cause == nil {
-		cause = context.Canceled
+	if op == "" {
+		return nx.Aborted(ctx)
 	}
-	return &abortError{op: op, cause: cause}
+	return fmt.Errorf("%s: %w", op, nx.Aborted(ctx))
 }
 
 // WithCause adds ctx.Err() to an error that wraps nx.ErrWaitAborted while
