@@ -32,6 +32,7 @@ var optionNames = strings.NewReplacer(
 	"Options.DisableSASL", "--login user",
 	"Options.Profile", "--netx",
 	"Options.MaxEvents", "--max-events",
+	"Options.MaxHeldBytes", "--max-held-bytes",
 )
 
 // describe is the one-line text of a failed run: the library's message (or

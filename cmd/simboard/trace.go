@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -15,6 +16,7 @@ import (
 type traceCmd struct {
 	json      bool
 	maxEvents int
+	maxHeld   int64
 }
 
 func (c *traceCmd) groups() []flagGroup { return []flagGroup{c} }
@@ -22,11 +24,15 @@ func (c *traceCmd) groups() []flagGroup { return []flagGroup{c} }
 func (c *traceCmd) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
 	fs.IntVar(&c.maxEvents, "max-events", 0, "list at most `N` dialogue lines per flow (0 = all)")
+	fs.Int64Var(&c.maxHeld, "max-held-bytes", 0, "hold at most `BYTES` of out-of-order payload, all flows together, while\nwaiting for missing segments (0 = 32 MiB)")
 }
 
 func (c *traceCmd) check() error {
 	if c.maxEvents < 0 {
 		return usagef("--max-events %d must not be negative (0 = all)", c.maxEvents)
+	}
+	if c.maxHeld < 0 {
+		return usagef("--max-held-bytes %d must not be negative (0 = 32 MiB)", c.maxHeld)
 	}
 	return nil
 }
@@ -46,7 +52,7 @@ func (c *traceCmd) run(e *cmdEnv) error {
 		max = -1 // the trace package's "no limit"
 	}
 	r := &traceReader{ctx: e.ctx, r: f}
-	rep, err := trace.Analyze(r, trace.Options{MaxEvents: max})
+	rep, err := trace.Analyze(r, trace.Options{MaxEvents: max, MaxHeldBytes: c.maxHeld})
 	if r.err != nil {
 		// The file could not be read (or Ctrl-C): that, not a format
 		// complaint about the bytes that did arrive, is the failure.
@@ -57,12 +63,21 @@ func (c *traceCmd) run(e *cmdEnv) error {
 	}
 	if err != nil {
 		// A truncated capture still has a report: print it, then say so.
-		fmt.Fprintf(e.stderr, "simboard trace: warning: %v\n", err)
+		fmt.Fprintf(e.stderr, "simboard trace: warning: %s\n", describe(err))
 	}
+	// The report's notes name the trace package's options; the user sets
+	// them with flags.
+	var out bytes.Buffer
 	if c.json {
-		return rep.WriteJSON(e.stdout)
+		err = rep.WriteJSON(&out)
+	} else {
+		err = rep.WriteText(&out)
 	}
-	return rep.WriteText(e.stdout)
+	if err != nil {
+		return err
+	}
+	_, err = optionNames.WriteString(e.stdout, out.String())
+	return err
 }
 
 // traceReader records the first read error other than EOF, and stops the

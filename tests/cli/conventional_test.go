@@ -236,6 +236,11 @@ func TestTraceMaxEventsZeroIsAll(t *testing.T) {
 			t.Errorf("simboard %v: %d events (%d dropped), want %d", tc.args, got, rep.Flows[0].EventsDropped, tc.want)
 		}
 	}
+	// The text names the flag, not the trace package's option.
+	stdout, _, code := simboard(t, nil, "trace", "--max-events", "10", pcap)
+	if code != 0 || !strings.Contains(stdout, "more events not kept: --max-events") || strings.Contains(stdout, "Options.") {
+		t.Errorf("trace --max-events 10: exit %d, want a note naming --max-events:\n%.2000s", code, stdout)
+	}
 }
 
 // writeNoopPcap writes an Ethernet pcap of one SMTP flow: handshake,

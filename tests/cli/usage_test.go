@@ -131,6 +131,7 @@ func TestOutOfRangeExit2(t *testing.T) {
 		{[]string{"demo", "--rate", "99999999999999999G"}, "--rate"},
 		{[]string{"send", "--to", "a@simboard.test", "--timeout", "0s"}, "--timeout"},
 		{[]string{"trace", "--max-events", "-1", "x.pcap"}, "--max-events -1"},
+		{[]string{"trace", "--max-held-bytes", "-5", "x.pcap"}, "--max-held-bytes -5"},
 	} {
 		pcap := filepath.Join(t.TempDir(), "x.pcap")
 		args := tc.args
