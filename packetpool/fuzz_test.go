@@ -108,6 +108,9 @@ func FuzzCopy(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{7}, 700), uint16(256), uint16(64), uint8(19), uint16(10), []byte{39})
 	f.Add(bytes.Repeat([]byte{9}, 700), uint16(64), uint16(1536), uint8(4), uint16(100), []byte{})
 	f.Add([]byte{}, uint16(64), uint16(64), uint8(4), uint16(0), []byte{})
+	// netx_packet_basic_test's case: header room 92 == the target payload.
+	f.Add([]byte("ABCDEFGHIJKLMNOPQRSTUVWXYZ  "), uint16(255), uint16(91), uint8(23), uint16(0), []byte{28})
+	f.Add(bytes.Repeat([]byte{5}, 300), uint16(255), uint16(91), uint8(23), uint16(0), []byte{100})
 	f.Fuzz(func(t *testing.T, data []byte, srcSel, dstSel uint16, typSel uint8, trimSel uint16, splits []byte) {
 		ctx := context.Background()
 		srcPay := 1 + int(srcSel)%2048
@@ -121,8 +124,11 @@ func FuzzCopy(f *testing.F) {
 			t.Fatalf("TrimFront(%d) = %v", trim, err)
 		}
 		want := data[trim:]
+		// nx_packet_copy keeps the header room, copying it from data_start,
+		// also when it equals dst's payload; beyond that (NetX overruns) the
+		// copy has none.
 		headroom := pk.HeaderRoom()
-		if headroom >= dstPay {
+		if headroom > dstPay {
 			headroom = 0
 		}
 		// Room for the copy including the head's header room (which may now
@@ -145,6 +151,14 @@ func FuzzCopy(f *testing.F) {
 		}
 		if cp.HeaderRoom() != headroom {
 			t.Fatalf("copy HeaderRoom() = %d, want %d", cp.HeaderRoom(), headroom)
+		}
+		// As many packets as NetX's appends of header room + data fill.
+		n := 0
+		for q := cp; q != nil; q = q.Next() {
+			n++
+		}
+		if wantN := (headroom + len(want) + dstPay - 1) / dstPay; n != wantN {
+			t.Fatalf("copy holds %d packets, want %d (header room %d + %d bytes in %d-byte packets)", n, wantN, headroom, len(want), dstPay)
 		}
 		for q := cp; q != nil; q = q.Next() {
 			if q.Pool() != dst {
@@ -265,6 +279,58 @@ func FuzzRetrieve(f *testing.F) {
 			if _, err := pk.Retrieve(buf[:len(model)-1]); !isStatus(err, nx.ErrSize) {
 				t.Fatalf("Retrieve(short buffer) = %v, want %v", err, nx.ErrSize)
 			}
+		}
+	})
+}
+
+// FuzzDataAdjust: DataAdjust never changes the chain's bytes or length; on
+// success the head has at least the asked header room, and at most one packet
+// was added; its statuses follow nx_packet_data_adjust.c.
+func FuzzDataAdjust(f *testing.F) {
+	f.Add(bytes.Repeat([]byte{1}, 256), uint16(255), uint8(32), uint16(256), []byte{255})
+	f.Add(bytes.Repeat([]byte{2}, 256), uint16(255), uint8(32), uint16(255), []byte{255})
+	f.Add(bytes.Repeat([]byte{3}, 50), uint16(255), uint8(16), uint16(200), []byte{50})
+	f.Add([]byte{4}, uint16(63), uint8(0), uint16(64), []byte{1})
+	f.Fuzz(func(t *testing.T, data []byte, paySel uint16, typSel uint8, hdrSel uint16, splits []byte) {
+		pay := 1 + int(paySel)%2048
+		typ := fuzzType(typSel, pay)
+		pool := newPool(t, "pool", pay, packetsFor(len(data), pay, typ)+1)
+		pk := buildChain(t, pool, typ, data, splits)
+		defer mustRelease(t, pk)
+		hdr := int(hdrSel) % (2*pay + 2)
+		room, tail := pk.HeaderRoom(), pay-pk.HeaderRoom()-len(pk.Bytes())
+		before := 0
+		for q := pk; q != nil; q = q.Next() {
+			before++
+		}
+		err := pk.DataAdjust(hdr)
+		after := 0
+		for q := pk; q != nil; q = q.Next() {
+			after++
+		}
+		if pk.Length() != len(data) || !bytes.Equal(chainBytes(pk), data) {
+			t.Fatalf("DataAdjust(%d) changed the chain: %d bytes, want the %d given", hdr, pk.Length(), len(data))
+		}
+		switch {
+		case hdr > pay:
+			if !isStatus(err, nx.ErrUnderflow) {
+				t.Fatalf("DataAdjust(%d) in a %d-byte payload = %v, want %v", hdr, pay, err, nx.ErrUnderflow)
+			}
+		case room >= hdr || room+tail >= hdr:
+			if err != nil || after != before || pk.HeaderRoom() < hdr {
+				t.Fatalf("DataAdjust(%d) with %d room and %d tail = %v, %d packets (was %d), HeaderRoom %d", hdr, room, tail, err, after, before, pk.HeaderRoom())
+			}
+		case hdr%2 == 1:
+			if !isStatus(err, nx.ErrNotSupported) {
+				t.Fatalf("DataAdjust(odd %d) needing a packet = %v, want %v", hdr, err, nx.ErrNotSupported)
+			}
+		default:
+			if err != nil || after != before+1 || pk.HeaderRoom() != hdr {
+				t.Fatalf("DataAdjust(%d) needing a packet = %v, %d packets (was %d), HeaderRoom %d", hdr, err, after, before, pk.HeaderRoom())
+			}
+		}
+		if err != nil && after != before {
+			t.Fatalf("failed DataAdjust(%d) changed the chain's packets: %d, was %d", hdr, after, before)
 		}
 	})
 }
