@@ -317,11 +317,23 @@ func TestCLIDowngradeRefused(t *testing.T) {
 		args     []string
 		want     []string // in the failure line
 		noVerbs  []string // client verbs that must not appear
+		// wrongPassword: the board is given a password the server
+		// refuses; that password must not reach the wire either.
+		wrongPassword bool
 	}{
 		{name: "postfix/starttls-stripped/required", cmd: "send", upstream: env.Submission, drop: stripSTARTTLS,
 			args: []string{"--tls", "required"}, want: []string{"STARTTLS"}, noVerbs: []string{"AUTH", "MAIL"}},
 		{name: "dovecot/stls-stripped/required", cmd: "fetch", upstream: env.POP3, drop: stripSTLS,
 			args: []string{"--tls", "required"}, want: []string{"STLS"}, noVerbs: []string{"USER", "PASS", "APOP", "AUTH"}},
+		// Opportunistic TLS on a stripped server: USER/PASS would go in
+		// clear, so the board refuses and names the flag that allows it.
+		{name: "dovecot/stls-stripped/opportunistic-user", cmd: "fetch", upstream: env.POP3, drop: stripSTLS,
+			args: []string{"--tls", "opportunistic", "--login", "user"}, want: []string{"--tls off"}, noVerbs: []string{"USER", "PASS", "AUTH"}},
+		// A refused APOP (wrong password) does not fall back to USER/PASS.
+		{name: "dovecot/apop-refused", cmd: "fetch", upstream: env.POP3, drop: none, wrongPassword: true,
+			args: []string{"--tls", "off", "--login", "apop"}, want: []string{"APOP"}, noVerbs: []string{"USER", "PASS", "AUTH"}},
+		{name: "dovecot/apop-refused/auto", cmd: "fetch", upstream: env.POP3, drop: none, wrongPassword: true,
+			args: []string{"--tls", "off"}, want: []string{"APOP"}, noVerbs: []string{"USER", "PASS", "AUTH"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := env.NewUser(t)
@@ -334,7 +346,11 @@ func TestCLIDowngradeRefused(t *testing.T) {
 			if tc.cmd == "send" {
 				args = append(args, "--to", u.Addr)
 			}
-			r := env.runCLI(t, u.Password, tc.cmd, append(args, tc.args...)...)
+			pass := u.Password
+			if tc.wrongPassword {
+				pass = "wrong-" + u.Password
+			}
+			r := env.runCLI(t, pass, tc.cmd, append(args, tc.args...)...)
 			t.Logf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 			if r.code != 1 {
 				t.Fatalf("simboard %s %v: exit %d, want 1 (refused)\n%s\n%s", tc.cmd, tc.args, r.code, r.stdout, r.stderr)
@@ -347,7 +363,7 @@ func TestCLIDowngradeRefused(t *testing.T) {
 			if !strings.Contains(r.stderr, "(0x") {
 				t.Errorf("failure carries no NetX status:\n%s", r.stderr)
 			}
-			assertNoSecret(t, r.pcap, u.Name, u.Password)
+			assertNoSecret(t, r.pcap, u.Name, pass)
 			verbs := clientVerbs(t, r.pcap)
 			for _, v := range verbs {
 				for _, bad := range tc.noVerbs {
