@@ -9,6 +9,7 @@
 #   tshark tcpdump                       capture and decode (tshark -Y smtp / pop)
 #   iputils-ping                         the host pings the board on its TAP (netstack tests)
 #   iproute2                             ip netns, ip tuntap
+#   dnsmasq-base chrony                  DHCP+DNS and NTP peers of the board's firmware boot (tests/interop/netboot_test.go)
 #   swaks libnet-ssleay-perl             hand checks of the mail servers (testenv.md, not used by go test)
 #   gcc libc6-dev                        go test -race needs cgo
 #   make ca-certificates                 the test command itself, module downloads
@@ -20,7 +21,7 @@
 set -euo pipefail
 
 PKGS=(postfix dovecot-core dovecot-pop3d tshark tcpdump iproute2 iputils-ping swaks libnet-ssleay-perl
-      gcc libc6-dev make ca-certificates)
+      dnsmasq-base chrony gcc libc6-dev make ca-certificates)
 
 check_only=false
 [[ ${1:-} == --check ]] && check_only=true
@@ -87,5 +88,5 @@ echo "test-deps: installed in $((SECONDS - start)) s"
 
 # On a systemd machine the packages enable their units; make sure nothing runs on the host.
 if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
-  systemctl disable --now dovecot.service dovecot.socket postfix.service >/dev/null 2>&1 || true
+  systemctl disable --now dovecot.service dovecot.socket postfix.service chrony.service >/dev/null 2>&1 || true
 fi
