@@ -98,7 +98,7 @@ func FuzzPOP3Session(f *testing.F) {
 		if _, err := h.Store().lock("alice"); err != nil {
 			t.Fatalf("maildrop still locked after the session: %v", err)
 		}
-		checkTranscriptSecrets(t, in, tr.String(), pop3Verbs)
+		checkTranscriptSecrets(t, in, tr.String(), redact.POP3Verb)
 	})
 }
 
@@ -110,19 +110,19 @@ func FuzzPOP3Session(f *testing.F) {
 // bytes that occur once in the input, ignoring case, and are not part of
 // the transcript's own words. It stops at the first line that starts a
 // message body (DATA, BDAT), after which the input is not lines.
-func inputSecrets(in []byte, verbs map[string]bool) []string {
+func inputSecrets(in []byte, isVerb func(string) bool) []string {
 	var found []string
 	afterAuth := false
 	for _, l := range strings.Split(string(in), "\n") {
 		line := strings.TrimSuffix(l, "\r")
-		if v, _ := smtpVerb(line); verbs["DATA"] && (v == "DATA" || v == "BDAT") {
+		if v, _ := smtpVerb(line); isVerb("DATA") && (v == "DATA" || v == "BDAT") {
 			break
 		}
 		verb, _ := redact.Split(line)
 		v := strings.ToUpper(verb)
 		if _, sec, ok := redact.Command(line); ok {
 			found = append(found, sec)
-		} else if afterAuth && redact.Token(line) && !verbs[v] {
+		} else if afterAuth && redact.Token(line) && !isVerb(v) {
 			found = append(found, line)
 		}
 		afterAuth = v == "AUTH"
@@ -141,9 +141,9 @@ func inputSecrets(in []byte, verbs map[string]bool) []string {
 
 // checkTranscriptSecrets fails when a credential that the input identifies
 // is in a client line of the transcript.
-func checkTranscriptSecrets(t *testing.T, in []byte, tr string, verbs map[string]bool) {
+func checkTranscriptSecrets(t *testing.T, in []byte, tr string, verb func(string) bool) {
 	t.Helper()
-	for _, sec := range inputSecrets(in, verbs) {
+	for _, sec := range inputSecrets(in, verb) {
 		u := strings.ToUpper(sec)
 		for _, l := range strings.Split(tr, "\n") {
 			_, c, ok := strings.Cut(l, " C: ")
@@ -356,7 +356,7 @@ func FuzzSMTPSession(f *testing.F) {
 			if err := <-served; err != nil {
 				t.Fatalf("ServeSMTP() = %v", err)
 			}
-			checkTranscriptSecrets(t, in, tr.String(), smtpVerbs)
+			checkTranscriptSecrets(t, in, tr.String(), redact.SMTPVerb)
 		})
 	})
 }

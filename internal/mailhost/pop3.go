@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-sasl"
+
+	"github.com/simboard/simboard/internal/redact"
 )
 
 // POP3 server: RFC 1939 (with APOP), RFC 2449 (CAPA), RFC 2595 (STLS),
@@ -63,7 +65,7 @@ type pop3Session struct {
 }
 
 func newPOP3Session(h *Host, id uint64, w *bufio.Writer, tlsActive bool) *pop3Session {
-	s := &pop3Session{h: h, id: id, w: w, tlsActive: tlsActive, red: lineRedactor{verbs: pop3Verbs}}
+	s := &pop3Session{h: h, id: id, w: w, tlsActive: tlsActive, red: lineRedactor{verb: redact.POP3Verb}}
 	if h.opts.APOP != APOPOff {
 		s.timestamp = fmt.Sprintf("<%d.%d@%s>", os.Getpid(), h.clock.Now().UnixNano(), h.domain)
 	}

@@ -23,25 +23,10 @@ const redactedMark = "<redacted>"
 // past an injected fault or a refusal): until a line that is a command of
 // the protocol, a line that is not is hidden whole.
 type lineRedactor struct {
-	verbs  map[string]bool // the protocol's command verbs, upper case
-	sasl   bool            // client lines may be SASL responses
+	verb   func(string) bool // whether a word is a command verb of the protocol
+	sasl   bool              // client lines may be SASL responses
 	scrub  redact.Scrubber
 	inSASL bool // the host asked for this line (334 or "+"): always hidden
-}
-
-var (
-	smtpVerbs = verbSet("HELO", "EHLO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY", "EXPN",
-		"HELP", "TURN", "SEND", "SOML", "SAML", "AUTH", "STARTTLS")
-	pop3Verbs = verbSet("USER", "PASS", "APOP", "AUTH", "STAT", "LIST", "UIDL", "TOP", "RETR", "DELE", "RSET", "NOOP",
-		"QUIT", "CAPA", "STLS")
-)
-
-func verbSet(vs ...string) map[string]bool {
-	m := make(map[string]bool, len(vs))
-	for _, v := range vs {
-		m[v] = true
-	}
-	return m
 }
 
 // client returns what the transcript shows of a client line.
@@ -62,7 +47,7 @@ func (r *lineRedactor) client(line string) string {
 	switch {
 	case v == "AUTH":
 		r.sasl = true
-	case r.sasl && !r.verbs[v]:
+	case r.sasl && !r.verb(v):
 		if redact.Token(line) {
 			r.scrub.Add(line)
 		}

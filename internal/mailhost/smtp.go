@@ -13,6 +13,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/simboard/simboard/internal/redact"
 )
 
 // SMTP design: go-smtp does the protocol; in front of it each connection
@@ -113,7 +115,7 @@ var errLineTooLong = errors.New("mailhost: line too long")
 
 func (h *Host) serveSMTPConn(raw net.Conn, implicit bool) {
 	h.startSMTP()
-	c := &smtpConn{h: h, id: h.nextID.Add(1), raw: raw, cli: raw, red: lineRedactor{verbs: smtpVerbs}}
+	c := &smtpConn{h: h, id: h.nextID.Add(1), raw: raw, cli: raw, red: lineRedactor{verb: redact.SMTPVerb}}
 	c.mine, c.srv = newPipe(pipeLimit, 0, pipeAddr("mailhost-interceptor"), raw.RemoteAddr())
 	c.srv.owner = c
 	c.srv.local = raw.LocalAddr()

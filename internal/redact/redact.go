@@ -123,6 +123,27 @@ func Mechanism(s string) bool {
 // with arguments has a separator; a SASL response never does.
 func Token(line string) bool { return line != "" && !hasSep(line) }
 
+var (
+	smtpVerbs = verbSet("HELO", "EHLO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY", "EXPN",
+		"HELP", "TURN", "SEND", "SOML", "SAML", "AUTH", "STARTTLS", "ETRN", "ATRN", "BURL")
+	pop3Verbs = verbSet("USER", "PASS", "APOP", "AUTH", "STAT", "LIST", "UIDL", "TOP", "RETR", "DELE", "RSET", "NOOP",
+		"QUIT", "CAPA", "STLS", "RPOP")
+)
+
+func verbSet(vs ...string) map[string]bool {
+	m := make(map[string]bool, len(vs))
+	for _, v := range vs {
+		m[v] = true
+	}
+	return m
+}
+
+// SMTPVerb reports whether verb (any case) is an SMTP command verb.
+func SMTPVerb(verb string) bool { return smtpVerbs[upperASCII(verb)] }
+
+// POP3Verb reports whether verb (any case) is a POP3 command verb.
+func POP3Verb(verb string) bool { return pop3Verbs[upperASCII(verb)] }
+
 // MinSecret is the shortest credential a Scrubber removes from other text:
 // shorter strings occur by chance in ordinary replies.
 const MinSecret = 4
@@ -183,15 +204,16 @@ func (s *Scrubber) Scrub(text, marker string) (out string, changed bool) {
 	// Removing one credential can join text into another: repeat until
 	// nothing changes (each pass that changes something shortens the
 	// text or keeps it to markers, so this ends).
+	u := upperASCII(text)
 	for pass := 0; pass <= len(s.secrets); pass++ {
 		again := false
 		for _, sec := range s.secrets {
-			if strings.Contains(um, sec) {
-				continue // the marker itself would match
+			if len(sec) > len(u) || !strings.Contains(u, sec) || strings.Contains(um, sec) {
+				continue // absent, or the marker itself would match
 			}
-			if t, ok := scrubOne(text, sec, marker); ok {
-				text, changed, again = t, true, true
-			}
+			text, _ = scrubOne(text, sec, marker)
+			u = upperASCII(text)
+			changed, again = true, true
 		}
 		if !again {
 			break

@@ -68,6 +68,24 @@ func TestScrubber(t *testing.T) {
 	}
 }
 
+func TestVerbs(t *testing.T) {
+	for _, v := range []string{"ehlo", "STARTTLS", "Quit"} {
+		if !SMTPVerb(v) {
+			t.Errorf("SMTPVerb(%q) = false", v)
+		}
+	}
+	for _, v := range []string{"stls", "APOP", "Capa"} {
+		if !POP3Verb(v) {
+			t.Errorf("POP3Verb(%q) = false", v)
+		}
+	}
+	for _, v := range []string{"YWJj", "", "STLS"} {
+		if SMTPVerb(v) {
+			t.Errorf("SMTPVerb(%q) = true", v)
+		}
+	}
+}
+
 // FuzzCommand checks Command's contract: a credential found ends the line,
 // the prefix is the line before it without trailing separators, a verb
 // other than PASS, APOP and AUTH never yields one, and a Scrubber given the

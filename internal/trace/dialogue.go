@@ -228,16 +228,32 @@ func clean(b []byte) string {
 const (
 	noteUnknown = "hidden: sent before the dialogue's context was known (capture started mid-dialogue or after a gap)"
 	noteAnswer  = "hidden: answered as part of an authentication exchange"
+	noteAfter   = "hidden: not a command, after AUTH (it may be a SASL response sent past a refusal)"
 )
+
+// hideNote says why a client line is hidden whole, "" when it is not:
+// before the dialogue's context is known, or after an AUTH command when
+// the line is not a command of the protocol (isVerb) until one is.
+func hideNote(line []byte, known, afterAuth bool, isVerb func(string) bool) string {
+	switch {
+	case !known:
+		return noteUnknown
+	case afterAuth:
+		if verb, _ := redact.Split(string(line)); !isVerb(verb) {
+			return noteAfter
+		}
+	}
+	return ""
+}
 
 // command emits the event of a client command line and returns its verb
 // in upper case (for the dialogue's state) and the event's index (-1 when
 // dropped). A credential in the line (the PASS argument, the APOP digest,
 // an AUTH initial response; see redact.Command) is replaced by
-// "[redacted]"; when the dialogue's context is not known the whole line is
-// hidden. Both dialogues use it whatever the protocol, so a misrecognised
-// flow still hides credentials.
-func (fs *flowState) command(line []byte, ts time.Time, note string, known bool) (verb string, idx int) {
+// "[redacted]"; when hide is not "" (see hideNote) the whole line is
+// hidden with that note. Both dialogues use it whatever the protocol, so a
+// misrecognised flow still hides credentials.
+func (fs *flowState) command(line []byte, ts time.Time, note, hide string) (verb string, idx int) {
 	s := string(line)
 	verbRaw, rest := redact.Split(s)
 	verb = clean([]byte(strings.ToUpper(verbRaw)))
@@ -252,21 +268,21 @@ func (fs *flowState) command(line []byte, ts time.Time, note string, known bool)
 		ev.Lines = []string{clean([]byte(prefix)) + " " + redacted}
 		ev.Redacted = true
 	}
-	if !known {
-		hide(&ev, noteUnknown)
+	if hide != "" {
+		hideEvent(&ev, hide)
 	}
 	idx = fs.emit(ev)
 	if found {
 		fs.addSecret(clean([]byte(secret)), len(fs.f.Events))
 	}
-	if !known && redact.Token(s) {
+	if hide != "" && redact.Token(s) {
 		fs.addSecret(clean(line), len(fs.f.Events))
 	}
 	return verb, idx
 }
 
-// hide replaces the whole of a client line's event by "[redacted]".
-func hide(ev *Event, note string) {
+// hideEvent replaces the whole of a client line's event by "[redacted]".
+func hideEvent(ev *Event, note string) {
 	ev.Verb, ev.Text, ev.Lines, ev.Redacted = "", redacted, []string{redacted}, true
 	ev.Note = joinNote(ev.Note, note)
 }
@@ -299,7 +315,7 @@ func (fs *flowState) hideAnswered(idx int) {
 	if !ev.Redacted && len(ev.Lines) == 1 {
 		line = ev.Lines[0]
 	}
-	hide(ev, noteAnswer)
+	hideEvent(ev, noteAnswer)
 	ev.Kind = KindAuth
 	if redact.Token(line) {
 		fs.addSecret(line, idx+1)

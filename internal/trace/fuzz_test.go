@@ -182,16 +182,24 @@ func runScript(proto Protocol, script []byte, seed uint64) *Flow {
 // scriptSecrets returns the credentials a runScript script identifies
 // without doubt: the argument of PASS, the APOP digest and an AUTH initial
 // response (redact.Command), a one-word SMTP client line that follows a 334
-// reply, and a one-word client line sent before the server's first final
-// reply or after a gap. It keeps those of at least redact.MinSecret
-// printable characters (no backslash, which clean uses for escapes) that
-// occur once in the script, ignoring case: a string the script also sends
-// elsewhere may rightly be shown there.
+// reply, a one-word client line sent before the server's first final reply
+// or after a gap, and a one-word client line that is no command right
+// after an AUTH line. It keeps those of at least redact.MinSecret printable
+// characters (no backslash, which clean uses for escapes) that occur once
+// in the script, ignoring case: a string the script also sends elsewhere
+// may rightly be shown there. It stops at the first BDAT line: a chunk is
+// not lines, so the script's lines and the dialogue's part there.
 func scriptSecrets(pop bool, script []byte) []string {
 	var buf [2][]byte
 	var discard [2]bool
-	known, challenged := false, false
+	known, challenged, afterAuth := false, false, false
+	isVerb := redact.SMTPVerb
+	if pop {
+		isVerb = redact.POP3Verb
+	}
 	var found []string
+	var all []string // every line of both sides, upper case
+scan:
 	for _, m := range bytes.Split(script, []byte("|")) {
 		if len(m) == 0 {
 			continue
@@ -214,6 +222,7 @@ func scriptSecrets(pop bool, script []byte) []string {
 			}
 			line := string(bytes.TrimSuffix(buf[side], []byte{'\r'}))
 			buf[side] = nil
+			all = append(all, strings.ToUpper(line))
 			if discard[side] {
 				discard[side] = false
 				continue
@@ -227,23 +236,34 @@ func scriptSecrets(pop bool, script []byte) []string {
 				}
 				continue
 			}
+			verb, _ := redact.Split(line)
+			if !pop && strings.EqualFold(verb, "BDAT") {
+				break scan
+			}
 			if _, sec, ok := redact.Command(line); ok {
 				found = append(found, sec)
 			}
-			if (challenged || !known) && redact.Token(line) {
+			if (challenged || !known || afterAuth && !isVerb(verb)) && redact.Token(line) {
 				found = append(found, line)
 			}
-			challenged = false
+			challenged, afterAuth = false, strings.EqualFold(verb, "AUTH")
 		}
 	}
-	upper := strings.ToUpper(string(script))
+	all = append(all, strings.ToUpper(string(buf[0])), strings.ToUpper(string(buf[1])))
 	var out []string
 	for _, sec := range found {
+		u := strings.ToUpper(sec)
 		if len(sec) < redact.MinSecret || strings.ContainsFunc(sec, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == '\\' }) ||
-			strings.Count(upper, strings.ToUpper(sec)) != 1 || strings.Contains(strings.ToUpper(redacted), strings.ToUpper(sec)) {
+			strings.Contains(strings.ToUpper(redacted), u) {
 			continue
 		}
-		out = append(out, sec)
+		n := 0
+		for _, l := range all {
+			n += strings.Count(l, u)
+		}
+		if n == 1 {
+			out = append(out, sec)
+		}
 	}
 	return out
 }

@@ -31,8 +31,10 @@ type pop3Dialogue struct {
 	greeted bool
 	known   bool // as smtpDialogue.known: set by +OK or -ERR, cleared by a gap
 	auth    bool
-	stls    bool
-	tls     tlsCounter
+	// afterAuth is as smtpDialogue.afterAuth, for POP3 commands.
+	afterAuth bool
+	stls      bool
+	tls       tlsCounter
 }
 
 func newPOP3(fs *flowState) *pop3Dialogue { return &pop3Dialogue{fs: fs, tls: newTLSCounter()} }
@@ -114,7 +116,8 @@ func (p *pop3Dialogue) clientLine(line []byte, ts time.Time, note string) {
 		p.fs.authLine(line, ts, note)
 		return
 	}
-	verb, idx := p.fs.command(line, ts, note, p.known)
+	verb, idx := p.fs.command(line, ts, note, hideNote(line, p.known, p.afterAuth, redact.POP3Verb))
+	p.afterAuth = verb == "AUTH" || p.afterAuth && !redact.POP3Verb(verb)
 	_, rest := redact.Split(string(line))
 	cmd := pop3Cmd{verb: verb, ev: idx}
 	switch verb {
@@ -167,7 +170,7 @@ func (p *pop3Dialogue) serverLine(line []byte, ts time.Time, note string) {
 			if cmd, ok := p.pending.pop(); ok {
 				p.fs.hideAnswered(cmd.ev)
 			}
-			p.auth, p.greeted = true, true
+			p.auth, p.greeted, p.afterAuth = true, true, true
 			p.pending.pushFront(pop3Cmd{verb: "AUTH", auth: true, ev: -1})
 			ev.Note = joinNote(ev.Note, "a SASL challenge without a captured AUTH command: client lines are hidden until the final reply")
 		}

@@ -45,12 +45,16 @@ type smtpDialogue struct {
 	// then (the capture may start in the middle of an AUTH exchange) and
 	// after a gap in either direction; client lines are hidden while it
 	// is clear.
-	known    bool
-	auth     bool // AUTH in progress: client lines are credentials
-	startTLS bool // STARTTLS sent, its reply not yet seen
-	group    *Event
-	extra    int // lines of group beyond maxGroupLines
-	tls      tlsCounter
+	known bool
+	auth  bool // AUTH in progress: client lines are credentials
+	// afterAuth is set by an AUTH command (or a 334 without one) and
+	// cleared by the next line that is an SMTP command: a line between
+	// that is not may be a SASL response sent past a refusal.
+	afterAuth bool
+	startTLS  bool // STARTTLS sent, its reply not yet seen
+	group     *Event
+	extra     int // lines of group beyond maxGroupLines
+	tls       tlsCounter
 }
 
 func newSMTP(fs *flowState) *smtpDialogue { return &smtpDialogue{fs: fs, tls: newTLSCounter()} }
@@ -151,7 +155,8 @@ func (p *smtpDialogue) clientLine(line []byte, ts time.Time, note string) {
 		p.fs.authLine(line, ts, note)
 		return
 	}
-	verb, idx := p.fs.command(line, ts, note, p.known)
+	verb, idx := p.fs.command(line, ts, note, hideNote(line, p.known, p.afterAuth, redact.SMTPVerb))
+	p.afterAuth = verb == "AUTH" || p.afterAuth && !redact.SMTPVerb(verb)
 	_, rest := redact.Split(string(line))
 	switch verb {
 	case "AUTH":
@@ -260,7 +265,7 @@ func (p *smtpDialogue) reply(code int, ts time.Time) {
 			if cmd, ok := p.pending.pop(); ok {
 				p.fs.hideAnswered(cmd.ev)
 			}
-			p.auth, p.greeted = true, true
+			p.auth, p.greeted, p.afterAuth = true, true, true
 			p.pending.pushFront(smtpCmd{verb: "AUTH", ev: -1})
 		}
 		return
