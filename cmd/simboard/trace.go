@@ -44,6 +44,8 @@ func (c *traceCmd) run(e *cmdEnv) error {
 		return err
 	}
 	defer f.Close()
+	// Ctrl-C unblocks a read that waits (a FIFO, a slow disk).
+	defer context.AfterFunc(e.ctx, func() { f.Close() })()
 	if st, err := f.Stat(); err == nil && st.IsDir() {
 		return fmt.Errorf("read %s: is a directory, not a pcap file", path)
 	}
@@ -99,6 +101,9 @@ func (t *traceReader) Read(b []byte) (int, error) {
 	n, err := t.r.Read(b)
 	if err != nil && !errors.Is(err, io.EOF) {
 		t.err = err
+		if cerr := t.ctx.Err(); cerr != nil {
+			t.err = cerr // the file was closed because of the signal
+		}
 	}
 	return n, err
 }

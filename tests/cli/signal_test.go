@@ -233,3 +233,44 @@ func TestSendStdinTimeout(t *testing.T) {
 	t.Logf("send ended after %v", elapsed)
 	assertNoEndOfData(t, smtpFlow(t, readTrace(t, pcap)))
 }
+
+// TestInterruptTrace: SIGINT while trace waits for more of its input (a
+// FIFO a capture is still being written to) exits 130 at once.
+func TestInterruptTrace(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "live.pcap")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	cmd := exec.Command(binary, "trace", fifo)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		cmd.Process.Kill()
+		t.Fatal(err)
+	}
+	defer w.Close()
+	// A pcap header, then nothing: trace blocks in read.
+	hdr := []byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0}
+	if _, err := w.Write(hdr); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if code := exitCode(t, err); code != 130 || !strings.Contains(stderr.String(), "interrupted by SIGINT") {
+			t.Errorf("trace: exit %d, stderr %q; want 130, interrupted", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("trace still running 10 s after SIGINT")
+	}
+}
