@@ -31,6 +31,7 @@ type sendFlags struct {
 	netx              bool
 	priority          string
 	bdat              bool
+	compareNetX       bool // comparenetx.go
 
 	// Parsed by check.
 	authType smtpc.AuthType
@@ -50,6 +51,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.domain, "domain", "board."+demoDomain, "EHLO `DOMAIN`")
 	fs.BoolVar(&f.netx, "netx", false, "NetX Duo compatibility profile: one recipient, PLAIN/LOGIN only, no TLS")
 	fs.StringVar(&f.priority, "priority", "normal", "`PRIORITY`: low, normal or high")
+	fs.BoolVar(&f.compareNetX, "compare-netx", false, "send the mail in the default profile and in the NetX Duo profile on the built-in Wire and\nprint where the MCU differs: corrupted body lines, statuses, wire bytes, pool peaks")
 	fs.BoolVar(&f.bdat, "bdat", false, "send the message in BDAT chunks (RFC 3030) when the server offers CHUNKING")
 }
 
@@ -102,6 +104,9 @@ func parseAuth(s string) (smtpc.AuthType, error) {
 
 func (c *sendCmd) run(e *cmdEnv) error {
 	n, f := &c.net, &c.msg
+	if f.compareNetX {
+		return runSendCompare(e, n, f)
+	}
 	if f.netx {
 		if err := n.netxTLS(); err != nil {
 			return err

@@ -37,7 +37,7 @@ func TestHelpListsCommands(t *testing.T) {
 // flag it lists has a description (and a value name unless it is a switch).
 func TestCommandHelpDocumentsEveryFlag(t *testing.T) {
 	flagLine := regexp.MustCompile(`^  --([a-z0-9-]+)( [A-Z][A-Z0-9/\[\],|.-]*)?( +(.*))?$`)
-	switches := map[string]bool{"json": true, "transcript": true, "insecure-skip-verify": true, "netx": true, "bdat": true,
+	switches := map[string]bool{"json": true, "transcript": true, "insecure-skip-verify": true, "netx": true, "bdat": true, "compare-netx": true,
 		"delete": true, "ipv6": true, "apply": true, "teardown": true, "no-ipv6": true, "dhcp": true}
 	want := map[string][]string{
 		"demo":  {"body-size", "tls", "loss", "delay", "pool-packets", "payload", "pcap", "timeout", "auth"},
