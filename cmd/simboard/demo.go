@@ -57,7 +57,7 @@ type demoFlags struct {
 	pcap        string
 	timeout     time.Duration
 	boot        netbootFlags // netboot.go: --dhcp
-	compareNetX bool // comparenetx.go
+	compareNetX bool         // comparenetx.go
 
 	// Parsed by check.
 	authType smtpc.AuthType
