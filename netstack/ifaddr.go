@@ -156,10 +156,13 @@ func (u *UDPSocket) BroadcastEnable() error {
 // headers itself and sends pkt's bytes from 0.0.0.0 (the socket's port) to
 // 255.255.255.255:dstPort in an Ethernet broadcast, as RFC 2131 requires of
 // a client that has no address yet. On success the packet is released; on
-// error the caller keeps it. It does not block. Errors: nx.ErrNotBound,
-// nx.ErrInvalidPacket, nx.ErrSize (more than the MTU), nx.ErrInvalidInterface
-// (link down).
-func (u *UDPSocket) SendZeroSource(pkt *packetpool.Packet, dstPort uint16) error {
+// error the caller keeps it. It does not block; a ctx already done sends
+// nothing. Errors: nx.ErrNotBound, nx.ErrInvalidPacket, nx.ErrSize (more than
+// the MTU), nx.ErrInvalidInterface (link down), nx.ErrWaitAborted.
+func (u *UDPSocket) SendZeroSource(ctx context.Context, pkt *packetpool.Packet, dstPort uint16) error {
+	if ctx != nil && ctx.Err() != nil {
+		return fmt.Errorf("netstack: udp socket %q: send: %w: %w", u.name, nx.ErrWaitAborted, ctx.Err())
+	}
 	if pkt == nil || pkt.Length() == 0 {
 		return fmt.Errorf("netstack: udp socket %q: send: %w", u.name, nx.ErrInvalidPacket)
 	}

@@ -101,10 +101,10 @@ func TestSendZeroSource(t *testing.T) {
 	}
 	rs := udpBound(t, b.IP, 67)
 	cs := udpBound(t, a.IP, 68)
-	if err := cs.SendZeroSource(nil, 67); !errors.Is(err, nx.ErrInvalidPacket) {
+	if err := cs.SendZeroSource(context.Background(), nil, 67); !errors.Is(err, nx.ErrInvalidPacket) {
 		t.Errorf("SendZeroSource(nil) = %v", err)
 	}
-	if err := cs.SendZeroSource(payload(t, a.Pool, []byte("discover")), 67); err != nil {
+	if err := cs.SendZeroSource(context.Background(), payload(t, a.Pool, []byte("discover")), 67); err != nil {
 		t.Fatalf("SendZeroSource = %v", err)
 	}
 	p, from, err := rs.Receive(context.Background(), nx.Seconds(5))
@@ -128,9 +128,16 @@ func TestSendZeroSource(t *testing.T) {
 		t.Fatalf("Receive broadcast = %v", err)
 	}
 	_ = q.Release()
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	dp := payload(t, a.Pool, []byte("late"))
+	if err := cs.SendZeroSource(done, dp, 67); !errors.Is(err, nx.ErrWaitAborted) {
+		t.Errorf("SendZeroSource(done ctx) = %v, want NX_WAIT_ABORTED", err)
+	}
+	_ = dp.Release()
 	big := make([]byte, 1500)
 	bp := payload(t, a.Pool, big)
-	if err := cs.SendZeroSource(bp, 67); !errors.Is(err, nx.ErrSize) {
+	if err := cs.SendZeroSource(context.Background(), bp, 67); !errors.Is(err, nx.ErrSize) {
 		t.Errorf("SendZeroSource(1500 bytes) = %v, want NX_SIZE_ERROR", err)
 	}
 	_ = bp.Release()

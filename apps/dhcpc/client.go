@@ -77,7 +77,9 @@ type Options struct {
 	ProbeCount    int
 	ProbeInterval time.Duration
 	// StateChange mirrors nx_dhcp_state_change_notify; it is called from the
-	// client's goroutine with no lock held, so it may call the client.
+	// client's goroutine with no lock held, so it may read the client (State,
+	// Lease, Info), but must not call Stop, Release, Reinitialize or Close,
+	// which wait for that goroutine.
 	StateChange func(State)
 	// Logger gets state changes (Info) and dropped or refused messages (Warn).
 	// nil discards.
@@ -367,6 +369,27 @@ func (c *Client) Decline() error {
 		return fmt.Errorf("dhcpc: decline: %w", ErrNotBound)
 	}
 	c.declineLocked(nil)
+	c.mu.Unlock()
+	c.flush()
+	return nil
+}
+
+// ForceRenew mirrors nx_dhcp_force_renew: a BOUND client enters RENEWING
+// at once and sends its REQUEST to the server, then follows the renewal
+// schedule. It does not block. Errors: ErrNotBound.
+func (c *Client) ForceRenew() error {
+	c.mu.Lock()
+	r := &c.rec
+	if r.state < StateBound || r.state == StateAddressProbing || c.cancel == nil {
+		c.mu.Unlock()
+		return fmt.Errorf("dhcpc: force renew: %w", ErrNotBound)
+	}
+	c.setStateLocked(StateRenewing)
+	_ = c.sendLocked(dhcpv4.MessageTypeRequest)
+	r.renewRemain = r.rebindTime - r.renewalTime
+	r.timeout = updateRenewalTimeout(r.renewRemain)
+	r.rtr = r.timeout
+	c.queueLocked()
 	c.mu.Unlock()
 	c.flush()
 	return nil
@@ -1009,7 +1032,7 @@ func (c *Client) sendLocked(t dhcpv4.MessageType) error {
 		(t == dhcpv4.MessageTypeDecline && !c.ip.InterfaceAddressGet().IsValid())
 	switch {
 	case zero:
-		err = c.sock.SendZeroSource(pkt, serverPort)
+		err = c.sock.SendZeroSource(context.Background(), pkt, serverPort)
 	case (t == dhcpv4.MessageTypeRequest && r.state == StateRenewing) || t == dhcpv4.MessageTypeRelease:
 		err = c.sock.Send(context.Background(), pkt, netip.AddrPortFrom(r.server, serverPort))
 	default:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/simboard/simboard/internal/boardtest"
 	"github.com/simboard/simboard/internal/netsvc"
+	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 )
 
@@ -403,5 +404,78 @@ func TestARPProbeClear(t *testing.T) {
 	want := []State{StateInit, StateSelecting, StateRequesting, StateAddressProbing, StateBound}
 	if !slices.Equal(states, want) {
 		t.Errorf("states = %v, want %v", states, want)
+	}
+}
+
+// TestLifecycle: Stop keeps the address (nx_dhcp_stop), Start binds again,
+// ForceRenew renews at once, a NAK to the renewal drops the address, and
+// Reinitialize and Close clean up.
+func TestLifecycle(t *testing.T) {
+	r := newRig(t)
+	srv := newServer(t, r, netsvc.DHCPOptions{})
+	c := r.newClient(t, Options{})
+	if err := c.ForceRenew(); !errors.Is(err, ErrNotBound) {
+		t.Errorf("ForceRenew() before Start = %v, want ErrNotBound", err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stepUntil(t, r, 3, func() bool { return c.State() == StateBound })
+	if st, err := r.client.IP.StatusCheck(t.Context(), netstack.AddressResolved, nx.NoWait); err != nil || st&netstack.AddressResolved == 0 {
+		t.Errorf("StatusCheck(ADDRESS_RESOLVED) = %#x, %v after BOUND", st, err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatalf("Stop() = %v", err)
+	}
+	if got := r.client.IP.InterfaceAddressGet(); !got.IsValid() {
+		t.Errorf("Stop removed the address; NetX keeps it")
+	}
+	if c.State() != StateNotStarted {
+		t.Errorf("state after Stop = %v", c.State())
+	}
+	if err := c.Start(); err != nil {
+		t.Fatalf("Start() after Stop = %v", err)
+	}
+	stepUntil(t, r, 3, func() bool { return c.State() == StateBound })
+
+	// ForceRenew: a unicast REQUEST now, ACKed, back to BOUND.
+	req := c.Info().RequestsSent
+	acks := c.Info().AcksReceived
+	if err := c.ForceRenew(); err != nil {
+		t.Fatalf("ForceRenew() = %v", err)
+	}
+	waitFor(t, "the renewal ACK", func() bool { return c.Info().AcksReceived == acks+1 && c.State() == StateBound })
+	if c.Info().RequestsSent != req+1 {
+		t.Errorf("ForceRenew sent %d REQUESTs", c.Info().RequestsSent-req)
+	}
+
+	// A NAK to a renewal: the address goes and the client starts over.
+	srv.SetFault(netsvc.DHCPNAK)
+	if err := c.ForceRenew(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the NAK", func() bool { return c.Info().NacksReceived == 1 })
+	if c.State() != StateInit {
+		t.Errorf("state after a NAK in RENEWING = %v, want INIT", c.State())
+	}
+	if got := r.client.IP.InterfaceAddressGet(); got.IsValid() {
+		t.Errorf("address kept after a NAK: %v", got)
+	}
+	srv.SetFault(netsvc.DHCPNoFault)
+	stepUntil(t, r, 5, func() bool { return c.State() == StateBound })
+	if err := c.Reinitialize(); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.client.IP.InterfaceAddressGet(); got.IsValid() || c.State() != StateNotStarted {
+		t.Errorf("after Reinitialize: address %v, state %v", got, c.State())
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close() = %v", err)
+	}
+	if err := c.Start(); !errors.Is(err, nx.ErrNotEnabled) {
+		t.Errorf("Start() after Close = %v, want NX_NOT_ENABLED", err)
 	}
 }
