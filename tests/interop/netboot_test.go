@@ -199,3 +199,31 @@ func TestBoardNetboot(t *testing.T) {
 		t.Errorf("tshark: MAIL FROM not sent from the leased address: %v", smtp)
 	}
 }
+
+// TestCLINetboot: `simboard send --tap tap0 --dhcp --server mx.example.test`
+// leases from dnsmasq, resolves the name through the DNS server the lease
+// names, takes the time from chronyd and delivers into Postfix over
+// verified STARTTLS (the certificate names mx.example.test).
+func TestCLINetboot(t *testing.T) {
+	env := startEnv(t)
+	env.startNetbootPeers(t)
+	u := env.NewUser(t)
+	subject := "cli netboot"
+	r := env.runCLI(t, u.Password, "send", "--dhcp", "--server", env.ServerName, "--ca", env.caFile(t),
+		"--user", u.Name, "--to", u.Addr, "--subject", subject, "--tls", "required")
+	t.Logf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	if r.code != 0 {
+		t.Fatalf("send --dhcp: exit %d", r.code)
+	}
+	for _, want := range []string{"dhcp: leased 198.51.100.1", "from 198.51.100.1 for 1h0m0s, gateway 198.51.100.1, dns 198.51.100.1, ntp 198.51.100.1, domain example.test",
+		"from NTP server 198.51.100.1", "resolved mx.example.test to 198.51.100.1 via DNS server 198.51.100.1"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+	env.WaitMail(t, u, subject)
+	if n := len(env.Tshark(t, r.pcap, "dhcp.option.dhcp == 5", []string{"dhcp.ip.your"})); n != 1 {
+		t.Errorf("tshark: %d DHCP ACKs in the CLI's pcap, want 1", n)
+	}
+	assertNoSecret(t, r.pcap, u.Name, u.Password)
+}
