@@ -123,7 +123,22 @@ func checkPool(payload, packets int) error {
 	case int64(payload)*int64(packets) > maxPoolBytes:
 		return usagef("--payload %d x --pool-packets %d = %d bytes per pool: the limit is %d (1 GiB)", payload, packets, int64(payload)*int64(packets), maxPoolBytes)
 	}
+	if need := minPoolPackets(payload); packets < need {
+		return usagef("--pool-packets %d of --payload %d bytes cannot take a full %d-byte Ethernet frame and one packet more "+
+			"(every full-size segment would be dropped until the timeout): use at least --pool-packets %d, or a larger --payload",
+			packets, payload, maxFrame, need)
+	}
 	return nil
+}
+
+// maxFrame is the largest Ethernet frame the board receives (MTU 1500).
+const maxFrame = 1514
+
+// minPoolPackets is the fewest packets of payload bytes a receive pool
+// works with: one full frame chained over ceil(1514/payload) packets, and
+// one packet more for the next frame or a reply the client allocates.
+func minPoolPackets(payload int) int {
+	return max(minPackets, (maxFrame+payload-1)/payload+1)
 }
 
 func checkTimeout(d time.Duration) error {

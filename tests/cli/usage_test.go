@@ -123,6 +123,8 @@ func TestOutOfRangeExit2(t *testing.T) {
 		{[]string{"fetch", "--user", "alice", "--pool-packets", "9999999999"}, "--pool-packets"},
 		{[]string{"demo", "--pool-packets", "2000000"}, "--pool-packets 2000000"},
 		{[]string{"demo", "--payload", "65536", "--pool-packets", "1000000"}, "1 GiB"},
+		{[]string{"demo", "--payload", "256", "--pool-packets", "6"}, "at least --pool-packets 7"},
+		{[]string{"send", "--to", "a@simboard.test", "--payload", "300", "--pool-packets", "5"}, "at least --pool-packets 7"},
 		{[]string{"demo", "--body-size", "4611686018427387904"}, "--body-size 4611686018427387904"},
 		{[]string{"demo", "--body-size", "0"}, "--body-size 0"},
 		{[]string{"demo", "--loss", "NaN"}, "--loss NaN"},
