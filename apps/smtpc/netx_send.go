@@ -158,7 +158,8 @@ func (l netxStreamLink) receive(ctx context.Context, wait nx.Wait, buf []byte) (
 // a ' ' or '-' follows at least one digit, any other byte restarts the
 // collection, and a fourth digit is NX_SMTP_INTERNAL_ERROR (ok false). So
 // "2200" and "2222222..." are errors, "220\r\n" gives code 0 (the CR restarts
-// the collection) and "abc 250 ok" gives 250. mute is updated as NetX
+// the collection), "220" ending the packet gives 220 (strtoul reads the
+// collected digits) and "abc 250 ok" gives 250. mute is updated as NetX
 // updates nx_smtp_client_mute: a "250-" first line without a "250 " later in
 // the packet sets it, a "250-" with one or a "250 " first line clears it.
 func netxParseCode(p []byte, mute *bool) (code int, ok bool) {
