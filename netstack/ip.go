@@ -45,6 +45,10 @@ type TCPOptions struct {
 	MaxTxQueue int
 	// MinRTO is the minimum retransmission timeout. 0 keeps gVisor's 200 ms.
 	MinRTO time.Duration
+	// TimeWait is how long a connection the board closed first stays in
+	// TIME_WAIT (2MSL; NetX Duo: 2 x NX_TCP_MAXIMUM_SEGMENT_LIFETIME =
+	// 240 s). 0 keeps gVisor's 60 s.
+	TimeWait time.Duration
 }
 
 func (o TCPOptions) withDefaults() TCPOptions {
@@ -168,6 +172,10 @@ func New(opts Options) (*IP, error) {
 	if tcpOpt.MinRTO > 0 {
 		rto := tcpip.TCPMinRTOOption(tcpOpt.MinRTO)
 		s.SetTransportProtocolOption(tcp.ProtocolNumber, &rto)
+	}
+	if tcpOpt.TimeWait > 0 {
+		tw := tcpip.TCPTimeWaitTimeoutOption(tcpOpt.TimeWait)
+		s.SetTransportProtocolOption(tcp.ProtocolNumber, &tw)
 	}
 
 	acks := newAckTracker()

@@ -20,6 +20,9 @@ package netstack_test
 //	                                   every bind, unbind and delete returns NX_SUCCESS
 //	netx_tcp_socket_delete_test        delete of a created socket succeeds; delete of a bound       TestNetxTCPSocketDelete
 //	                                   socket is NX_STILL_BOUND; after unbind it succeeds
+//	netx_tcp_time_wait_to_close_test   disconnect with a wait by the side that closes first         TestNetxTCPTimeWaitToClose
+//	                                   succeeds and leaves the socket NX_TCP_TIMED_WAIT; 2MSL + 1 s
+//	                                   later it is NX_TCP_CLOSED; the peer's disconnect succeeds
 //
 // Earlier ports live in netstack_test.go: netx_tcp_chained_packet_test
 // (TestChainedSend), netx_tcp_send_fail_test (TestSendPoolExhausted),
@@ -291,4 +294,68 @@ func TestNetxTCPSocketDelete(t *testing.T) {
 	if err := s.Delete(); err != nil {
 		t.Errorf("nx_tcp_socket_delete(unbound) = %v, want NX_SUCCESS", err)
 	}
+}
+
+// TestNetxTCPTimeWaitToClose ports netx_tcp_time_wait_to_close_test: the
+// client disconnects first with a 5 s wait, which succeeds and leaves the
+// socket in NX_TCP_TIMED_WAIT; after 2MSL plus one second it is
+// NX_TCP_CLOSED. The board's 2MSL is TCPOptions.TimeWait (here 2 s instead
+// of NetX's 240 s, so the test does not wait four minutes).
+func TestNetxTCPTimeWaitToClose(t *testing.T) {
+	boardtest.CheckGoroutines(t)
+	const twoMSL = 2 * time.Second
+	client, server := boardtest.Pair(t, boardtest.Options{TCP: netstack.TCPOptions{TimeWait: twoMSL}})
+	ctx := context.Background()
+	s, err := server.IP.TCPSocketCreate("Server Socket", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.IP.ServerListen(12, s, 5); err != nil {
+		t.Fatalf("nx_tcp_server_socket_listen = %v", err)
+	}
+	serverErr := make(chan error, 1)
+	go func() { // thread_1
+		if err := s.ServerAccept(ctx, nx.Seconds(5)); err != nil {
+			serverErr <- errors.New("nx_tcp_server_socket_accept: " + err.Error())
+			return
+		}
+		sleep(nx.Ticks(5)) // tx_thread_relinquish: the client disconnects first
+		if err := s.Disconnect(ctx, nx.Seconds(5)); err != nil {
+			serverErr <- errors.New("server nx_tcp_socket_disconnect: " + err.Error())
+			return
+		}
+		serverErr <- nil
+	}()
+	c, err := client.IP.TCPSocketCreate("Client Socket", 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ClientBind(ctx, 0, nx.WaitForever); err != nil {
+		t.Fatalf("nx_tcp_client_socket_bind(NX_ANY_PORT) = %v", err)
+	}
+	if err := c.Connect(ctx, netip.AddrPortFrom(server.Addr, 12), nx.Seconds(5)); err != nil {
+		t.Fatalf("nx_tcp_client_socket_connect = %v", err)
+	}
+	if err := c.Disconnect(ctx, nx.Seconds(5)); err != nil {
+		t.Errorf("nx_tcp_socket_disconnect(5 s) = %v, want NX_SUCCESS", err)
+	}
+	if st := c.Info().State; st != netstack.StateTimedWait {
+		t.Errorf("socket state after disconnect = %d, want NX_TCP_TIMED_WAIT (%d)", st, netstack.StateTimedWait)
+	}
+	if err := <-serverErr; err != nil {
+		t.Error(err)
+	}
+	sleep(nx.FromDuration(twoMSL + time.Second))
+	if st := c.Info().State; st != netstack.StateClosed {
+		t.Errorf("socket state 2MSL + 1 s after disconnect = %d, want NX_TCP_CLOSED (%d)", st, netstack.StateClosed)
+	}
+	if err := c.ClientUnbind(); err != nil {
+		t.Errorf("nx_tcp_client_socket_unbind = %v", err)
+	}
+	if err := c.Delete(); err != nil {
+		t.Errorf("nx_tcp_socket_delete = %v", err)
+	}
+	_ = s.ServerUnaccept()
+	_ = server.IP.ServerUnlisten(12)
+	_ = s.Delete()
 }

@@ -632,7 +632,7 @@ func (s *TCPSocket) Receive(ctx context.Context, wait nx.Wait) (*packetpool.Pack
 			if pkt != nil || err != nil {
 				return pkt, err
 			}
-		} else if st := tcp.EndpointState(ep.State()); st == tcp.StateClose || st == tcp.StateError {
+		} else if connectionDead(ep) {
 			return nil, fmt.Errorf("netstack: tcp socket %q: receive: %w", s.name, nx.ErrNotConnected)
 		}
 		rem := dl.remaining(s.ip.clock)
@@ -710,6 +710,11 @@ func (s *TCPSocket) readOne(ctx context.Context, ep tcpip.Endpoint, v6 bool, dl 
 // connection (RST) and returns nx.ErrInProgress, as NetX does. Otherwise it
 // sends a FIN and blocks until the peer has closed its side too, or the wait
 // runs out (the socket is then reset and nx.ErrDisconnectFailed returned).
+// When the board closed first, the socket then stays in TIME_WAIT
+// (Info().State == StateTimedWait) for TCPOptions.TimeWait, as a NetX socket
+// stays NX_TCP_TIMED_WAIT for 2MSL. ClientUnbind and ServerUnaccept let go
+// of it at once, as NetX's unbind does; the stack keeps the four-tuple until
+// 2MSL, and a new connect on it ends it without a RST.
 // Either way every packet still on the transmit queue is released and
 // blocked senders and receivers wake with nx.ErrNotConnected.
 //
@@ -770,7 +775,12 @@ func (s *TCPSocket) Disconnect(ctx context.Context, wait nx.Wait) error {
 	s.mu.Lock()
 	if s.ep == ep {
 		s.abortLocked(nx.ErrNotConnected)
-		s.detachLocked()
+		// Closed first: the socket stays NX_TCP_TIMED_WAIT, as in NetX,
+		// until 2MSL (TCPOptions.TimeWait) ends it or the socket is
+		// unbound or unaccepted.
+		if tcp.EndpointState(ep.State()) != tcp.StateTimeWait {
+			s.detachLocked()
+		}
 	}
 	s.mu.Unlock()
 	return nil
