@@ -303,3 +303,22 @@ func (ip *IP) ARPResolve(ctx context.Context, addr netip.Addr, wait nx.Wait) (ne
 	}
 	return net.HardwareAddr(res.LinkAddress), nil
 }
+
+// AcceptAnyAddress makes the interface accept IP datagrams to any unicast
+// address (on) or only to its own (off, the default). NetX hands a DHCP
+// client a reply unicast to the offered address before the interface holds
+// it (the client asked so with nx_dhcp_clear_broadcast_flag); gVisor drops
+// such a datagram unless the interface is promiscuous, so the DHCP client
+// turns this on until it is BOUND. It does not block. Errors: nx.ErrNotEnabled
+// after Close.
+func (ip *IP) AcceptAnyAddress(on bool) error {
+	ip.mu.Lock()
+	defer ip.mu.Unlock()
+	if ip.closed {
+		return fmt.Errorf("netstack: ip %q: accept any address: %w", ip.name, nx.ErrNotEnabled)
+	}
+	if err := ip.stack.SetPromiscuousMode(nicID, on); err != nil {
+		return fmt.Errorf("netstack: ip %q: accept any address: %w", ip.name, translate(err))
+	}
+	return nil
+}

@@ -67,7 +67,10 @@ type Options struct {
 	RequestedAddress netip.Addr
 	SkipDiscover     bool
 	// ClearBroadcast mirrors nx_dhcp_clear_broadcast_flag: ask for unicast
-	// replies. The zero value asks for broadcast replies, as NetX does.
+	// replies. The zero value asks for broadcast replies, as NetX does. Until
+	// it is BOUND the client then has the interface accept datagrams to any
+	// address (netstack's AcceptAnyAddress), as NetX takes a reply unicast
+	// to the offered address.
 	ClearBroadcast bool
 	// ARPProbe mirrors NX_DHCP_CLIENT_SEND_ARP_PROBE: probe the address
 	// after the ACK and DECLINE it if another host answers. Off by default,
@@ -284,10 +287,23 @@ func (c *Client) Start() error {
 	c.rec.state = StateInit
 	c.rec.timeout = tick
 	c.rec.rtr = 0
+	c.unicastRepliesLocked(true)
 	c.queueLocked()
 	c.mu.Unlock()
 	c.flush()
 	return nil
+}
+
+// unicastRepliesLocked lets the interface take replies unicast to an address
+// it does not hold yet, while the client is not bound and asked for unicast
+// replies (ClearBroadcast).
+func (c *Client) unicastRepliesLocked(on bool) {
+	if !c.opts.ClearBroadcast {
+		return
+	}
+	if err := c.ip.AcceptAnyAddress(on); err != nil {
+		c.log.Warn("dhcp unicast replies", "on", on, "err", err)
+	}
 }
 
 // Stop mirrors nx_dhcp_stop: the state goes to NOT_STARTED, the goroutines
@@ -322,6 +338,9 @@ func (c *Client) halt() {
 	}
 	cancel()
 	c.wg.Wait()
+	c.mu.Lock()
+	c.unicastRepliesLocked(false)
+	c.mu.Unlock()
 	for {
 		select {
 		case p := <-c.rx:
@@ -769,6 +788,7 @@ func (c *Client) bindLocked() {
 	}
 	rec.timeout = rec.renewalTime
 	rec.lastErr = nil
+	c.unicastRepliesLocked(false)
 	c.setStateLocked(StateBound)
 }
 
@@ -780,6 +800,7 @@ func (c *Client) restartLocked(timeout uint32) {
 	c.setStateLocked(StateInit)
 	c.rec.timeout = timeout
 	c.rec.rtr = 0
+	c.unicastRepliesLocked(true)
 }
 
 // declineLocked is _nx_dhcp_interface_decline (also run on an ARP conflict).

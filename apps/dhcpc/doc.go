@@ -75,5 +75,7 @@
 //     ProbeInterval apart, not NetX's random 1–2 s spacing.
 //   - Release resolves the server's MAC before sending the DHCPRELEASE, since
 //     the address is removed right after it.
+//   - With ClearBroadcast the interface accepts datagrams to any address
+//     until BOUND (gVisor would drop a reply unicast to the offered address).
 //   - One interface only (NetX's multi-interface records are not mirrored).
 package dhcpc

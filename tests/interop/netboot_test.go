@@ -227,3 +227,46 @@ func TestCLINetboot(t *testing.T) {
 	}
 	assertNoSecret(t, r.pcap, u.Name, u.Password)
 }
+
+// TestBoardDHCPUnicastReplies: with ClearBroadcast (nx_dhcp_clear_broadcast_flag)
+// dnsmasq answers unicast to the offered address, before the board holds it;
+// the board still takes the OFFER and ACK and binds.
+func TestBoardDHCPUnicastReplies(t *testing.T) {
+	env := startEnv(t)
+	env.startNetbootPeers(t)
+	b := env.NewBoard(t, boardtest.Options{})
+	if err := b.IP.InterfaceAddressSet(netip.Prefix{}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := dhcpc.New(dhcpc.Options{IP: b.IP, ClearBroadcast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = c.Close()
+		boardtest.CheckBalanced(t, c.Pool())
+	}()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sessionTimeout)
+	defer cancel()
+	l, err := c.WaitBound(ctx, nx.Seconds(30))
+	if err != nil {
+		t.Fatalf("WaitBound = %v", err)
+	}
+	pcap := b.FlushPcap(t)
+	rows := env.Tshark(t, pcap, "dhcp.option.dhcp == 2 || dhcp.option.dhcp == 5", []string{"dhcp.option.dhcp", "ip.dst", "dhcp.flags.bc"})
+	if len(rows) < 2 {
+		t.Fatalf("tshark: OFFER and ACK not both in the pcap: %v", rows)
+	}
+	for _, r := range rows {
+		if r[1] != l.Addr.Addr().String() {
+			t.Errorf("tshark: DHCP type %s sent to %s, want unicast to %v", r[0], r[1], l.Addr.Addr())
+		}
+	}
+	req := env.Tshark(t, pcap, "dhcp.option.dhcp == 1", []string{"dhcp.flags.bc"})
+	if len(req) == 0 || (req[0][0] != "0" && req[0][0] != "False") {
+		t.Errorf("tshark: DISCOVER broadcast flag %v, want clear", req)
+	}
+}
