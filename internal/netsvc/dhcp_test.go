@@ -102,3 +102,56 @@ func TestStartDHCPValidates(t *testing.T) {
 		t.Errorf("range outside the subnet: %v", err)
 	}
 }
+
+// FuzzDHCPServerReply fuzzes the server's parse path (dhcpv4.FromBytes, then
+// Reply). Properties: no panic; an answer is a BOOTREPLY of type OFFER, ACK
+// or NAK for the request's XID and client MAC, from this server; an OFFER or
+// ACK with an address gives one inside the range, with a non-zero lease.
+func FuzzDHCPServerReply(f *testing.F) {
+	mac := net.HardwareAddr{2, 0, 0, 0, 0, 7}
+	for _, typ := range []dhcpv4.MessageType{dhcpv4.MessageTypeDiscover, dhcpv4.MessageTypeRequest, dhcpv4.MessageTypeRelease,
+		dhcpv4.MessageTypeDecline, dhcpv4.MessageTypeInform} {
+		m, _ := dhcpv4.New(dhcpv4.WithHwAddr(mac), dhcpv4.WithMessageType(typ),
+			dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(198, 51, 100, 120))))
+		f.Add(m.ToBytes())
+	}
+	// No goroutine check here: the fuzzing engine starts its own (os/signal).
+	w := boardtest.NewWire(f, 1)
+	b := boardtest.NewBoard(f, w, "peer", 1, boardtest.Options{})
+	s, err := StartDHCP(DHCPOptions{IP: b.IP})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = s.Close() })
+	first, last := netip.MustParseAddr("198.51.100.100"), netip.MustParseAddr("198.51.100.199")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := dhcpv4.FromBytes(data)
+		if err != nil || m.OpCode != dhcpv4.OpcodeBootRequest {
+			return
+		}
+		r := s.Reply(m)
+		if r == nil {
+			return
+		}
+		if r.OpCode != dhcpv4.OpcodeBootReply || r.TransactionID != m.TransactionID || r.ClientHWAddr.String() != m.ClientHWAddr.String() {
+			t.Fatalf("reply %v does not answer request %v", r.Summary(), m.Summary())
+		}
+		if !r.ServerIdentifier().Equal(b.Addr.AsSlice()) {
+			t.Fatalf("server identifier %v", r.ServerIdentifier())
+		}
+		switch r.MessageType() {
+		case dhcpv4.MessageTypeNak:
+		case dhcpv4.MessageTypeOffer, dhcpv4.MessageTypeAck:
+			if yi := addrOf(r.YourIPAddr); yi.IsValid() {
+				if yi.Less(first) || last.Less(yi) {
+					t.Fatalf("gave %v outside the range", yi)
+				}
+				if r.IPAddressLeaseTime(0) == 0 {
+					t.Fatalf("gave a 0 s lease")
+				}
+			}
+		default:
+			t.Fatalf("answered with %v", r.MessageType())
+		}
+	})
+}
