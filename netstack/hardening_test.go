@@ -207,5 +207,40 @@ func TestTransmitQueueReleasedOnReset(t *testing.T) {
 	if _, err := c.Receive(ctx, nx.NoWait); !errors.Is(err, nx.ErrNotConnected) {
 		t.Errorf("Receive after the RST = %v, want NX_NOT_CONNECTED", err)
 	}
-	_ = netstack.StateClosed
+}
+
+// TestTransmitQueueReleasedOnTimeout is the other half of issue 9 §2
+// "whatever killed it": no ACK ever comes back, the segment is retransmitted
+// TCPOptions.MaxRetries times and the connection times out (no RST from
+// anyone). The transmit queue must go back to the pool without a Disconnect
+// and the next Send must fail with NX_NOT_CONNECTED.
+func TestTransmitQueueReleasedOnTimeout(t *testing.T) {
+	boardtest.CheckGoroutines(t)
+	opt := boardtest.Options{PayloadSize: 256, Count: 32, Debug: true,
+		TCP: netstack.TCPOptions{MinRTO: 10 * time.Millisecond, MaxRetries: 3}}
+	client, server := boardtest.Pair(t, opt)
+	c, _ := connectPair(t, client, server, server.Addr, 23)
+	ctx := context.Background()
+	settle(ctx)
+	server.Port.SetImpairments(driver.Impairments{Loss: 1}) // no ACK reaches the client
+	for i := 0; i < 20; i++ {
+		if err := sendBytes(t, ctx, c, client.Pool, []byte{'a' + byte(i)}, nx.NoWait); err != nil {
+			t.Fatalf("Send #%d = %v", i+1, err)
+		}
+	}
+	in := client.Pool.Info()
+	for i := 0; i < 1000 && in.Free != in.Total; i++ { // the retries take well under a second
+		_ = nx.Await(ctx, nil, nx.Ticks(1), nil, nx.ErrNoPacket)
+		in = client.Pool.Info()
+	}
+	if in.Free != in.Total {
+		t.Errorf("client pool %d of %d free 10 s after the connection timed out, want all (transmit queue depth %d)",
+			in.Free, in.Total, c.Info().TransmitQueueDepth)
+	}
+	if err := sendBytes(t, ctx, c, client.Pool, []byte("late"), nx.Seconds(5)); !errors.Is(err, nx.ErrNotConnected) {
+		t.Errorf("Send(5 s) after the timeout = %v, want NX_NOT_CONNECTED (not a queue or window timeout)", err)
+	}
+	if got := client.IP.Info().TCPTimeouts; got == 0 {
+		t.Errorf("IP Info TCPTimeouts = 0, want the connection's timeout counted")
+	}
 }

@@ -45,6 +45,11 @@ type TCPOptions struct {
 	MaxTxQueue int
 	// MinRTO is the minimum retransmission timeout. 0 keeps gVisor's 200 ms.
 	MinRTO time.Duration
+	// MaxRetries is how many times one segment is retransmitted before the
+	// connection times out and dies (NX_TCP_MAXIMUM_RETRIES, 10 in NetX
+	// Duo); its transmit queue then goes back to the pool at once. 0 keeps
+	// gVisor's 15.
+	MaxRetries int
 	// TimeWait is how long a connection the board closed first stays in
 	// TIME_WAIT (2MSL; NetX Duo: 2 x NX_TCP_MAXIMUM_SEGMENT_LIFETIME =
 	// 240 s). 0 keeps gVisor's 60 s.
@@ -172,6 +177,10 @@ func New(opts Options) (*IP, error) {
 	if tcpOpt.MinRTO > 0 {
 		rto := tcpip.TCPMinRTOOption(tcpOpt.MinRTO)
 		s.SetTransportProtocolOption(tcp.ProtocolNumber, &rto)
+	}
+	if tcpOpt.MaxRetries > 0 {
+		mr := tcpip.TCPMaxRetriesOption(tcpOpt.MaxRetries)
+		s.SetTransportProtocolOption(tcp.ProtocolNumber, &mr)
 	}
 	if tcpOpt.TimeWait > 0 {
 		tw := tcpip.TCPTimeWaitTimeoutOption(tcpOpt.TimeWait)
