@@ -479,3 +479,32 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("Start() after Close = %v, want NX_NOT_ENABLED", err)
 	}
 }
+
+// TestServerT1T2: options 58 and 59 from the server replace NetX's 1/2 and
+// 7/8 defaults: renewal at T1 = 100 s, rebinding at T2 = 200 s.
+func TestServerT1T2(t *testing.T) {
+	r := newRig(t)
+	srv := newServer(t, r, netsvc.DHCPOptions{LeaseTime: 1000 * time.Second, T1: 100 * time.Second, T2: 200 * time.Second})
+	c := r.newClient(t, Options{})
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stepUntil(t, r, 3, func() bool { return c.State() == StateBound })
+	if l, _ := c.Lease(); l.RenewalTime != 100*time.Second || l.RebindTime != 200*time.Second || l.LeaseTime != 1000*time.Second {
+		t.Fatalf("lease times %v/%v/%v, want T1 100s, T2 200s, lease 1000s", l.RenewalTime, l.RebindTime, l.LeaseTime)
+	}
+	srv.SetFault(netsvc.DHCPSilent)
+	var renewAt, rebindAt int
+	for s := 1; s <= 210 && rebindAt == 0; s++ {
+		r.clock.step(t)
+		switch st := c.State(); {
+		case st == StateRenewing && renewAt == 0:
+			renewAt = s
+		case st == StateRebinding:
+			rebindAt = s
+		}
+	}
+	if renewAt != 100 || rebindAt != 200 {
+		t.Errorf("RENEWING at %d s, REBINDING at %d s; want 100 and 200", renewAt, rebindAt)
+	}
+}
