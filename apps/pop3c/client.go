@@ -97,6 +97,11 @@ func Create(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !o.Server.IsValid() {
+		if o.Server, err = o.resolve(ctx); err != nil { // byname.go
+			return nil, mailconn.WithCause(ctx, err)
+		}
+	}
 	c := newClient(o)
 	sock, err := o.IP.TCPSocketCreate("POP3 Client socket", o.Window)
 	if err != nil {

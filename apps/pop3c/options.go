@@ -189,8 +189,17 @@ type Options struct {
 	// Pool is the client's packet pool: command packets and the message data
 	// packets MailItemMessageGet returns come from it. nil means IP.Pool().
 	Pool *packetpool.Pool
-	// Server is the POP3 server, IPv4 or IPv6. Required (invalid is ErrParam).
+	// Server is the POP3 server, IPv4 or IPv6. Required unless ServerHost
+	// is given (neither is ErrParam).
 	Server netip.Addr
+	// ServerHost is the server's host name (or address literal), used when
+	// Server is not set: Create resolves it through Resolver, or else the
+	// board's own DNS client (apps/dnsc: dnsc.For(IP)). It is also the name
+	// the TLS certificate is verified against.
+	ServerHost string
+	// Resolver resolves ServerHost. nil means the board's DNS client; the
+	// host's DNS is never used implicitly.
+	Resolver Resolver
 	// Port is the server port. 0 means 110, or 995 with TLSImplicit; in
 	// ProfileNetX 0 is ErrParam, as in NetX.
 	Port uint16
@@ -206,7 +215,8 @@ type Options struct {
 	// in ProfileNetX, which has no TLS).
 	TLS TLSMode
 	// TLSConfig configures the TLS client. nil verifies the server's
-	// certificate against the system roots for the name Server.String().
+	// certificate against the system roots for ServerHost, else the name
+	// Server.String().
 	// A config without ServerName gets that name too (on a clone).
 	// Certificates are verified unless the config says InsecureSkipVerify.
 	TLSConfig *tls.Config
@@ -268,10 +278,9 @@ func (o Options) normalize() (Options, error) {
 		}
 		o.APOPFallback, o.AllowPlaintextAuth = true, true
 	}
-	if !o.Server.IsValid() || o.Server.IsUnspecified() {
-		return o, errf("create: no server address: %w", ErrParam)
+	if err := o.checkServer(); err != nil { // byname.go
+		return o, err
 	}
-	o.Server = o.Server.Unmap()
 	if o.Port == 0 {
 		if netx {
 			return o, errf("create: port 0: %w", ErrParam)
@@ -334,6 +343,9 @@ func (o Options) normalize() (Options, error) {
 
 func (o *Options) tlsConfig() *tls.Config {
 	name := o.Server.String()
+	if o.ServerHost != "" {
+		name = o.ServerHost
+	}
 	if o.TLSConfig == nil {
 		return &tls.Config{ServerName: name, MinVersion: tls.VersionTLS12}
 	}

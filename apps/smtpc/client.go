@@ -63,7 +63,7 @@ type config struct {
 // Statuses: nx.ErrPtr (nil IP or Pool, empty From), nx.ErrIPAddress (neither
 // ServerAddr nor ServerHost), nx.ErrSize (ProfileNetX string limits),
 // ErrInvalidParam (CR/LF/NUL in a string, an address without '@', an
-// unknown AuthType, ServerHost without Resolver, TLS asked of ProfileNetX),
+// unknown AuthType, TLS asked of ProfileNetX),
 // or the socket's creation status.
 func Create(opts Options) (*Client, error) {
 	switch {
@@ -143,8 +143,6 @@ func newConfig(opts Options) (config, error) {
 		}
 		if a, err := netip.ParseAddr(strings.Trim(opts.ServerHost, "[]")); err == nil {
 			cfg.ServerAddr = a
-		} else if opts.Resolver == nil {
-			return cfg, errorf(ErrInvalidParam, "smtpc: create: server host %q needs a Resolver", opts.ServerHost)
 		}
 	}
 	if cfg.Port == 0 {
@@ -464,7 +462,7 @@ func (c *Client) send(ctx context.Context, m *mail) (Result, error) {
 	if c.deleted {
 		return Result{}, ErrClientNotInitialized
 	}
-	if err := c.cfg.prepare(m, c.cfg.IP.Clock().Now(), c.hdr[:0]); err != nil {
+	if err := c.cfg.prepare(m, c.cfg.now(), c.hdr[:0]); err != nil {
 		return Result{}, err
 	}
 	c.hdr = m.header[:0]
@@ -489,8 +487,11 @@ func (c *Client) run(ctx context.Context, m *mail) (Result, error) {
 		} else if !c.cfg.IP.Addr().IsValid() {
 			network = "ip6"
 		}
-		var err error
-		addrs, err = c.cfg.Resolver.LookupNetIP(ctx, network, c.cfg.ServerHost)
+		r, err := c.cfg.resolver()
+		if err != nil {
+			return res, err
+		}
+		addrs, err = r.LookupNetIP(ctx, network, c.cfg.ServerHost)
 		if err != nil || len(addrs) == 0 {
 			if err == nil {
 				err = errors.New("no addresses")

@@ -150,7 +150,6 @@ func TestNewConfig(t *testing.T) {
 		{"from without @", func(o *Options) { o.From = "board" }, ErrInvalidParam},
 		{"empty from", func(o *Options) { o.From = "" }, nx.ErrPtr},
 		{"no server", func(o *Options) { o.ServerAddr = netipZero() }, nx.ErrIPAddress},
-		{"host without resolver", func(o *Options) { o.ServerAddr, o.ServerHost = netipZero(), "mail.example.test" }, ErrInvalidParam},
 		{"unknown auth", func(o *Options) { o.Auth = 9 }, ErrInvalidParam},
 		{"netx username too long", func(o *Options) { o.Profile, o.Username = ProfileNetX, strings.Repeat("u", 41) }, nx.ErrSize},
 		{"netx password too long", func(o *Options) { o.Profile, o.Password = ProfileNetX, strings.Repeat("p", 21) }, nx.ErrSize},

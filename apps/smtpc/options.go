@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"time"
 
 	"github.com/simboard/simboard/internal/mailconn"
 	"github.com/simboard/simboard/netstack"
@@ -63,9 +64,9 @@ const (
 	TLSImplicit      = mailconn.TLSImplicit
 )
 
-// Resolver resolves a server host name. *net.Resolver satisfies it, but a
-// board has no DNS of its own: inject a resolver that answers from the
-// test's or the application's own table (or a DNS client on the board).
+// Resolver resolves a server host name. The board's DNS client
+// (*dnsc.Client) satisfies it, and is used when Options.Resolver is nil;
+// *net.Resolver does too, for a board that should use the host's DNS.
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
@@ -144,9 +145,13 @@ type Options struct {
 	ServerHost string
 	// Port is the server port. 0 means 25, or 465 with TLSImplicit.
 	Port uint16
-	// Resolver resolves ServerHost; required when ServerAddr is not set
-	// (there is no implicit use of the host's DNS).
+	// Resolver resolves ServerHost when ServerAddr is not set. nil means
+	// the board's own DNS client (apps/dnsc: dnsc.For(IP), as µC/SMTPc
+	// resolves through µC/DNSc); the host's DNS is never used implicitly.
 	Resolver Resolver
+	// Now gives the time of the Date header: the board's wall time, such as
+	// an SNTP client's Now (apps/sntpc). nil means the IP's clock.
+	Now func() time.Time
 
 	// Profile selects ProfileDefault (zero) or ProfileNetX.
 	Profile Profile

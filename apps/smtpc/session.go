@@ -161,7 +161,7 @@ func (s *session) run(ctx context.Context, m *mail) error {
 	}
 	s.end = endQuit
 	if rep.code != 220 {
-		return s.reject(ErrGreetReply, "greeting", rep)
+		return greetingRefused(s.reject(ErrGreetReply, "greeting", rep), rep.code) // byname.go: 554
 	}
 	if err := s.hello(ctx); err != nil {
 		return err

@@ -161,3 +161,14 @@ func (s *session) netSetup(ctx context.Context, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "resolved %s to %v via DNS server %v\n", o.serverName, s.server, srv)
 	return nil
 }
+
+// wallClock is the Date header's clock after --ntp: the board clock plus
+// the offset the board's SNTP client measured; nil (the IP's clock) without
+// --ntp.
+func (s *session) wallClock() func() time.Time {
+	if !s.n.names.ntpAddr.IsValid() {
+		return nil
+	}
+	clk, off := s.brd.ip.Clock(), s.timeOffset
+	return func() time.Time { return clk.Now().Add(off) }
+}

@@ -161,6 +161,7 @@ func (c *sendCmd) run(e *cmdEnv) error {
 	}
 	opts := smtpc.Options{IP: s.brd.ip, Pool: s.brd.pool, Username: f.user, Password: pw, From: f.from, ClientDomain: f.domain,
 		Auth: f.authType, ServerAddr: s.server, Port: port, Logger: log, Chunking: f.bdat}
+	opts.Now = s.wallClock() // netopts.go: --ntp
 	if opts.TLSConfig, err = s.tlsConfig(); err != nil {
 		return err
 	}
