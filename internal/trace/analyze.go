@@ -87,6 +87,7 @@ type analyzer struct {
 	flows     map[flowKey]*flowState
 	all       []*flowState
 	held      heldBudget
+	events    eventBudget
 
 	eth     layers.Ethernet
 	sll     layers.LinuxSLL
@@ -120,6 +121,10 @@ func newAnalyzer(opts Options, format string) *analyzer {
 		a.maxEvents = DefaultMaxEvents
 	}
 	a.held = heldBudget{limit: opts.MaxHeldBytes, holders: make(map[*halfStream]struct{})}
+	a.events = eventBudget{limit: opts.MaxEventBytes}
+	if a.events.limit <= 0 {
+		a.events.limit = DefaultMaxEventBytes
+	}
 	if a.held.limit <= 0 {
 		a.held.limit = DefaultMaxHeldBytes
 	}
@@ -136,6 +141,50 @@ type heldBudget struct {
 	rounds  int                      // times the cap was reached
 	streams int                      // streams whose holes were given up
 	flows   map[int]bool             // IDs of their flows
+}
+
+// eventBudget is the cap on the memory of all flows' events
+// (Options.MaxEventBytes).
+type eventBudget struct {
+	limit   int64
+	used    int64
+	dropped int          // events not kept
+	flows   map[int]bool // IDs of the flows that lost events
+}
+
+// eventOverhead estimates an event's memory besides its strings: the
+// Event struct, its Lines slice and string headers.
+const eventOverhead = 256
+
+func eventSize(e *Event) int64 {
+	n := eventOverhead + len(e.Verb) + len(e.Text) + len(e.Note)
+	for _, l := range e.Lines {
+		n += 16 + len(l)
+	}
+	return int64(n)
+}
+
+// take reserves room for e in flow id; false when the cap is reached.
+func (b *eventBudget) take(e *Event, id int) bool {
+	n := eventSize(e)
+	if b.used+n > b.limit {
+		b.dropped++
+		if b.flows == nil {
+			b.flows = make(map[int]bool)
+		}
+		b.flows[id] = true
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *eventBudget) note() string {
+	if b.dropped == 0 {
+		return ""
+	}
+	return fmt.Sprintf("event memory cap reached: the events of all flows took about %d bytes, so %d later events of %d flows were not kept",
+		b.limit, b.dropped, len(b.flows))
 }
 
 // noteCap marks a gap given up at the cap.
@@ -403,7 +452,7 @@ func (a *analyzer) newFlow(s, d netip.AddrPort, tcp *layers.TCP, ts time.Time) *
 		client, server = d, s
 	}
 	f.Client, f.Server, f.Roles = client, server, roles
-	fs := &flowState{f: f, maxEvents: a.maxEvents, held: &a.held}
+	fs := &flowState{f: f, maxEvents: a.maxEvents, held: &a.held, events: &a.events}
 	fs.half[0] = &halfStream{fs: fs, side: Client}
 	fs.half[1] = &halfStream{fs: fs, side: Server}
 	if p := a.ports[server.Port()]; p != ProtoNone {
@@ -416,8 +465,10 @@ func (a *analyzer) newFlow(s, d netip.AddrPort, tcp *layers.TCP, ts time.Time) *
 
 // finish flushes every flow and fills in the derived fields.
 func (a *analyzer) finish() {
-	if n := a.held.note(); n != "" {
-		a.rep.Notes = append(a.rep.Notes, n)
+	for _, n := range []string{a.held.note(), a.events.note()} {
+		if n != "" {
+			a.rep.Notes = append(a.rep.Notes, n)
+		}
 	}
 	for _, fs := range a.all {
 		fs.finish()
@@ -446,6 +497,7 @@ type flowState struct {
 	appTried  bool           // content detection has had its chance
 	maxEvents int
 	held      *heldBudget     // the analyzer's cap on bytes held for reassembly
+	events    *eventBudget    // the analyzer's cap on event memory; nil = none (dialogue tests)
 	secrets   redact.Scrubber // credentials seen in the flow, kept out of every later event
 	gapNote   string          // note for gap events while a cap gives up holes
 }
@@ -597,6 +649,11 @@ func (fs *flowState) emit(e Event) int {
 	}
 	if fs.secrets.Len() > 0 {
 		scrubEvent(&e, func(s string) (string, bool) { return fs.secrets.Scrub(s, redacted) })
+	}
+	if fs.events != nil && !fs.events.take(&e, f.ID) {
+		f.EventsDropped++
+		f.capDropped++
+		return -1
 	}
 	f.Events = append(f.Events, e)
 	return len(f.Events) - 1

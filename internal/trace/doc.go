@@ -91,7 +91,8 @@
 //	                  {segments, bytes, stream_bytes, missing_bytes,
 //	                   retransmissions, out_of_order, resets, syn, fin}
 //	  events          [event...] in time order
-//	  events_dropped  events beyond Options.MaxEvents
+//	  events_dropped  events beyond Options.MaxEvents or the event memory
+//	                  cap (Options.MaxEventBytes, 64 MiB by default)
 //
 //	event:
 //	  time        RFC 3339 time

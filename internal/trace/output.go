@@ -73,8 +73,11 @@ func (f *Flow) writeText(w *bufio.Writer, start time.Time) {
 	for i := range f.Events {
 		f.Events[i].writeText(w)
 	}
-	if f.EventsDropped > 0 {
-		fmt.Fprintf(w, "  (%d more events not kept: Options.MaxEvents)\n", f.EventsDropped)
+	if n := f.EventsDropped - f.capDropped; n > 0 {
+		fmt.Fprintf(w, "  (%d more events not kept: Options.MaxEvents)\n", n)
+	}
+	if f.capDropped > 0 {
+		fmt.Fprintf(w, "  (%d more events not kept: the events of all flows reached the event memory cap)\n", f.capDropped)
 	}
 }
 

@@ -67,6 +67,10 @@ func DefaultPorts() map[uint16]Protocol {
 // DefaultMaxEvents is the per-flow event limit when Options.MaxEvents is 0.
 const DefaultMaxEvents = 10000
 
+// DefaultMaxEventBytes is the cap on the memory of all flows' events when
+// Options.MaxEventBytes is 0.
+const DefaultMaxEventBytes = 64 << 20
+
 // DefaultMaxHeldBytes is the cap on bytes held for reassembly when
 // Options.MaxHeldBytes is 0: eight times gVisor's largest send buffer
 // (4 MiB), so a capture's real reordering never reaches it.
@@ -92,9 +96,17 @@ type Options struct {
 	// past the cap, the streams holding the most give up their holes as
 	// missing bytes (gap events noted as such) until the sum is at most
 	// half the cap, and Report.Notes says so. 0 or negative =
-	// DefaultMaxHeldBytes. Memory for the rest of the analysis is bounded
-	// by MaxEvents and the line limits, not by this cap.
+	// DefaultMaxHeldBytes.
 	MaxHeldBytes int64
+
+	// MaxEventBytes caps the memory of the dialogue events kept, summed
+	// over all flows (an estimate: each event's text plus a fixed
+	// overhead). A capture whose flows lost their start can turn every
+	// line of a large transfer into an event, so MaxEvents alone does not
+	// bound memory across many flows. Events past the cap are counted in
+	// Flow.EventsDropped and Report.Notes says so. 0 or negative =
+	// DefaultMaxEventBytes.
+	MaxEventBytes int64
 }
 
 // ErrTruncated and ErrCorrupt are wrapped by the error Analyze returns,
@@ -172,7 +184,9 @@ type Flow struct {
 	// Events is the application dialogue in time order (empty unless
 	// Protocol is set), with credentials redacted.
 	Events        []Event `json:"events"`
-	EventsDropped int     `json:"events_dropped"` // events beyond Options.MaxEvents
+	EventsDropped int     `json:"events_dropped"` // events beyond Options.MaxEvents or Options.MaxEventBytes
+
+	capDropped int // the part of EventsDropped due to MaxEventBytes
 }
 
 // Resets is the number of RST segments in both directions.
