@@ -367,8 +367,10 @@ func (c *Client) LookupNetIP(ctx context.Context, network, host string) ([]netip
 		return c.AddressesByNameGet(ctx, host, TypeAAAA, DefaultWait)
 	case "ip", "":
 		addrs, err := c.AddressesByNameGet(ctx, host, TypeA, DefaultWait)
-		if err == nil || ctx.Err() != nil || errors.Is(err, ErrNoServer) {
-			return addrs, err
+		var re *RcodeError
+		if err == nil || ctx.Err() != nil || errors.Is(err, ErrNoServer) || errors.Is(err, ErrParam) ||
+			(errors.As(err, &re) && re.Rcode == dns.RcodeNameError) {
+			return addrs, err // the name does not exist: no AAAA either
 		}
 		if a6, err6 := c.AddressesByNameGet(ctx, host, TypeAAAA, DefaultWait); err6 == nil {
 			return a6, nil

@@ -350,3 +350,43 @@ func TestForBoard(t *testing.T) {
 		t.Fatalf("ServerAdd after Delete = %v, want %v", err, nx.ErrPtr)
 	}
 }
+
+// A reply cut short inside its answer, without TC: NX_DNS_MALFORMED_PACKET.
+func TestTruncatedWithoutTC(t *testing.T) {
+	st, err := failCase(t, func(w dns.ResponseWriter, req *dns.Msg) {
+		b, _ := reply(req, 3, 60).Pack()
+		_, _ = w.Write(b[:len(b)-9])
+	}, nx.Seconds(2))
+	if !errors.Is(err, dnsc.ErrQueryFailed) || !errors.Is(err, dnsc.ErrMalformedPacket) || st.Malformed != 1 {
+		t.Fatalf("reply cut inside an answer: err %v, stats %+v; want NX_DNS_QUERY_FAILED wrapping NX_DNS_MALFORMED_PACKET", err, st)
+	}
+}
+
+// NODATA: the name exists but has no record of the asked type; LookupNetIP
+// "ip" then asks AAAA; NXDOMAIN asks nothing more.
+func TestNoDataAndLookupFallback(t *testing.T) {
+	cl, srv := setup(t, boardtest.Options{})
+	v6 := netip.MustParseAddr("2001:db8::99")
+	startZone(t, srv, map[string][]netip.Addr{"v6only.simboard.test": {v6}})
+	c := newClient(t, cl, dnsc.Options{Retries: 1}, srv.Addr)
+	ctx := ctxT(t)
+	_, err := c.HostByNameGet(ctx, "v6only.simboard.test", dnsc.TypeA, nx.Seconds(1))
+	var re *dnsc.RcodeError
+	if !errors.Is(err, dnsc.ErrQueryFailed) || errors.As(err, &re) {
+		t.Fatalf("A for a v6-only name = %v, want NX_DNS_QUERY_FAILED without an rcode (NODATA)", err)
+	}
+	got, err := c.LookupNetIP(ctx, "ip", "v6only.simboard.test")
+	if err != nil || !slices.Equal(got, []netip.Addr{v6}) {
+		t.Fatalf("LookupNetIP(ip, v6only) = %v, %v; want [%v] from the AAAA query", got, err, v6)
+	}
+	before := c.Stats().Queries
+	if _, err := c.LookupNetIP(ctx, "ip", "nosuch.simboard.test"); !errors.As(err, &re) || re.Rcode != dns.RcodeNameError {
+		t.Fatalf("LookupNetIP(ip, nosuch) = %v, want NXDOMAIN", err)
+	}
+	if q := c.Stats().Queries - before; q != 1 {
+		t.Errorf("LookupNetIP(ip, nosuch) sent %d queries, want 1 (no AAAA after NXDOMAIN)", q)
+	}
+	if got, err := c.LookupNetIP(ctx, "ip", "198.51.100.77"); err != nil || got[0] != netip.MustParseAddr("198.51.100.77") {
+		t.Errorf("LookupNetIP(address literal) = %v, %v", got, err)
+	}
+}

@@ -33,6 +33,15 @@ func startZone(t *testing.T, b *boardtest.Board, extra map[string][]netip.Addr) 
 	return s
 }
 
+// startZoneB is startZone for benchmarks.
+func startZoneB(b *testing.B, brd *boardtest.Board) {
+	s, err := netsvc.StartDNS(netsvc.DNSOptions{IP: brd.IP, Zone: map[string][]netip.Addr{mailName: {brd.Addr, brd.Addr6}}})
+	if err != nil {
+		b.Fatalf("netsvc.StartDNS: %v", err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+}
+
 // startScript serves h on b (a scripted server).
 func startScript(t *testing.T, b *boardtest.Board, h dns.HandlerFunc) {
 	t.Helper()
