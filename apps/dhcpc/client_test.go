@@ -508,3 +508,55 @@ func TestServerT1T2(t *testing.T) {
 		t.Errorf("RENEWING at %d s, REBINDING at %d s; want 100 and 200", renewAt, rebindAt)
 	}
 }
+
+// TestMessagesMatchNetX checks the fields and options _nx_dhcp_send_request_internal
+// puts in DISCOVER and REQUEST: broadcast flag, secs, ciaddr 0, the infinite
+// lease request (DISCOVER only, since the OFFER set T1 and T2), the host name, the parameter list (1, 3, 6, then the user's),
+// and in REQUEST the requested address and server identifier.
+func TestMessagesMatchNetX(t *testing.T) {
+	r := newRig(t)
+	sc := newScript(t, r.server.IP, leaseScript)
+	c := r.newClient(t, Options{Name: "board7", RequestOptions: []uint8{42}})
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stepUntil(t, r, 3, func() bool { return c.State() == StateBound })
+	msgs := sc.received()
+	if len(msgs) != 2 {
+		t.Fatalf("server got %d messages, want DISCOVER and REQUEST", len(msgs))
+	}
+	mac := r.client.Driver.MAC()
+	for i, m := range msgs {
+		want := []dhcpv4.MessageType{dhcpv4.MessageTypeDiscover, dhcpv4.MessageTypeRequest}[i]
+		if m.MessageType() != want || m.OpCode != dhcpv4.OpcodeBootRequest || !m.IsBroadcast() ||
+			!m.ClientIPAddr.IsUnspecified() || m.ClientHWAddr.String() != mac.String() || m.HopCount != 0 {
+			t.Errorf("%v: header %s", want, m.Summary())
+		}
+		if m.HostName() != "board7" {
+			t.Errorf("%v: host name %q, want board7 (nx_dhcp_create's name)", want, m.HostName())
+		}
+		// The infinite lease is asked for in DISCOVER; REQUEST asks only while
+		// no T1/T2 is known, and the OFFER gave them.
+		wantLease := map[bool]string{true: "\xff\xff\xff\xff", false: ""}[i == 0]
+		if got := m.GetOneOption(dhcpv4.OptionIPAddressLeaseTime); string(got) != wantLease {
+			t.Errorf("%v: lease option %x, want %x (NX_DHCP_INFINITE_LEASE only in DISCOVER)", want, got, wantLease)
+		}
+		if got := m.GetOneOption(dhcpv4.OptionParameterRequestList); string(got) != "\x01\x03\x06\x2a" {
+			t.Errorf("%v: parameter request list %v, want 1 3 6 42", want, got)
+		}
+	}
+	req := msgs[1]
+	if !req.RequestedIPAddress().Equal(net.IPv4(198, 51, 100, 150)) || !req.ServerIdentifier().Equal(net.IPv4(198, 51, 100, 1)) {
+		t.Errorf("REQUEST: requested %v, server id %v", req.RequestedIPAddress(), req.ServerIdentifier())
+	}
+	if msgs[0].RequestedIPAddress() != nil || msgs[0].ServerIdentifier() != nil {
+		t.Errorf("DISCOVER carries a requested address or server id")
+	}
+	if msgs[0].TransactionID != req.TransactionID {
+		t.Errorf("XID changed between DISCOVER and REQUEST")
+	}
+	// NetX's DISCOVER goes out as the INIT timeout expires, with secs 0.
+	if msgs[0].NumSeconds != 0 {
+		t.Errorf("DISCOVER secs = %d, want 0", msgs[0].NumSeconds)
+	}
+}
