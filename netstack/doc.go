@@ -27,7 +27,8 @@
 //	nx_tcp_server_socket_relisten         (*IP).ServerRelisten
 //	nx_tcp_server_socket_unaccept         (*TCPSocket).ServerUnaccept
 //	nx_tcp_server_socket_unlisten         (*IP).ServerUnlisten
-//	nx_udp_socket_create/bind/send/receive (*IP).UDPSocketCreate, (*UDPSocket).Bind/Send/Receive
+//	nx_udp_socket_create/bind/receive     (*IP).UDPSocketCreate, (*UDPSocket).Bind/Receive
+//	nxd_udp_socket_send                   (*UDPSocket).Send(ctx, pkt, addrport)
 //
 // Go adapters: NewConn/DialTCP give a net.Conn and ListenTCP a net.Listener
 // over the same sockets, so crypto/tls, emersion/go-smtp and net/textproto
@@ -46,6 +47,31 @@
 //   - Disconnect(NoWait) resets the connection (RST) and returns
 //     NX_IN_PROGRESS; every disconnect releases the transmit queue and wakes
 //     blocked senders and receivers.
+//   - When a connection dies by itself (peer RST, retransmission timeout
+//     after TCPOptions.MaxRetries) its transmit queue goes back to the pool
+//     at once and blocked callers wake, as _nx_tcp_socket_connection_reset
+//     does; later Sends fail with NX_NOT_CONNECTED without waiting. Queued
+//     receive data can still be read; Disconnect or unbind is still needed.
+//
+// # Cancellation
+//
+// Every call that would put bytes or segments on the wire (Send, Connect,
+// Disconnect with a wait, UDP Send) checks its context first: once the
+// context is done nothing of it leaves the board, even with an open window
+// and free packets. The error is NX_WAIT_ABORTED and also matches the
+// context's error (errors.Is(err, context.DeadlineExceeded)); the packet
+// stays with the caller. Disconnect on a done context resets instead of
+// sending a FIN, so the peer does not take the exchange for complete.
+//
+// # Closing
+//
+// The side that closes first stays in TIME_WAIT for 2MSL
+// (TCPOptions.TimeWait), with Info().State == StateTimedWait, as a NetX
+// socket stays NX_TCP_TIMED_WAIT. A connection that has finished its FIN
+// exchange is never followed by a RST: when the IP is closed or its fixed
+// port connects again, the TIME_WAIT ends quietly, as NetX's unbind and
+// nx_ip_delete end it. Closing the IP under a live connection still resets
+// it.
 //
 // # Data path
 //
