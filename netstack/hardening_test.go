@@ -31,10 +31,11 @@ func wantAborted(t *testing.T, call string, err error, ctxErr error) {
 }
 
 // TestNothingSentAfterCancellation is issue 9 §2 "cancelled sends" at its
-// root: with an open window and free packets, Send, Connect, UDP Send and
-// Disconnect(wait) on a done context put nothing (no data, no SYN, no FIN) on
-// the wire, return NX_WAIT_ABORTED wrapping ctx.Err(), and leave the packet
-// with the caller, untouched.
+// root: with an open window and free packets, Send, Connect, UDP Send,
+// SendZeroSource, ARPResolve, ARPProbe and Disconnect(wait) on a done
+// context put nothing (no data, no SYN, no datagram, no ARP, no FIN) on the
+// wire, return NX_WAIT_ABORTED wrapping ctx.Err(), and leave the packet with
+// the caller, untouched.
 func TestNothingSentAfterCancellation(t *testing.T) {
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -102,8 +103,22 @@ func TestNothingSentAfterCancellation(t *testing.T) {
 			if err := up.Release(); err != nil {
 				t.Errorf("caller Release after aborted UDP Send = %v, want nil", err)
 			}
+			// The DHCP client's zero-source send, ARP resolve and ARP probe.
+			if err := u.BroadcastEnable(); err != nil {
+				t.Fatal(err)
+			}
+			zp, _ := client.Pool.Allocate(ctx, packetpool.UDPPacket, nx.NoWait)
+			_ = zp.Append(ctx, []byte("discover"), client.Pool, nx.NoWait)
+			wantAborted(t, "UDPSocket.SendZeroSource(done ctx)", u.SendZeroSource(tc.ctx, zp, 67), tc.ctx.Err())
+			if err := zp.Release(); err != nil {
+				t.Errorf("caller Release after aborted SendZeroSource = %v, want nil", err)
+			}
 			_ = u.Unbind()
 			_ = u.Delete()
+			_, err = client.IP.ARPResolve(tc.ctx, netip.MustParseAddr("198.51.100.9"), nx.Seconds(1))
+			wantAborted(t, "ARPResolve(done ctx)", err, tc.ctx.Err())
+			_, err = client.IP.ARPProbe(tc.ctx, netip.MustParseAddr("198.51.100.9"), 1, 10*time.Millisecond)
+			wantAborted(t, "ARPProbe(done ctx)", err, tc.ctx.Err())
 
 			settle(ctx)
 			if after := client.Driver.Stats().TxFrames; after != before {

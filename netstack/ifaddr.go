@@ -160,8 +160,8 @@ func (u *UDPSocket) BroadcastEnable() error {
 // nothing. Errors: nx.ErrNotBound, nx.ErrInvalidPacket, nx.ErrSize (more than
 // the MTU), nx.ErrInvalidInterface (link down), nx.ErrWaitAborted.
 func (u *UDPSocket) SendZeroSource(ctx context.Context, pkt *packetpool.Packet, dstPort uint16) error {
-	if ctx != nil && ctx.Err() != nil {
-		return fmt.Errorf("netstack: udp socket %q: send: %w: %w", u.name, nx.ErrWaitAborted, ctx.Err())
+	if err := aborted(ctx); err != nil {
+		return fmt.Errorf("netstack: udp socket %q: send: %w", u.name, err)
 	}
 	if pkt == nil || pkt.Length() == 0 {
 		return fmt.Errorf("netstack: udp socket %q: send: %w", u.name, nx.ErrInvalidPacket)
@@ -229,6 +229,9 @@ func (ip *IP) ARPProbe(ctx context.Context, addr netip.Addr, probes int, interva
 	if interval <= 0 {
 		interval = time.Second
 	}
+	if err := aborted(ctx); err != nil {
+		return nil, fmt.Errorf("netstack: ip %q: arp probe %v: %w", ip.name, addr, err) // no probe sent
+	}
 	nep, terr := ip.stack.GetNetworkEndpoint(nicID, arp.ProtocolNumber)
 	if terr != nil {
 		return nil, fmt.Errorf("netstack: ip %q: arp probe: %w", ip.name, translate(terr))
@@ -263,7 +266,7 @@ func (ip *IP) ARPProbe(ctx context.Context, addr netip.Addr, probes int, interva
 			return nil, fmt.Errorf("netstack: ip %q: arp probe aborted: %w", ip.name, nx.ErrWaitAborted)
 		}
 	case <-ctx.Done():
-		return nil, fmt.Errorf("netstack: ip %q: arp probe: %w", ip.name, nx.ErrWaitAborted)
+		return nil, fmt.Errorf("netstack: ip %q: arp probe: %w", ip.name, nx.Aborted(ctx))
 	}
 }
 
@@ -279,6 +282,9 @@ func (ip *IP) ARPResolve(ctx context.Context, addr netip.Addr, wait nx.Wait) (ne
 	local := ip.addrGet()
 	if !local.IsValid() {
 		return nil, fmt.Errorf("netstack: ip %q: arp resolve %v: no IPv4 address: %w", ip.name, addr, nx.ErrNoInterfaceAddress)
+	}
+	if err := aborted(ctx); err != nil {
+		return nil, fmt.Errorf("netstack: ip %q: arp resolve %v: %w", ip.name, addr, err) // no request sent
 	}
 	done := make(chan struct{})
 	var res stack.LinkResolutionResult
