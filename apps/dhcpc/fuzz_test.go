@@ -1,12 +1,18 @@
 package dhcpc
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/nx"
+	"github.com/simboard/simboard/packetpool"
 )
 
 var fuzzMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 2}
@@ -75,5 +81,61 @@ func FuzzParseReply(f *testing.F) {
 		if r.router.IsValid() && !classABC(r.router) {
 			t.Fatalf("accepted router %v", r.router)
 		}
+	})
+}
+
+// FuzzProcess feeds any datagram to the client's receive path in each
+// state that reads replies (copy into a DHCP pool packet, checks, state
+// machine, the REQUEST it may send). Properties: no panic, no packet kept
+// from either pool, and the state stays a NetX state.
+func FuzzProcess(f *testing.F) {
+	f.Add(seedReply(dhcpv4.MessageTypeOffer), uint8(StateSelecting))
+	f.Add(seedReply(dhcpv4.MessageTypeAck), uint8(StateRequesting))
+	f.Add(seedReply(dhcpv4.MessageTypeNak), uint8(StateRenewing))
+	f.Add(seedReply(dhcpv4.MessageTypeAck, dhcpv4.WithLeaseTime(0)), uint8(StateRebinding))
+	f.Add(make([]byte, 2000), uint8(StateSelecting))
+	w := boardtest.NewWire(f, 1)
+	b := boardtest.NewBoard(f, w, "board", 2, boardtest.Options{})
+	f.Fuzz(func(t *testing.T, data []byte, st uint8) {
+		c, err := New(Options{IP: b.IP, Rand: fixedRand})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// Replies are addressed to this board and transaction.
+		if len(data) >= 34 {
+			data = append([]byte(nil), data...)
+			binary.BigEndian.PutUint32(data[4:8], c.rec.xid)
+			copy(data[28:34], b.Driver.MAC())
+		}
+		states := []State{StateSelecting, StateRequesting, StateRenewing, StateRebinding, StateBound}
+		c.mu.Lock()
+		c.rec.state = states[int(st)%len(states)]
+		c.mu.Unlock()
+		pkt, err := b.Pool.Allocate(context.Background(), packetpool.UDPPacket, nx.NoWait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) > 0 {
+			if err := pkt.Append(context.Background(), data, b.Pool, nx.NoWait); err != nil {
+				_ = pkt.Release()
+				return
+			}
+		}
+		c.mu.Lock()
+		c.processLocked(pkt)
+		s := c.rec.state
+		c.mu.Unlock()
+		if s > StateAddressProbing {
+			t.Fatalf("state %v", s)
+		}
+		for _, p := range []*packetpool.Pool{c.Pool(), b.Pool} {
+			if in := p.Info(); in.Free != in.Total || in.InvalidReleases != 0 {
+				t.Fatalf("pool %s: %d of %d free, %d invalid releases", p.Name(), in.Free, in.Total, in.InvalidReleases)
+			}
+		}
+		// Leave the board as it was for the next input.
+		_ = b.IP.InterfaceAddressSet(netip.MustParsePrefix("198.51.100.2/24"))
+		_ = b.IP.GatewayAddressClear()
 	})
 }
