@@ -560,3 +560,30 @@ func TestMessagesMatchNetX(t *testing.T) {
 		t.Errorf("DISCOVER secs = %d, want 0", msgs[0].NumSeconds)
 	}
 }
+
+// TestRequestClientIP: RequestedAddress with SkipDiscover
+// (nx_dhcp_request_client_ip(..., NX_TRUE)) starts with a REQUEST for that
+// address and no DISCOVER; without SkipDiscover the DISCOVER asks for it.
+func TestRequestClientIP(t *testing.T) {
+	want := netip.MustParseAddr("198.51.100.120")
+	for _, skip := range []bool{true, false} {
+		t.Run(map[bool]string{true: "skip-discover", false: "discover"}[skip], func(t *testing.T) {
+			r := newRig(t)
+			srv := newServer(t, r, netsvc.DHCPOptions{})
+			c := r.newClient(t, Options{RequestedAddress: want, SkipDiscover: skip})
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			stepUntil(t, r, 3, func() bool { return c.State() == StateBound })
+			l, _ := c.Lease()
+			if l.Addr.Addr() != want {
+				t.Errorf("leased %v, want the requested %v", l.Addr, want)
+			}
+			st := srv.Stats()
+			wantDiscovers := map[bool]uint64{true: 0, false: 1}[skip]
+			if st.Discovers != wantDiscovers || st.Requests != 1 {
+				t.Errorf("server saw %d DISCOVER, %d REQUEST; want %d and 1", st.Discovers, st.Requests, wantDiscovers)
+			}
+		})
+	}
+}
