@@ -16,6 +16,12 @@ type AuthType uint32
 // Authentication types. The numeric values are NetX's, so ported code can
 // pass its constants through.
 const (
+	// AuthAuto (the zero value) picks the strongest mechanism the server
+	// offers: CRAM-MD5, then PLAIN, then LOGIN (XOAUTH2 only when chosen),
+	// skipping those that would send the password in clear without TLS
+	// unless AllowPlaintextAuth. No Username means AuthNone. In ProfileNetX
+	// the zero type is PLAIN, as nxd_smtp_client_create makes it.
+	AuthAuto    AuthType = 0
 	AuthLogin   AuthType = 1      // NX_SMTP_CLIENT_AUTH_LOGIN
 	AuthCRAMMD5 AuthType = 2      // NX_SMTP_CLIENT_AUTH_CRAM_MD5 (NetX: defined but coerced to PLAIN)
 	AuthPlain   AuthType = 3      // NX_SMTP_CLIENT_AUTH_PLAIN
@@ -24,9 +30,11 @@ const (
 )
 
 // String returns the SASL mechanism name ("PLAIN", "LOGIN", "CRAM-MD5",
-// "XOAUTH2"), "NONE", or "AuthType(0xN)".
+// "XOAUTH2"), "AUTO", "NONE", or "AuthType(0xN)".
 func (a AuthType) String() string {
 	switch a {
+	case AuthAuto:
+		return "AUTO"
 	case AuthLogin:
 		return "LOGIN"
 	case AuthCRAMMD5:
@@ -92,41 +100,76 @@ func hasAuth(list []AuthType, a AuthType) bool {
 	return false
 }
 
-// chooseAuth picks the mechanism for a session (reference §4.6, extended).
+// autoOrder is AuthAuto's preference, strongest first: CRAM-MD5 never
+// reveals the password, PLAIN sends it in one line, LOGIN in two.
+var autoOrder = []AuthType{AuthCRAMMD5, AuthPlain, AuthLogin}
+
+// offeredNames names the mechanisms of the EHLO AUTH lines for messages:
+// "PLAIN LOGIN GSSAPI", or "none" when there is no AUTH keyword.
+func offeredNames(caps map[string]string, present bool) string {
+	f := strings.Fields(strings.ToUpper(caps["AUTH"]))
+	if !present || len(f) == 0 {
+		return "none"
+	}
+	return strings.Join(f, " ")
+}
+
+// chooseAuth picks the mechanism for a session. offered is nil when the EHLO
+// reply has no AUTH keyword; names lists what it offers, for messages.
 //
-// The NetX rules decide first: with no AUTH keyword in the EHLO reply the
+// Default profile, no silent downgrade: an explicitly chosen mechanism must
+// be offered (else ErrAuthNotOffered naming the offer) and is never
+// replaced; AuthAuto takes the strongest offered one (autoOrder). On a
+// connection without TLS and without AllowPlaintextAuth, PLAIN, LOGIN and
+// XOAUTH2 fail with ErrPlaintextAuth before any credential is sent (AuthAuto
+// then only takes CRAM-MD5). AuthNone never authenticates.
+//
+// ProfileNetX keeps NetX's rules (reference §4.6): with no AUTH keyword the
 // configured type is kept (AUTH is still sent; the server's reply decides);
 // an offered configured type is used; otherwise LOGIN becomes PLAIN, and
-// PLAIN (or CRAM-MD5) becomes LOGIN when only LOGIN of the two is offered,
-// else PLAIN. XOAUTH2 carries a token, not a password, and is never
-// replaced. AuthNone never authenticates.
-//
-// Default profile only: on a connection without TLS and without
-// AllowPlaintextAuth, a plaintext choice (PLAIN, LOGIN, XOAUTH2) is
-// replaced by CRAM-MD5 when the server offers it and the secret is a
-// password; otherwise the session fails with ErrPlaintextAuth before any
-// credential is sent. (ProfileNetX behaves as the MCU: plaintext allowed.)
-func chooseAuth(cfg AuthType, offered []AuthType, netx, secure, allowPlain bool) (AuthType, error) {
+// PLAIN becomes LOGIN when only LOGIN of the two is offered, else PLAIN.
+// Plain text is allowed, as on the MCU.
+func chooseAuth(cfg AuthType, offered []AuthType, names string, netx, secure, allowPlain bool) (AuthType, error) {
 	if cfg == AuthNone {
 		return AuthNone, nil
 	}
-	choice := cfg
-	switch {
-	case offered == nil, hasAuth(offered, cfg), cfg == AuthXOAUTH2:
-	case cfg == AuthLogin:
-		choice = AuthPlain
-	case hasAuth(offered, AuthLogin) && !hasAuth(offered, AuthPlain):
-		choice = AuthLogin
-	default:
-		choice = AuthPlain
+	if netx {
+		switch {
+		case offered == nil, hasAuth(offered, cfg):
+			return cfg, nil
+		case cfg == AuthLogin:
+			return AuthPlain, nil
+		case hasAuth(offered, AuthLogin) && !hasAuth(offered, AuthPlain):
+			return AuthLogin, nil
+		}
+		return AuthPlain, nil
 	}
-	if netx || secure || allowPlain || !choice.plaintext() {
-		return choice, nil
+	clearOK := secure || allowPlain
+	if cfg == AuthAuto {
+		plainOffered := false
+		for _, a := range autoOrder {
+			if !hasAuth(offered, a) {
+				continue
+			}
+			if clearOK || !a.plaintext() {
+				return a, nil
+			}
+			plainOffered = true
+		}
+		if plainOffered {
+			return 0, errorf(ErrAuthentication, "%w (offered: %s)", ErrPlaintextAuth, names)
+		}
+		return 0, errorf(ErrAuthentication, "%w: the server offers %s", ErrAuthNotOffered, names)
 	}
-	if cfg != AuthXOAUTH2 && hasAuth(offered, AuthCRAMMD5) {
-		return AuthCRAMMD5, nil
+	if cfg.plaintext() && !clearOK {
+		// First: a server without TLS often hides AUTH, and TLS is
+		// what is missing.
+		return 0, errorf(ErrAuthentication, "%w (AUTH %v)", ErrPlaintextAuth, cfg)
 	}
-	return 0, withStatus(ErrAuthentication, ErrPlaintextAuth)
+	if !hasAuth(offered, cfg) {
+		return 0, errorf(ErrAuthentication, "%w: AUTH %v asked for, the server offers %s", ErrAuthNotOffered, cfg, names)
+	}
+	return cfg, nil
 }
 
 // mechanism runs the client side of one SASL exchange. Responses are raw

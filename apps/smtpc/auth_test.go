@@ -8,6 +8,8 @@ import (
 
 func netipZero() netip.Addr { return netip.Addr{} }
 
+// TestChooseAuth covers issue 9 §1 "no silent auth downgrade" at the
+// decision: see TestNoSilentAuthDowngrade for the wire.
 func TestChooseAuth(t *testing.T) {
 	all := []AuthType{AuthLogin, AuthCRAMMD5, AuthPlain}
 	tests := []struct {
@@ -25,19 +27,30 @@ func TestChooseAuth(t *testing.T) {
 		{"netx PLAIN not offered, LOGIN is", AuthPlain, []AuthType{AuthLogin}, true, false, false, AuthLogin, nil},
 		{"netx PLAIN nothing offered", AuthPlain, []AuthType{AuthCRAMMD5}, true, false, false, AuthPlain, nil},
 		{"configured offered", AuthCRAMMD5, all, false, false, false, AuthCRAMMD5, nil},
-		{"CRAM not offered -> PLAIN", AuthCRAMMD5, []AuthType{AuthPlain, AuthLogin}, false, true, false, AuthPlain, nil},
-		{"CRAM not offered, only LOGIN", AuthCRAMMD5, []AuthType{AuthLogin}, false, true, false, AuthLogin, nil},
-		{"XOAUTH2 kept", AuthXOAUTH2, []AuthType{AuthPlain}, false, true, false, AuthXOAUTH2, nil},
-		{"plaintext -> CRAM without TLS", AuthPlain, all, false, false, false, AuthCRAMMD5, nil},
+		// Issue 9 §1: an explicit mechanism is never replaced.
+		{"CRAM not offered is an error, not PLAIN", AuthCRAMMD5, []AuthType{AuthPlain, AuthLogin}, false, true, false, 0, ErrAuthNotOffered},
+		{"CRAM not offered is an error, not LOGIN", AuthCRAMMD5, []AuthType{AuthLogin}, false, true, false, 0, ErrAuthNotOffered},
+		{"CRAM without any AUTH keyword", AuthCRAMMD5, nil, false, false, false, 0, ErrAuthNotOffered},
+		{"XOAUTH2 not offered", AuthXOAUTH2, []AuthType{AuthPlain}, false, true, false, 0, ErrAuthNotOffered},
+		{"XOAUTH2 offered", AuthXOAUTH2, []AuthType{AuthPlain, AuthXOAUTH2}, false, true, false, AuthXOAUTH2, nil},
+		{"explicit PLAIN without TLS is refused, not CRAM", AuthPlain, all, false, false, false, 0, ErrPlaintextAuth},
+		{"auto takes CRAM-MD5 first", AuthAuto, all, false, true, false, AuthCRAMMD5, nil},
+		{"auto without TLS takes CRAM-MD5", AuthAuto, all, false, false, false, AuthCRAMMD5, nil},
+		{"auto takes PLAIN over LOGIN", AuthAuto, []AuthType{AuthLogin, AuthPlain}, false, true, false, AuthPlain, nil},
+		{"auto LOGIN only", AuthAuto, []AuthType{AuthLogin}, false, true, false, AuthLogin, nil},
+		{"auto never picks XOAUTH2", AuthAuto, []AuthType{AuthXOAUTH2}, false, true, false, 0, ErrAuthNotOffered},
+		{"auto clear text refused without TLS", AuthAuto, []AuthType{AuthPlain, AuthLogin}, false, false, false, 0, ErrPlaintextAuth},
+		{"auto clear text allowed", AuthAuto, []AuthType{AuthPlain, AuthLogin}, false, false, true, AuthPlain, nil},
+		{"auto no AUTH keyword", AuthAuto, nil, false, true, false, 0, ErrAuthNotOffered},
 		{"plaintext refused", AuthPlain, []AuthType{AuthPlain, AuthLogin}, false, false, false, 0, ErrPlaintextAuth},
-		{"XOAUTH2 refused without TLS", AuthXOAUTH2, all, false, false, false, 0, ErrPlaintextAuth},
+		{"XOAUTH2 refused without TLS", AuthXOAUTH2, append(all, AuthXOAUTH2), false, false, false, 0, ErrPlaintextAuth},
 		{"plaintext allowed", AuthPlain, []AuthType{AuthPlain}, false, false, true, AuthPlain, nil},
 		{"plaintext under TLS", AuthLogin, all, false, true, false, AuthLogin, nil},
 		{"no keyword, no TLS, refused", AuthPlain, nil, false, false, false, 0, ErrPlaintextAuth},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := chooseAuth(tt.cfg, tt.offered, tt.netx, tt.secure, tt.allowPlain)
+			got, err := chooseAuth(tt.cfg, tt.offered, "X Y", tt.netx, tt.secure, tt.allowPlain)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) || !errors.Is(err, ErrAuthentication) {
 					t.Fatalf("chooseAuth() = %v, %v; want %v (NX_SMTP_AUTHENTICATION_ERROR)", got, err, tt.err)

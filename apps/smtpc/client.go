@@ -106,15 +106,27 @@ func newConfig(opts Options) (config, error) {
 		return cfg, errorf(ErrInvalidParam, "smtpc: create: client domain %q contains a space or angle bracket", opts.ClientDomain)
 	}
 	switch opts.Auth {
-	case 0:
-		cfg.Auth = AuthNone
-		if opts.Username != "" || cfg.netx {
+	case AuthAuto:
+		switch {
+		case cfg.netx:
 			cfg.Auth = AuthPlain // ProfileNetX: type 0 is no NetX type, so PLAIN (nxd_smtp_client_create)
+		case opts.Username == "":
+			cfg.Auth = AuthNone
 		}
 	case AuthPlain, AuthLogin, AuthCRAMMD5, AuthXOAUTH2, AuthNone:
 	default:
 		if !cfg.netx {
 			return cfg, errorf(ErrInvalidParam, "smtpc: create: unknown auth type %v", opts.Auth)
+		}
+	}
+	if !cfg.netx && cfg.Auth != AuthNone {
+		// Say it now, not after a connection and an AUTH the server
+		// must refuse.
+		switch {
+		case opts.Username == "":
+			return cfg, errorf(ErrInvalidParam, "smtpc: create: AUTH %v asked for but the username is empty", cfg.Auth)
+		case opts.Password == "":
+			return cfg, errorf(ErrInvalidParam, "smtpc: create: AUTH %v asked for but the password is empty (no password set)", cfg.Auth)
 		}
 	}
 	if cfg.netx {

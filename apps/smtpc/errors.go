@@ -70,10 +70,16 @@ var (
 	// ErrTLSUnavailable: TLS is required but the server does not offer
 	// STARTTLS. Status ErrHelloReply.
 	ErrTLSUnavailable = errors.New("smtpc: TLS required but the server does not offer STARTTLS")
-	// ErrPlaintextAuth: the only usable mechanism would send the password
-	// (or token) in clear on a connection without TLS, and
-	// Options.AllowPlaintextAuth is false. Status ErrAuthentication.
+	// ErrPlaintextAuth: the mechanism would send the password (or token)
+	// in clear on a connection without TLS (PLAIN, LOGIN, XOAUTH2), and
+	// Options.AllowPlaintextAuth is false. Nothing is sent. pop3c applies
+	// the same rule (pop3c.ErrPlaintextAuth). Status ErrAuthentication.
 	ErrPlaintextAuth = errors.New("smtpc: refusing plaintext AUTH without TLS (set Options.AllowPlaintextAuth)")
+	// ErrAuthNotOffered: the mechanism asked for (Options.Auth) is not in
+	// the server's EHLO AUTH list, or AuthAuto found none it can use; the
+	// message names what the server offers. Nothing is sent in its place.
+	// Status ErrAuthentication.
+	ErrAuthNotOffered = errors.New("smtpc: no usable AUTH mechanism")
 	// ErrQuit: the server accepted the mail (250 after the end of data)
 	// but the QUIT exchange then failed. It is wrapped by Result.QuitErr,
 	// never returned as the error of MailSend: the mail counts as sent.

@@ -175,8 +175,8 @@ func TestNewConfig(t *testing.T) {
 	t.Run("zero auth", func(t *testing.T) {
 		o := pipeOpts()
 		o.Auth = 0
-		if cfg, _ := newConfig(o); cfg.Auth != AuthPlain {
-			t.Errorf("Auth 0 with a username = %v, want PLAIN", cfg.Auth)
+		if cfg, _ := newConfig(o); cfg.Auth != AuthAuto {
+			t.Errorf("Auth 0 with a username = %v, want AUTO", cfg.Auth)
 		}
 		o.Username = ""
 		if cfg, _ := newConfig(o); cfg.Auth != AuthNone {

@@ -150,6 +150,7 @@ func TestNetXScenarios(t *testing.T) {
 		want   error   // nil = success
 		netx   error   // ProfileNetX's status when it differs from want
 		skip   Profile // a profile whose port lives elsewhere
+		strict error   // the default profile's error where only NetX succeeds (no silent downgrade)
 	}
 	greet := scriptStep{send: []string{netxGreeting}}
 	scenarios := []scenario{
@@ -162,7 +163,7 @@ func TestNetXScenarios(t *testing.T) {
 				{want: "AUTH LOGIN", send: []string{netx334User}}, {want: "cmVjaXBpZW50QGRvbWFpbi5jb20=", send: []string{netx334Pass}},
 				{want: "dGVzdHB3ZA==", send: []string{netx235}}},
 			envelopeSteps())},
-		{name: "auth_no_type (LOGIN falls back to PLAIN)", auth: AuthLogin, script: steps(
+		{name: "auth_no_type (LOGIN falls back to PLAIN)", auth: AuthLogin, strict: ErrAuthNotOffered, script: steps(
 			[]scriptStep{greet, {want: "EHLO domain.com", send: []string{netxEHLOAuthNoType}},
 				{want: "AUTH PLAIN", send: []string{netx334}}, {want: "", send: nil}},
 		)},
@@ -202,6 +203,9 @@ func TestNetXScenarios(t *testing.T) {
 				want := sc.want
 				if profile == ProfileNetX && sc.netx != nil {
 					want = sc.netx
+				}
+				if profile == ProfileDefault && sc.strict != nil {
+					want = sc.strict
 				}
 				script := append([]scriptStep(nil), sc.script...)
 				if n := len(script); n > 0 && script[n-1].want == "" && script[n-1].send == nil {

@@ -133,8 +133,12 @@ type Options struct {
 	// ClientDomain is the EHLO argument (client_domain). "" means the
 	// board's address as an address literal, e.g. "[198.51.100.2]".
 	ClientDomain string
-	// Auth is authentication_type. The zero value means AuthPlain when
-	// Username is set and AuthNone otherwise.
+	// Auth is authentication_type. The zero value, AuthAuto, picks the
+	// strongest mechanism the server offers when Username is set and means
+	// AuthNone otherwise. An explicit mechanism the server does not offer
+	// is ErrAuthNotOffered (never another mechanism in its place). Any
+	// AUTH with an empty Username or Password is ErrInvalidParam at Create.
+	// ProfileNetX: zero means PLAIN and NetX's substitutions apply.
 	Auth AuthType
 
 	// ServerAddr is server_address (IPv4 or IPv6).

@@ -336,7 +336,7 @@ func (s *session) auth(ctx context.Context) error {
 	if s.authSeen {
 		offered = offeredAuth(s.caps, true)
 	}
-	typ, err := chooseAuth(s.cfg.Auth, offered, s.cfg.netx, s.t.Secure(), s.cfg.AllowPlaintextAuth)
+	typ, err := chooseAuth(s.cfg.Auth, offered, offeredNames(s.caps, s.authSeen), s.cfg.netx, s.t.Secure(), s.cfg.AllowPlaintextAuth)
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func (f *sendFlags) check() error {
 func parseAuth(s string) (smtpc.AuthType, error) {
 	switch strings.ToLower(s) {
 	case "auto":
-		return smtpc.AuthPlain, nil
+		return smtpc.AuthAuto, nil // the strongest mechanism the server offers
 	case "plain":
 		return smtpc.AuthPlain, nil
 	case "login":
