@@ -500,6 +500,7 @@ type flowState struct {
 	events    *eventBudget    // the analyzer's cap on event memory; nil = none (dialogue tests)
 	secrets   redact.Scrubber // credentials seen in the flow, kept out of every later event
 	gapNote   string          // note for gap events while a cap gives up holes
+	hiddenRun int             // 1 + index of the event counting a run of hidden client lines; 0 = none
 }
 
 // halfStream is one direction of a flow.

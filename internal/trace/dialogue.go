@@ -3,6 +3,7 @@ package trace
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -268,10 +269,28 @@ func (fs *flowState) command(line []byte, ts time.Time, note, hide string) (verb
 		ev.Lines = []string{clean([]byte(prefix)) + " " + redacted}
 		ev.Redacted = true
 	}
+	if hide == noteUnknown && fs.hiddenRun > 0 && fs.hiddenRun == len(fs.f.Events) {
+		// The previous event is a run of hidden lines: count this one
+		// there (a capture starting inside a message body would
+		// otherwise give an event per line).
+		run := &fs.f.Events[fs.hiddenRun-1]
+		run.LineCount++
+		run.Note = strconv.Itoa(run.LineCount) + " lines " + noteUnknown
+		if redact.Token(s) {
+			fs.addSecret(clean(line), len(fs.f.Events))
+		}
+		return verb, fs.hiddenRun - 1
+	}
 	if hide != "" {
 		hideEvent(&ev, hide)
 	}
+	if hide == noteUnknown {
+		ev.LineCount = 1
+	}
 	idx = fs.emit(ev)
+	if hide == noteUnknown && idx >= 0 {
+		fs.hiddenRun = idx + 1
+	}
 	if found {
 		fs.addSecret(clean([]byte(secret)), len(fs.f.Events))
 	}

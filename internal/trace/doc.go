@@ -104,7 +104,9 @@
 //	  text        rest of the (first) line, redacted
 //	  lines       the lines as sent (CRLF removed), redacted
 //	  bytes       data: message size; tls, gap: byte count
-//	  line_count  data: lines in the message
+//	  line_count  data: lines in the message; a command hidden before the
+//	              dialogue's context is known: how many consecutive client
+//	              lines it stands for
 //	  redacted    true when a credential was replaced
 //	  note        anything unusual (cut lines, missing bytes, capture end)
 //

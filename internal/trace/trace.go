@@ -262,7 +262,7 @@ type Event struct {
 	// Bytes that are not printable ASCII are shown as \xNN.
 	Lines     []string `json:"lines,omitempty"`
 	Bytes     int64    `json:"bytes,omitempty"`      // data: message size (dot-unstuffed, CRLF line ends); tls, gap: byte count
-	LineCount int      `json:"line_count,omitempty"` // data: lines in the message
+	LineCount int      `json:"line_count,omitempty"` // data: lines in the message; a hidden run of client lines: how many
 	Redacted  bool     `json:"redacted,omitempty"`   // a credential was replaced by "[redacted]"
 	Note      string   `json:"note,omitempty"`       // anything unusual about this event
 }
