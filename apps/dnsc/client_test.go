@@ -390,3 +390,29 @@ func TestNoDataAndLookupFallback(t *testing.T) {
 		t.Errorf("LookupNetIP(address literal) = %v, %v", got, err)
 	}
 }
+
+// The cache keeps at most CacheSize answers; the one closest to expiry makes
+// room.
+func TestCacheSizeLimit(t *testing.T) {
+	cl, srv := setup(t, boardtest.Options{})
+	startScript(t, srv, func(w dns.ResponseWriter, req *dns.Msg) {
+		ttl := uint32(100)
+		if req.Question[0].Name == "short.simboard.test." {
+			ttl = 10
+		}
+		_ = w.WriteMsg(reply(req, 1, ttl))
+	})
+	c := newClient(t, cl, dnsc.Options{CacheSize: 2}, srv.Addr)
+	ctx := ctxT(t)
+	for _, n := range []string{"short.simboard.test", "long.simboard.test", "third.simboard.test", "long.simboard.test"} {
+		if _, err := c.HostByNameGet(ctx, n, dnsc.TypeA, nx.Seconds(1)); err != nil {
+			t.Fatalf("HostByNameGet(%s) = %v", n, err)
+		}
+	}
+	if st := c.Stats(); st.CacheEntries != 2 || st.Queries != 3 || st.CacheHits != 1 {
+		t.Fatalf("Stats() = %+v, want 2 entries, 3 queries and long.simboard.test from the cache", st)
+	}
+	if _, err := c.HostByNameGet(ctx, "short.simboard.test", dnsc.TypeA, nx.Seconds(1)); err != nil || c.Stats().Queries != 4 {
+		t.Fatalf("short.simboard.test was not the evicted entry: err %v, stats %+v", err, c.Stats())
+	}
+}
