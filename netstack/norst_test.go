@@ -12,6 +12,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 )
 
@@ -56,11 +57,13 @@ func TestNoRSTAfterCompletedClose(t *testing.T) {
 		name    string
 		conns   int  // connections from the same fixed port, one after the other
 		live    bool // leave the last connection established when the IP closes
+		bound   bool // the socket is still bound (in TIME_WAIT) when the IP closes
 		wantRST bool
 	}{
-		{"IP closed in TIME_WAIT", 1, false, false},
-		{"fixed port reconnect, then IP closed in TIME_WAIT", 3, false, false},
-		{"IP closed under a live connection", 1, true, true},
+		{"IP closed in TIME_WAIT", 1, false, false, false},
+		{"IP closed with the socket still bound in TIME_WAIT", 1, false, true, false},
+		{"fixed port reconnect, then IP closed in TIME_WAIT", 3, false, false, false},
+		{"IP closed under a live connection", 1, true, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			boardtest.CheckGoroutines(t)
@@ -99,6 +102,12 @@ func TestNoRSTAfterCompletedClose(t *testing.T) {
 				}
 				if err := c.Disconnect(ctx, nx.Seconds(10)); err != nil {
 					t.Fatalf("conn %d: Disconnect = %v", i, err)
+				}
+				if tc.bound && i == tc.conns-1 {
+					if st := c.Info().State; st != netstack.StateTimedWait {
+						t.Fatalf("conn %d: state after Disconnect = %d, want TIME_WAIT (%d)", i, st, netstack.StateTimedWait)
+					}
+					break
 				}
 				if err := c.ClientUnbind(); err != nil {
 					t.Fatalf("conn %d: ClientUnbind = %v", i, err)
