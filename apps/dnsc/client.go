@@ -554,7 +554,16 @@ func (c *Client) exchange(ctx context.Context, sock *netstack.UDPSocket, srv net
 		c.count(func(s *Stats) { s.Replies++ })
 		if len(buf) > 3 && buf[2]&0x02 != 0 && !c.opts.NoTCPFallback {
 			c.log.Debug("dns reply truncated, asking over TCP", "server", srv)
-			return c.exchangeTCP(ctx, q, wire, srv, wait)
+			r, ttl, err := c.exchangeTCP(ctx, q, wire, srv, wait)
+			if err == nil || ctx.Err() != nil {
+				return r, ttl, err
+			}
+			// No TCP service: what the truncated reply holds, as NetX takes it.
+			if r2, ttl2, err2 := c.process(q, buf, srv); err2 == nil {
+				c.log.Warn("dns over TCP failed; using the truncated UDP reply", "server", srv, "err", err)
+				return r2, ttl2, nil
+			}
+			return r, ttl, err
 		}
 		return c.process(q, buf, srv)
 	}

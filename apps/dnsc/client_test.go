@@ -12,6 +12,7 @@ import (
 
 	"github.com/simboard/simboard/apps/dnsc"
 	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/internal/netsvc"
 	"github.com/simboard/simboard/nx"
 )
 
@@ -414,5 +415,24 @@ func TestCacheSizeLimit(t *testing.T) {
 	}
 	if _, err := c.HostByNameGet(ctx, "short.simboard.test", dnsc.TypeA, nx.Seconds(1)); err != nil || c.Stats().Queries != 4 {
 		t.Fatalf("short.simboard.test was not the evicted entry: err %v, stats %+v", err, c.Stats())
+	}
+}
+
+// A truncated reply from a server without TCP service: the records it holds.
+func TestTruncatedNoTCPService(t *testing.T) {
+	cl, srv := setup(t, boardtest.Options{})
+	many := make([]netip.Addr, 60)
+	for i := range many {
+		many[i] = netip.AddrFrom4([4]byte{10, 2, 0, byte(i)})
+	}
+	s, err := netsvc.StartDNS(netsvc.DNSOptions{IP: srv.IP, NoTCP: true, Zone: map[string][]netip.Addr{"many.simboard.test": many}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := newClient(t, cl, dnsc.Options{}, srv.Addr)
+	got, err := c.AddressesByNameGet(ctxT(t), "many.simboard.test", dnsc.TypeA, nx.Seconds(2))
+	if err != nil || len(got) == 0 || len(got) >= len(many) || c.Stats().TCPQueries != 1 {
+		t.Fatalf("AddressesByNameGet = %d addresses, %v, stats %+v; want the truncated prefix after a failed TCP try", len(got), err, c.Stats())
 	}
 }

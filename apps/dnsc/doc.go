@@ -39,7 +39,8 @@
 //
 //   - A reply with TC set is asked again over TCP (a board TCP connection,
 //     pool packets); NetX uses what the truncated reply holds, which
-//     Options.NoTCPFallback restores.
+//     Options.NoTCPFallback restores. When the server has no TCP service the
+//     truncated reply's records are used.
 //   - A reply larger than a pool packet arrives as a chain and is read whole;
 //     NetX drops chained replies with NX_INVALID_PACKET.
 //   - A reply must come from the server's address and port 53; NetX checks
