@@ -276,6 +276,9 @@ func (fs *flowState) command(line []byte, ts time.Time, note, hide string) (verb
 		run := &fs.f.Events[fs.hiddenRun-1]
 		run.LineCount++
 		run.Note = strconv.Itoa(run.LineCount) + " lines " + noteUnknown
+		if found {
+			fs.addSecret(clean([]byte(secret)), len(fs.f.Events))
+		}
 		if redact.Token(s) {
 			fs.addSecret(clean(line), len(fs.f.Events))
 		}
