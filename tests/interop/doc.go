@@ -15,6 +15,10 @@
 //	capture := env.StartCapture(t, env.TAP, "tcp port 110")
 //	rows := env.Tshark(t, capture.Stop(t), "pop.request", []string{"pop.request.command"})
 //
+// The firmware boot (netboot_test.go) adds dnsmasq (DHCP, and DNS for mx.example.test)
+// and chronyd (NTP on its local clock, -x: it never sets the machine's clock) for the
+// length of a test, inside the same namespace: env.startNetbootPeers(t).
+//
 // The environment starts once per test binary (about 0.3 s) and is torn down in
 // TestMain (about 2.5 s: the daemons take that long to exit on SIGTERM). If the binary
 // dies first (panic, -timeout, SIGKILL), a watchdog process removes the namespace and
