@@ -597,3 +597,37 @@ func TestRequestClientIP(t *testing.T) {
 		})
 	}
 }
+
+// TestDecline: nx_dhcp_decline on a bound client sends a DECLINE naming the
+// address, drops it and starts over after NX_DHCP_RESTART_WAIT.
+func TestDecline(t *testing.T) {
+	r := newRig(t)
+	srv := newServer(t, r, netsvc.DHCPOptions{})
+	c := r.newClient(t, Options{})
+	if err := c.Decline(); !errors.Is(err, ErrNotBound) {
+		t.Errorf("Decline() before BOUND = %v, want NX_DHCP_NOT_BOUND", err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stepUntil(t, r, 3, func() bool { return c.State() == StateBound })
+	declined, _ := c.Lease()
+	if err := c.Decline(); err != nil {
+		t.Fatalf("Decline() = %v", err)
+	}
+	waitFor(t, "the server to see the DECLINE", func() bool { return srv.Stats().Declines == 1 })
+	if c.State() != StateInit || r.client.IP.InterfaceAddressGet().IsValid() {
+		t.Errorf("after Decline: state %v, address %v", c.State(), r.client.IP.InterfaceAddressGet())
+	}
+	d := c.Info().DiscoveriesSent
+	for i := 0; i < 9; i++ {
+		r.clock.step(t)
+	}
+	if c.Info().DiscoveriesSent != d {
+		t.Errorf("DISCOVER within 9 s of the DECLINE")
+	}
+	stepUntil(t, r, 3, func() bool { return c.State() == StateBound })
+	if again, _ := c.Lease(); again.Addr == declined.Addr {
+		t.Errorf("the server leased the declined %v again", declined.Addr)
+	}
+}
