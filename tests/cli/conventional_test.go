@@ -333,3 +333,17 @@ func TestTLSServerNameFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthAutoDefault: send's --auth defaults to auto, the strongest
+// mechanism the server offers (CRAM-MD5 on the built-in host), and the
+// help says so.
+func TestAuthAutoDefault(t *testing.T) {
+	stdout, stderr, code := simboard(t, []string{pw}, "send", "--user", "alice", "--to", "bob@simboard.test", "--tls", "off", "--transcript", "--json")
+	if code != 0 || !strings.Contains(stderr, "C: AUTH CRAM-MD5") || !strings.Contains(stdout, `"auth":"CRAM-MD5"`) {
+		t.Errorf("send without --auth: exit %d, stdout %q; want AUTH CRAM-MD5 (auto)\n%s", code, stdout, stderr)
+	}
+	help, _, _ := simboard(t, nil, "send", "--help")
+	if !regexp.MustCompile(`--auth MECH .*auto[\s\S]*\(default auto\)`).MatchString(help) {
+		t.Errorf("send --help does not document --auth auto as the default:\n%s", help)
+	}
+}

@@ -323,6 +323,17 @@ func TestCLIDowngradeRefused(t *testing.T) {
 	}{
 		{name: "postfix/starttls-stripped/required", cmd: "send", upstream: env.Submission, drop: stripSTARTTLS,
 			args: []string{"--tls", "required"}, want: []string{"STARTTLS"}, noVerbs: []string{"AUTH", "MAIL"}},
+		// An explicit mechanism the server does not offer is an error
+		// naming the offered ones, even with clear text allowed: no
+		// silent AUTH PLAIN instead.
+		{name: "postfix/xoauth2-not-offered", cmd: "send", upstream: env.Submission, drop: none,
+			args: []string{"--tls", "off", "--auth", "xoauth2"}, want: []string{"XOAUTH2", "PLAIN"}, noVerbs: []string{"AUTH", "MAIL"}},
+		{name: "postfix/cram-md5-stripped", cmd: "send", upstream: env.Submission, drop: none, cut: "CRAM-MD5",
+			args: []string{"--tls", "off", "--auth", "cram-md5"}, want: []string{"CRAM-MD5", "PLAIN"}, noVerbs: []string{"AUTH", "MAIL"}},
+		// STARTTLS stripped, opportunistic TLS, PLAIN asked for: the
+		// password would go in clear, so nothing is sent.
+		{name: "postfix/starttls-stripped/opportunistic-plain", cmd: "send", upstream: env.Submission, drop: stripSTARTTLS,
+			args: []string{"--tls", "opportunistic", "--auth", "plain"}, want: []string{"--tls off"}, noVerbs: []string{"AUTH", "MAIL"}},
 		{name: "dovecot/stls-stripped/required", cmd: "fetch", upstream: env.POP3, drop: stripSTLS,
 			args: []string{"--tls", "required"}, want: []string{"STLS"}, noVerbs: []string{"USER", "PASS", "APOP", "AUTH"}},
 		// Opportunistic TLS on a stripped server: USER/PASS would go in
