@@ -116,15 +116,22 @@ func StartDNS(opts DNSOptions) (*DNSServer, error) {
 			continue
 		}
 		started := make(chan struct{})
+		failed := make(chan error, 1)
 		srv.NotifyStartedFunc = func() { close(started) }
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			if err := srv.ActivateAndServe(); err != nil {
 				s.log.Warn("dns server stopped", "err", err)
+				failed <- err
 			}
 		}()
-		<-started
+		select {
+		case <-started:
+		case err := <-failed:
+			_ = s.Close()
+			return nil, fmt.Errorf("netsvc: dns: serve: %w", err)
+		}
 	}
 	s.log.Info("dns server started", "port", port, "names", len(s.zone))
 	return s, nil
