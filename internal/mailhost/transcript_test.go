@@ -106,6 +106,16 @@ func TestTranscriptCredentials(t *testing.T) {
 				c.expect("EHLO board", 250)
 				c.expect("QUIT", 221)
 			}, []string{"C: STARTTLS", "TLS established", "C: QUIT"}},
+		{"pop3 AUTH pipelined behind STLS", Options{}, true,
+			func(t *testing.T, th *testHost, c *client) {
+				c.pop("", "+OK")
+				c.rawSend("STLS\r\nAUTH PLAIN " + plain + "\r\n")
+				c.pop("", "+OK")
+				if err := c.upgrade(th.clientTLS()); err != nil {
+					t.Fatalf("TLS handshake: %v", err)
+				}
+				c.pop("QUIT", "+OK")
+			}, []string{"C: STLS", "TLS established", "C: QUIT"}},
 		{"pop3 PASS with a tab, a leading space, in lower case", Options{}, true,
 			func(t *testing.T, th *testHost, c *client) {
 				c.pop("", "+OK")
