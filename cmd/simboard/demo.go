@@ -149,7 +149,7 @@ type demoReport struct {
 	Pcap       string           `json:"pcap"`
 }
 
-func (c *demoCmd) run(e *cmdEnv) error {
+func (c *demoCmd) run(e *cmdEnv) (err error) {
 	f := c.f
 	if f.compareNetX {
 		return runDemoCompare(e, f)
@@ -158,7 +158,8 @@ func (c *demoCmd) run(e *cmdEnv) error {
 	if f.pcap == "" {
 		f.pcap = filepath.Join(os.TempDir(), "simboard-demo.pcap")
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, f.timeout)
+	ctx, cancel := withTimeout(e.ctx, f.timeout)
+	defer func() { err = noteTimeout(ctx, err) }()
 	defer cancel()
 	rep, err := demo(ctx, f, f.authType, f.rateBits, log, e.stderr)
 	if err != nil {

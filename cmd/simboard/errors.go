@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/simboard/simboard/apps/pop3c"
 	"github.com/simboard/simboard/apps/smtpc"
@@ -69,4 +72,24 @@ func statusText(err error) string {
 		return ns.String()
 	}
 	return ""
+}
+
+// errTimeout is the cause of a command's context when --timeout runs out.
+type errTimeout struct{ d time.Duration }
+
+func (e errTimeout) Error() string { return fmt.Sprintf("--timeout %v reached", e.d) }
+
+// withTimeout is the command's context: parent (cancelled by a signal)
+// with --timeout d as its deadline.
+func withTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(parent, d, errTimeout{d})
+}
+
+// noteTimeout says which flag ran out when err came after --timeout.
+func noteTimeout(ctx context.Context, err error) error {
+	var te errTimeout
+	if err == nil || !errors.As(context.Cause(ctx), &te) || errors.As(err, new(usageError)) {
+		return err
+	}
+	return fmt.Errorf("%v: %w", te, err)
 }

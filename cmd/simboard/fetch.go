@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -63,7 +62,7 @@ func (f *fetchFlags) check() error {
 	return nil
 }
 
-func (c *fetchCmd) run(e *cmdEnv) error {
+func (c *fetchCmd) run(e *cmdEnv) (err error) {
 	n, f := &c.net, &c.box
 	if f.netx {
 		if err := n.netxTLS(); err != nil {
@@ -125,7 +124,8 @@ func (c *fetchCmd) run(e *cmdEnv) error {
 	if n.transcript {
 		opts.Transcript = e.stderr
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, n.timeout)
+	ctx, cancel := withTimeout(e.ctx, n.timeout)
+	defer func() { err = noteTimeout(ctx, err) }()
 	defer cancel()
 	cl, err := pop3c.Create(ctx, opts)
 	if err != nil {

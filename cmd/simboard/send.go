@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -102,7 +101,7 @@ func parseAuth(s string) (smtpc.AuthType, error) {
 	return 0, usagef("unknown --auth %q: use auto, plain, login, cram-md5, xoauth2 or none", s)
 }
 
-func (c *sendCmd) run(e *cmdEnv) error {
+func (c *sendCmd) run(e *cmdEnv) (err error) {
 	n, f := &c.net, &c.msg
 	if f.compareNetX {
 		return runSendCompare(e, n, f)
@@ -120,7 +119,8 @@ func (c *sendCmd) run(e *cmdEnv) error {
 	if f.authType != smtpc.AuthNone && pw == "" {
 		return usagef("--user %s with --auth %s needs a password: %s", f.user, f.auth, n.passwordSource())
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, n.timeout)
+	ctx, cancel := withTimeout(e.ctx, n.timeout)
+	defer func() { err = noteTimeout(ctx, err) }()
 	defer cancel()
 	var body io.Reader = strings.NewReader("Hello from a simboard board.\r\n")
 	var size int64 = -1

@@ -224,8 +224,8 @@ func TestSendStdinTimeout(t *testing.T) {
 	stdin.Close()
 	rest := drain(lines)
 	code := exitCode(t, err)
-	if code != 1 {
-		t.Errorf("exit %d, want 1; stderr:\n%s", code, strings.Join(rest, "\n"))
+	if msg := strings.Join(rest, "\n"); code != 1 || !strings.Contains(msg, "--timeout 2s reached") {
+		t.Errorf("exit %d, want 1 saying --timeout 2s was reached; stderr:\n%s", code, msg)
 	}
 	if elapsed > 6*time.Second {
 		t.Errorf("send took %v with --timeout 2s", elapsed)
