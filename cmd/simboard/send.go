@@ -110,6 +110,11 @@ func (c *sendCmd) run(e *cmdEnv) (err error) {
 		if err := n.netxTLS(); err != nil {
 			return err
 		}
+		if f.authType == smtpc.AuthCRAMMD5 || f.authType == smtpc.AuthXOAUTH2 {
+			// Not silent: this is NetX's behaviour, and the board's.
+			fmt.Fprintf(e.stderr, "note: --netx --auth %s: NetX Duo's SMTP client has no %s and logs in with AUTH PLAIN (or LOGIN) instead, in clear text\n",
+				f.auth, strings.ToUpper(f.auth))
+		}
 	}
 	log := n.logger(e.stderr)
 	pw, err := n.password()

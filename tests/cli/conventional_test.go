@@ -347,3 +347,12 @@ func TestAuthAutoDefault(t *testing.T) {
 		t.Errorf("send --help does not document --auth auto as the default:\n%s", help)
 	}
 }
+
+// TestNetXAuthCoercionSaid: --netx with a mechanism NetX Duo does not have
+// still behaves as NetX (AUTH PLAIN), but says so: no silent downgrade.
+func TestNetXAuthCoercionSaid(t *testing.T) {
+	stdout, stderr, code := simboard(t, []string{pw}, "send", "--netx", "--user", "alice", "--to", "bob@simboard.test", "--auth", "cram-md5")
+	if code != 0 || !strings.Contains(stdout, "AUTH PLAIN") || !strings.Contains(stderr, "has no CRAM-MD5") {
+		t.Errorf("send --netx --auth cram-md5: exit %d, stdout %q, stderr %q; want AUTH PLAIN and a note", code, stdout, stderr)
+	}
+}
