@@ -13,10 +13,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/simboard/simboard/board"
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/internal/boardtest/leak"
 	"github.com/simboard/simboard/netstack"
@@ -43,7 +43,7 @@ type Options struct {
 	Capture io.Writer
 }
 
-// Board is one simulated board.
+// Board is one simulated board: a board.Board with its addresses.
 type Board struct {
 	IP     *netstack.IP
 	Pool   *packetpool.Pool
@@ -54,17 +54,17 @@ type Board struct {
 	Addr6  netip.Addr // 2001:db8::<host> when IPv6
 	// Capture is the pcap recorder when Options.Capture was set.
 	Capture *driver.Capture
-
-	closeOnce sync.Once
-	close     func()
+	// Board is the public board behind the fields above.
+	Board *board.Board
 }
 
 // Close closes the board's IP instance and driver (nx_ip_delete, then the
 // driver) and flushes the capture, if any. It is idempotent and also runs
 // at cleanup; a test calls it early to read the capture or to check what
-// closing the IP puts on the wire.
+// closing the IP puts on the wire. The pools are checked at cleanup, so a
+// test may still release packets after Close.
 func (b *Board) Close() {
-	b.closeOnce.Do(b.close)
+	_ = b.Board.Close()
 }
 
 // NewWire returns a Wire closed at the end of the test.
@@ -83,55 +83,34 @@ func NewWire(t testing.TB, seed int64) *driver.Wire {
 // pool is balanced (free == total, no invalid releases).
 func NewBoard(t testing.TB, w *driver.Wire, name string, host byte, opts Options) *Board {
 	t.Helper()
-	pay, cnt := defaults(opts.PayloadSize, opts.Count)
-	rpay, rcnt := defaults(opts.RxPayloadSize, opts.RxCount)
-	pool, err := packetpool.New(packetpool.Options{Name: name + "-pool", PayloadSize: pay, Count: cnt, Debug: opts.Debug})
-	if err != nil {
-		t.Fatalf("packetpool.New: %v", err)
+	bo := board.Options{
+		Name:    name,
+		Pool:    board.PoolOptions{PayloadSize: opts.PayloadSize, Count: opts.Count},
+		RxPool:  board.PoolOptions{PayloadSize: opts.RxPayloadSize, Count: opts.RxCount},
+		Wire:    w,
+		Port:    opts.Port,
+		Capture: opts.Capture,
+		Addr:    netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, host}), 24),
+		TCP:     opts.TCP,
+		Debug:   opts.Debug,
 	}
-	rx, err := packetpool.New(packetpool.Options{Name: name + "-rx", PayloadSize: rpay, Count: rcnt, Debug: opts.Debug})
-	if err != nil {
-		t.Fatalf("packetpool.New: %v", err)
-	}
-	port, err := w.Attach(opts.Port)
-	if err != nil {
-		t.Fatalf("Wire.Attach: %v", err)
-	}
-	var link driver.Link = port
-	var capt *driver.Capture
-	if opts.Capture != nil {
-		if capt, err = driver.NewCapture(port, opts.Capture, driver.CaptureOptions{}); err != nil {
-			t.Fatalf("driver.NewCapture: %v", err)
-		}
-		link = capt
-	}
-	drv, err := driver.New(driver.Options{Name: name, Link: link, RxPool: rx})
-	if err != nil {
-		t.Fatalf("driver.New: %v", err)
-	}
-	b := &Board{Pool: pool, RxPool: rx, Driver: drv, Port: port, Capture: capt, Addr: netip.AddrFrom4([4]byte{198, 51, 100, host})}
-	ipOpts := netstack.Options{Name: name, Pool: pool, Driver: drv, Addr: netip.PrefixFrom(b.Addr, 24), TCP: opts.TCP}
 	if opts.IPv6 {
-		b.Addr6 = netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", host))
-		ipOpts.Addr6 = netip.PrefixFrom(b.Addr6, 64)
+		bo.Addr6 = netip.PrefixFrom(netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", host)), 64)
 	}
-	ip, err := netstack.New(ipOpts)
+	brd, err := board.New(bo)
 	if err != nil {
-		t.Fatalf("netstack.New: %v", err)
+		t.Fatalf("board.New: %v", err)
 	}
-	b.IP = ip
-	b.close = func() {
-		_ = ip.Close()
-		_ = drv.Close()
-		if capt != nil {
-			if err := capt.Flush(); err != nil {
+	b := &Board{IP: brd.IP, Pool: brd.Pool, RxPool: brd.RxPool, Driver: brd.Driver, Port: brd.Port,
+		Capture: brd.Capture, Addr: bo.Addr.Addr(), Addr6: bo.Addr6.Addr(), Board: brd}
+	t.Cleanup(func() {
+		b.Close()
+		if b.Capture != nil {
+			if err := b.Capture.Err(); err != nil {
 				t.Errorf("board %s: capture: %v", name, err)
 			}
 		}
-	}
-	t.Cleanup(func() {
-		b.Close()
-		CheckBalanced(t, pool, rx)
+		CheckBalanced(t, brd.Pool, brd.RxPool)
 	})
 	return b
 }
@@ -145,34 +124,14 @@ func Pair(t testing.TB, opts Options) (client, server *Board) {
 	return client, server
 }
 
-func defaults(pay, cnt int) (int, int) {
-	if pay <= 0 {
-		pay = 1536
-	}
-	if cnt <= 0 {
-		cnt = 256
-	}
-	return pay, cnt
-}
-
 // CheckBalanced fails t unless every pool has all its packets free and no
 // invalid release was counted. Packets still held by stack goroutines that
 // are shutting down get a moment to come back first.
 func CheckBalanced(t testing.TB, pools ...*packetpool.Pool) {
 	t.Helper()
 	for _, p := range pools {
-		in := p.Info()
-		for i := 0; i < 200 && in.Free != in.Total; i++ {
-			time.Sleep(5 * time.Millisecond)
-			in = p.Info()
-		}
-		if in.Free != in.Total || in.InvalidReleases != 0 {
-			var leaks []string
-			for _, l := range p.Leaks() {
-				leaks = append(leaks, fmt.Sprint(l))
-			}
-			t.Errorf("pool %q: free %d of %d, invalid releases %d; outstanding: %s",
-				p.Name(), in.Free, in.Total, in.InvalidReleases, strings.Join(leaks, "; "))
+		if err := board.Balanced(p, time.Second); err != nil {
+			t.Error(err)
 		}
 	}
 }
