@@ -104,7 +104,16 @@ func (c *Client) userPass(ctx context.Context) error {
 	}
 	c.cmd = append(append(append(c.cmd[:0], "PASS "...), c.opts.Password...), "\r\n"...)
 	if _, err := c.roundTrip(ctx, "PASS", c.cmd, len("PASS ")); err != nil {
-		return err // NetX reports -ERR to PASS as success; here it is an error
+		var re *ReplyError
+		if c.netx && errors.As(err, &re) {
+			// _nx_pop3_client_user_pass (nxd_pop3_client.c 3249-3292)
+			// keeps the receive status, NX_SUCCESS, whatever the reply:
+			// NetX reports a refused password as success.
+			c.log.Warn("pop3c: PASS refused, reported as success as NetX does (ProfileNetX)", "reply", re.Msg)
+			c.authUsed = "USER"
+			return nil
+		}
+		return err // the fix: -ERR to PASS is an error
 	}
 	c.authUsed = "USER"
 	return nil

@@ -81,9 +81,13 @@ type Client struct {
 // implicit TLS (Options.TLS) happen before any credential is sent.
 //
 // Create blocks for up to the bind, connect, reply and TLS waits. On success
-// the caller owns the Client and must call Delete. On failure everything is
-// released (socket unbound and deleted, no packet held) and the error is
-// returned: ErrParam or nx.ErrPtr for bad options (before any traffic); TCP
+// the caller owns the Client and must call Delete. On failure in the default
+// profile everything is released (socket unbound and deleted, no packet
+// held) and a nil Client is returned with the error. In ProfileNetX a failure
+// after the socket was created leaves what nxd_pop3_client_create leaves:
+// the socket created, bound or connected, returned in a non-nil Client
+// together with the error, and the caller's Delete is needed to release it.
+// Errors: ErrParam or nx.ErrPtr for bad options (before any traffic); TCP
 // statuses such as nx.ErrNotConnected, nx.ErrNoPacket (timeout) or
 // nx.ErrWaitAborted (ctx); ErrServerErrorStatus with a *ServerError for a
 // -ERR greeting or refused login, or a *ProtocolError for a malformed reply;
@@ -109,12 +113,18 @@ func Create(ctx context.Context, opts Options) (*Client, error) {
 		return nil, errf("create: socket: %w", err)
 	}
 	if err := sock.ClientBind(ctx, 0, o.Timeouts.Packet); err != nil {
+		if c.netx {
+			return c.netxCreateFailed(sock, mailconn.WithCause(ctx, errf("create: bind: %w", err)))
+		}
 		_ = sock.Delete()
 		c.stop()
 		return nil, mailconn.WithCause(ctx, errf("create: bind: %w", err))
 	}
 	server := netip.AddrPortFrom(o.Server, o.Port)
 	if err := sock.Connect(ctx, server, o.Timeouts.Connect); err != nil {
+		if c.netx {
+			return c.netxCreateFailed(sock, mailconn.WithCause(ctx, errf("create: connect %v: %w", server, err)))
+		}
 		_ = sock.ClientUnbind()
 		_ = sock.Delete()
 		c.stop()
@@ -122,9 +132,23 @@ func Create(ctx context.Context, opts Options) (*Client, error) {
 	}
 	c.log.Info("pop3c: connected", "server", server, "profile", o.Profile, "tls", o.TLS)
 	if err := c.open(ctx, sock, o.IP.Clock()); err != nil {
+		if c.netx {
+			return c, mailconn.WithCause(ctx, err) // the caller's Delete releases it, as in NetX
+		}
 		return nil, mailconn.WithCause(ctx, err)
 	}
 	return c, nil
+}
+
+// netxCreateFailed is ProfileNetX's failed Create before the session: NetX's
+// nxd_pop3_client_create returns the bind or connect status with the socket
+// still created (and bound), so the caller must call nx_pop3_client_delete.
+// The client returned holds the socket; Delete unbinds and deletes it.
+func (c *Client) netxCreateFailed(sock mailconn.Socket, err error) (*Client, error) {
+	c.conn = mailconn.New(sock, c.opts.connConfig(c.opts.IP.Clock()))
+	c.lr = mailconn.LineReader{Src: c.conn, Clock: c.opts.IP.Clock(), OnFill: c.onFill}
+	c.state, c.brokenErr = stateBroken, err
+	return c, err
 }
 
 func newClient(o Options) *Client {
@@ -141,6 +165,11 @@ func (c *Client) open(ctx context.Context, sock mailconn.Socket, clock nx.Clock)
 	c.conn = mailconn.New(sock, c.opts.connConfig(clock))
 	c.lr = mailconn.LineReader{Src: c.conn, Clock: clock, OnFill: c.onFill}
 	if err := c.session(ctx); err != nil {
+		if c.netx {
+			// NetX leaves the socket connected (or as the failure left
+			// it) for the caller's nx_pop3_client_delete.
+			return err
+		}
 		c.closeTransport(context.Background(), c.state != stateBroken)
 		c.stop()
 		c.state = stateDeleted
@@ -180,6 +209,13 @@ func (c *Client) ready(verb string) error {
 	case stateTransaction:
 		return nil
 	case stateMessage:
+		if c.netx {
+			// NetX has no such state: a command sent while message
+			// data is unread (a missed split terminator) goes out, and
+			// its reply is read from whatever arrives next.
+			c.state = stateTransaction
+			return nil
+		}
 		return errf("%s: %s data still being read: %w", verb, c.msgCmd, ErrClientInvalidState)
 	case stateQuit:
 		return errf("%s: session quit: %w", verb, ErrClientInvalidState)

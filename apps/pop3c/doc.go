@@ -42,50 +42,74 @@
 //     disconnected, unbound and deleted, every packet the client holds
 //     released). Delete is idempotent and always returns nil, as NetX's does.
 //   - Every packet MailItemMessageGet returns belongs to the caller, the
-//     final one included (it may hold 0 bytes), and must be released with
-//     Release. It comes from Options.Pool (filled by the client, chained when
-//     the data outgrows one packet) or, when a received segment needs no
-//     change, it is the socket's receive packet itself, from the IP's default
-//     pool. Release returns each packet to its own pool either way.
+//     final one included, and must be released with Release. A whole
+//     received packet is the socket's receive packet itself, from the IP's
+//     default pool, as NetX hands it over; the rest of the RETR reply's
+//     packet, or one buffer of a received chain, is copied into a packet of
+//     Options.Pool. Release returns each packet to its own pool either way.
 //   - Command packets are allocated from Options.Pool with the socket's packet
 //     type (IPv4 or IPv6 TCP header room) and handed to the socket; a failed
 //     send is released by the client, as NetX does.
 //   - Received packets the client consumes are released by it on every path:
 //     success, -ERR, malformed replies, timeouts, resets and Delete.
 //
+// # The rule: what NetX returns, and where NetX is defective
+//
+// A call that carries a NetX name (Create, MailItemsGet, MailItemGet,
+// MailItemMessageGet, MailItemDelete, Quit, Delete) returns what NetX Duo
+// returns — the same bytes, statuses and packets — in both profiles. Where
+// NetX is defective, the default profile fixes the defect and ProfileNetX
+// reproduces it, so an engineer sees here the failure the MCU will show.
+// Go-named helpers (RetrTo, TopTo) return clean data in both profiles.
+//
 // # Message data
 //
-// MailItemMessageGet returns the message as the server sent it, dot-unstuffed
-// and without the terminator. The terminator is found wherever packets and
-// segments split it; chained receive packets are accepted. As in NetX the
-// CRLF before the final "." belongs to the terminator: the data ends without
-// the last line's CRLF, and a last segment of exactly "\r\n.\r\n" yields a
-// final packet with 0 bytes. RetrTo and TopTo add that CRLF back, so they
-// write the message exactly as the server holds it. Options.MaxMessageSize
-// bounds a message that never ends (ErrMailBufferOverflow).
+// MailItemMessageGet returns what nx_pop3_client_mail_item_message_get
+// returns: each received packet as the server sent it — lines still
+// dot-stuffed, the terminator "\r\n.\r\n" included in the last one — with n
+// (bytes_retrieved) equal to the packet's length; the first holds what
+// followed the +OK line in the RETR reply's packet. Its final flag is NetX's
+// in ProfileNetX (the last five bytes are the terminator, or a packet of five
+// bytes or fewer starts with "\r\n.\r\n" or ".\r\n", then n is 0), so a
+// terminator split across packets is missed as on the MCU; the default
+// profile finds the terminator wherever packets and segments split it. RetrTo
+// and TopTo write the message as the server holds it: dot-unstuffed, without
+// the terminator. Options.MaxMessageSize bounds a message that never ends
+// (ErrMailBufferOverflow).
 //
-// # Where this client differs from NetX Duo's (its defects, fixed)
+// # Every NetX defect and what each profile does
 //
-//   - The end of a message is found across packet and segment boundaries;
-//     NetX looks only at the last 5 bytes of each packet and waits forever
-//     (NX_NO_PACKET after 10 s) when "\r\n." and "\r\n" arrive apart.
-//   - The terminator is not returned as data, and lines are dot-unstuffed.
-//   - A -ERR to PASS is an error (NetX returns NX_SUCCESS).
-//   - Chained packets are accepted (NetX answers NX_INVALID_PACKET).
-//   - No packet leaks (NetX keeps the greeting packet after APOP).
-//   - A -ERR keeps its text: *ReplyError{Stage, Enhanced, Msg} (the shape
-//     smtpc uses too), wrapped with ErrServerErrorStatus.
-//   - A refused APOP is final: the password is not then sent in clear with
-//     USER/PASS, and a greeting without a valid timestamp is no reason to
-//     send it either, unless Options.APOPFallback asks for NetX's fallback
-//     (ProfileNetX does, as nxd_pop3_client.c falls back on any -ERR to
-//     APOP and on a greeting without a process id).
-//   - Name and password with CR, LF or NUL are rejected before any traffic.
+//	NetX defect (nxd_pop3_client.c)            default profile              ProfileNetX (as the MCU)
+//	terminator split across packets missed     final set on the packet      missed: the next call
+//	  (1562-1598)                              that completes it            waits 10 s, NX_NO_PACKET,
+//	                                                                        the session stays up
+//	data returned dot-stuffed, terminator      the same in                  the same (NetX's bytes);
+//	  included (1553-1578)                     MailItemMessageGet; RetrTo   RetrTo/TopTo are clean
+//	                                           and TopTo are clean
+//	-ERR to PASS returns NX_SUCCESS            ErrServerErrorStatus with    Create succeeds
+//	  (3249-3292)                              a *ReplyError (Stage PASS)
+//	failed create leaves the socket created,   nothing left: nil Client,    the Client is returned
+//	  bound or connected (387-440, 2665-2772)  socket deleted               with the error; Delete
+//	                                                                        releases the socket
+//	a receive timeout in message get leaves    the connection is reset      left as it is; commands
+//	  the socket as it is (1553)                                            go out while data is unread
+//	chained reply packets refused              accepted                     NX_INVALID_PACKET
+//	  (NX_INVALID_PACKET, 1337-1344, 2711)
+//	greeting packet leaked after a successful  no leak                      not reproduced (it would
+//	  APOP (2747-2756)                                                      shrink the pool each login)
+//	refused APOP falls back to USER/PASS,      no fallback unless           fallback (APOPFallback)
+//	  sending the password in clear (2751)     Options.APOPFallback
+//	chained message packet returned whole      -                            returned one buffer at a
+//	  (its end test reads past the first                                    time
+//	  buffer)
 //
-// ProfileNetX keeps NetX's limits where they matter to an MCU port (name and
-// password lengths, no TLS, CAPA or AUTH, STAT before LIST/RETR, one packet
-// per command, no chained replies, 512-byte replies, a 1460-byte window) but
-// none of its defects; see ProfileNetX.
+// Also beyond NetX in the default profile: a -ERR keeps its text
+// (*ReplyError{Stage, Enhanced, Msg}, the shape smtpc uses, wrapped with
+// ErrServerErrorStatus); name and password with CR, LF or NUL are rejected
+// before any traffic (both profiles). ProfileNetX keeps NetX's limits where
+// they matter to an MCU port (name and password lengths, no TLS, CAPA or
+// AUTH, STAT before LIST/RETR, one packet per command, 512-byte replies, a
+// 1460-byte window); see ProfileNetX.
 //
 // # Errors
 //

@@ -105,6 +105,8 @@ func Example() {
 			break
 		}
 	}
+	// The packets hold what NetX returns: the data as the server sent it,
+	// dot-stuffed, the terminator included. RetrTo gives the clean message.
 	fmt.Printf("message: %q\n", msg)
 	if err := c.MailItemDelete(ctx, 1); err != nil { // DELE 1
 		log.Fatal(err)
@@ -116,6 +118,6 @@ func Example() {
 	// Output:
 	// login: APOP
 	// mail items: 1 octets: 37
-	// message: "Subject: hello\r\n\r\n.dotted line\r\nbye"
+	// message: "Subject: hello\r\n\r\n..dotted line\r\nbye\r\n.\r\n"
 	// left on the server: 0
 }

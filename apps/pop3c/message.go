@@ -1,7 +1,9 @@
 package pop3c
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -88,29 +90,41 @@ func (c *Client) startMessage(verb string) {
 	c.out, c.outDone = c.out[:0], false
 }
 
-// MailItemMessageGet mirrors nx_pop3_client_mail_item_message_get: it returns
-// the next packet of the message that MailItemGet (or Top) started, the
-// number of message bytes in it, and whether it is the final one. The data is
-// the message as sent, dot-unstuffed, without the terminator: as in NetX the
-// CRLF before the final "." belongs to the terminator, so the last line of
-// the message comes without its CRLF and a final packet may hold 0 bytes
-// (when the last segment is exactly "\r\n.\r\n"). The terminator is found
-// wherever segments split it; received chains are accepted.
+// MailItemMessageGet mirrors nx_pop3_client_mail_item_message_get
+// (nxd_pop3_client.c 1526-1600) and returns what NetX returns, in both
+// profiles: the next received packet of the message that MailItemGet (or Top)
+// started, as the server sent it — lines still dot-stuffed, the terminator
+// "\r\n.\r\n" included in the last packet — with n (bytes_retrieved) equal
+// to the packet's length. The first packet holds what followed the +OK line
+// in the RETR reply's packet, as NetX's does.
+//
+// final is NetX's end test in ProfileNetX: the packet's last five bytes are
+// "\r\n.\r\n", or a packet of five bytes or fewer starts with "\r\n.\r\n"
+// or ".\r\n" (then n is 0: NetX does not count it as message data). A
+// terminator split across packets is therefore missed, exactly as on the MCU:
+// the next call waits for the reply wait and fails with nx.ErrNoPacket, and
+// the session stays connected. The default profile fixes that defect: final
+// is set on the packet that completes the terminator wherever packets split
+// it (and bytes after the terminator stay unread).
+//
+// Use RetrTo (or TopTo) for the clean message: dot-unstuffed, without the
+// terminator.
 //
 // Ownership: the caller owns the returned packet, also the final one, and
-// must Release it (it returns to its own pool). A packet is either one the
-// client allocated from Options.Pool and filled (chained when the data
-// outgrows one packet), or, when a received segment needs no change at all,
-// the socket's receive packet itself (from the IP's default pool), handed
-// over without a copy as NetX hands over its receive packets.
+// must Release it. When a whole received packet is returned it is the
+// socket's receive packet itself (from the IP's default pool), handed over
+// without a copy as NetX hands over its receive packets; otherwise (the rest
+// of the RETR reply's packet, one buffer of a received chain) the bytes are
+// copied into a packet allocated from Options.Pool.
 //
 // It blocks for the reply wait while no data is buffered, and for the packet
 // wait to allocate. Statuses: ErrClientInvalidState when no message is in
 // progress; nx.ErrNoPacket (timeout) or nx.ErrNotConnected when the data
-// stops (the connection is then reset); ErrMailBufferOverflow when the
-// message passes Options.MaxMessageSize (connection reset); allocation
-// statuses (nx.ErrNoPacket, ...) when the pool is empty, in which case no
-// data is lost and the call may be repeated.
+// stops (the default profile then resets the connection; ProfileNetX, as
+// NetX, leaves it); ErrMailBufferOverflow when the message passes
+// Options.MaxMessageSize (connection reset); allocation statuses
+// (nx.ErrNoPacket, ...) when the pool is empty, in which case no data is lost
+// and the call may be repeated.
 func (c *Client) MailItemMessageGet(ctx context.Context) (pkt *packetpool.Packet, n int, final bool, err error) {
 	if c == nil {
 		return nil, 0, false, nx.ErrPtr
@@ -120,7 +134,78 @@ func (c *Client) MailItemMessageGet(ctx context.Context) (pkt *packetpool.Packet
 	return c.messageGet(ctx)
 }
 
+// netxEOM and netxEOMTag are NX_POP3_END_OF_MESSAGE and
+// NX_POP3_END_OF_MESSAGE_TAG.
+var (
+	netxEOM    = []byte("\r\n.\r\n")
+	netxEOMTag = []byte(".\r\n")
+)
+
+// messageGet is MailItemMessageGet: NetX's packets, raw.
 func (c *Client) messageGet(ctx context.Context) (*packetpool.Packet, int, bool, error) {
+	if c.state != stateMessage {
+		if err := c.ready("message"); err != nil {
+			return nil, 0, false, err
+		}
+		return nil, 0, false, errf("message get: no RETR or TOP in progress: %w", ErrClientInvalidState)
+	}
+	if len(c.lr.In()) == 0 {
+		if err := c.fill(ctx); err != nil {
+			err = errf("%s data: %w", c.msgCmd, err)
+			if c.netx && errors.Is(err, nx.ErrNoPacket) {
+				// nx_tcp_socket_receive timed out: NetX returns the
+				// status and leaves the socket as it is.
+				return nil, 0, false, err
+			}
+			return nil, 0, false, c.broken(err)
+		}
+	}
+	in := c.lr.In()
+	raw, n, final := in, len(in), false
+	if c.netx {
+		switch {
+		case len(raw) > len(netxEOM):
+			final = bytes.HasSuffix(raw, netxEOM)
+		case bytes.HasPrefix(raw, netxEOM), bytes.HasPrefix(raw, netxEOMTag):
+			final, n = true, 0
+		}
+	} else {
+		// The fix: the decoder follows the terminator across packets.
+		out, used, done := c.dec.decode(c.out[:0], raw)
+		c.out = out[:0]
+		if done {
+			final, raw, n = true, raw[:used], used
+		}
+	}
+	var pk *packetpool.Packet
+	if c.lr.Fresh() && len(raw) == len(in) {
+		pk = c.conn.Take()
+	}
+	if pk == nil {
+		var err error
+		if pk, err = c.opts.Pool.Allocate(ctx, packetpool.ReceivePacket, c.opts.Timeouts.Packet); err != nil {
+			return nil, 0, false, mailconn.WithCause(ctx, errf("%s data: allocate: %w", c.msgCmd, err))
+		}
+		if err := pk.Append(ctx, raw, c.opts.Pool, c.opts.Timeouts.Packet); err != nil {
+			_ = pk.Release()
+			return nil, 0, false, mailconn.WithCause(ctx, errf("%s data: append: %w", c.msgCmd, err))
+		}
+	}
+	c.lr.Consume(len(raw))
+	if err := c.account(len(raw)); err != nil {
+		_ = pk.Release()
+		return nil, 0, false, err
+	}
+	if final {
+		c.state = stateTransaction
+	}
+	return pk, n, final, nil
+}
+
+// messageGetClean is the Go-named helpers' reader (RetrTo, TopTo): the
+// message dot-unstuffed and without the terminator, found wherever segments
+// split it, in both profiles.
+func (c *Client) messageGetClean(ctx context.Context) (*packetpool.Packet, int, bool, error) {
 	if c.state != stateMessage {
 		if err := c.ready("message"); err != nil {
 			return nil, 0, false, err
@@ -182,8 +267,9 @@ func (c *Client) account(n int) error {
 // RetrTo sends RETR item and copies the message to w (a streaming
 // convenience over MailItemGet and MailItemMessageGet; not in NetX). It
 // writes the message as the server holds it: dot-unstuffed, without the
-// terminator, and with the line ending (CRLF) of its last line, which
-// MailItemMessageGet leaves out as NetX does. Every packet is released. It
+// terminator, with the line ending (CRLF) of its last line, in both
+// profiles (MailItemMessageGet returns NetX's raw packets instead). Every
+// packet is released. It
 // returns the bytes written. When w fails, the rest of the message is read
 // and dropped so the session stays usable, and w's error is returned.
 // Statuses and blocking as MailItemGet and MailItemMessageGet.
@@ -217,7 +303,7 @@ func (c *Client) copyMessage(ctx context.Context, w io.Writer) (int64, error) {
 	var written int64
 	var werr error
 	for {
-		pk, _, final, err := c.messageGet(ctx)
+		pk, _, final, err := c.messageGetClean(ctx)
 		if err != nil {
 			return written, err
 		}

@@ -50,9 +50,12 @@ const (
 	//     and reported as nx.ErrInvalidPacket, as every NetX reply path does;
 	//   - reply lines are limited to 512 bytes (NX_POP3_MAX_SERVER_REPLY);
 	//   - TCP receive window 1460 (NX_POP3_CLIENT_TCP_WINDOW_SIZE).
-	// NetX's defects are not reproduced in either profile: the terminator is
-	// found across packets, the data is unstuffed and excludes the terminator,
-	// -ERR to PASS is an error, and nothing leaks.
+	// It also reproduces NetX's defects (see the package documentation's
+	// table): MailItemMessageGet's final flag misses a terminator split
+	// across packets, -ERR to PASS is success, a failed Create returns the
+	// Client with the error for the caller's Delete, and a receive timeout
+	// in MailItemMessageGet leaves the connection up. It does not reproduce
+	// NetX's packet leak.
 	ProfileNetX
 )
 

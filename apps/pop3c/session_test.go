@@ -121,7 +121,8 @@ func TestLoginErrors(t *testing.T) {
 		{"greeting one LF", netxOpts, "\n", nil, ErrServerErrorStatus, "-", false},
 		{"greeting silent", netxOpts, "", nil, nx.ErrNoPacket, "-", false},
 		{"USER -ERR", netxOpts, greetNoTS, []step{{"USER recipient@domain.com", []string{"-ERR who?\r\n"}}}, ErrServerErrorStatus, "USER", true},
-		{"PASS -ERR is an error", netxOpts, greetNoTS, []step{
+		{"PASS -ERR is an error", Options{Auth: AuthUserPass}, greetNoTS, []step{
+			{"CAPA", []string{"-ERR\r\n"}},
 			{"USER recipient@domain.com", []string{"+OK\r\n"}},
 			{"PASS testpwd", []string{"-ERR invalid password\r\n"}},
 		}, ErrServerErrorStatus, "PASS", true},
@@ -159,7 +160,18 @@ func TestLoginErrors(t *testing.T) {
 			}
 			c, env, err := openFake(t, tt.opts, rxPayload, tt.greeting, tt.steps...)
 			if c != nil {
-				t.Fatalf("Create() = client, nil; want error %v", tt.want)
+				// ProfileNetX: a failed Create leaves the socket as
+				// nxd_pop3_client_create leaves it (connected after a
+				// -ERR); the caller's Delete releases it.
+				if tt.opts.Profile != ProfileNetX {
+					t.Fatalf("Create() = client, %v; want no client", err)
+				}
+				if tt.graceful && (env.sock.deleted || len(env.sock.disconnects) != 0) {
+					t.Errorf("ProfileNetX: socket deleted %v, disconnects %v before Delete; NetX leaves it connected", env.sock.deleted, env.sock.disconnects)
+				}
+				must(t, c.Delete(context.Background()), "Delete()")
+			} else if tt.opts.Profile == ProfileNetX {
+				t.Errorf("ProfileNetX: Create() = nil, %v; want the client NetX leaves, for Delete", err)
 			}
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Create() = %v, want errors.Is %v", err, tt.want)
@@ -322,11 +334,14 @@ func TestMessage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			c, _, err := openFake(t, netxOpts, tt.rx, greetNoTS, withLogin(
+			// The default profile: its final flag catches the terminator
+			// however packets split it (the fix of NetX's defect; see
+			// TestNetXSplitTerminatorMissed for ProfileNetX).
+			c, _, err := openFake(t, Options{Auth: AuthUserPass}, tt.rx, greetNoTS, append([]step{{"CAPA", []string{"-ERR\r\n"}}}, withLogin(
 				step{"STAT", []string{"+OK 1 99\r\n"}},
 				step{"RETR 1", tt.chunks},
 				step{"DELE 1", []string{"+OK\r\n"}},
-			)...)
+			)...)...)
 			must(t, err, "Create()")
 			_, _, err = c.MailItemsGet(ctx)
 			must(t, err, "MailItemsGet()")
@@ -372,11 +387,12 @@ func TestMessageErrors(t *testing.T) {
 		opts   Options
 		chunks []string
 		want   error
+		keep   bool // NetX returns the status and keeps the connection
 	}{
-		{"silent mid-message", Options{}, []string{"+OK\r\n", "abc\r\n"}, nx.ErrNoPacket},
-		{"closed mid-message", Options{}, []string{"+OK\r\n", "abc\r\n", ""}, nx.ErrNotConnected},
-		{"size limit", Options{MaxMessageSize: 100}, []string{"+OK\r\n", big, big}, ErrMailBufferOverflow},
-		{"size limit copy path", Options{MaxMessageSize: 100}, []string{"+OK\r\n" + big}, ErrMailBufferOverflow},
+		{"silent mid-message", Options{}, []string{"+OK\r\n", "abc\r\n"}, nx.ErrNoPacket, true},
+		{"closed mid-message", Options{}, []string{"+OK\r\n", "abc\r\n", ""}, nx.ErrNotConnected, false},
+		{"size limit", Options{MaxMessageSize: 100}, []string{"+OK\r\n", big, big}, ErrMailBufferOverflow, false},
+		{"size limit copy path", Options{MaxMessageSize: 100}, []string{"+OK\r\n" + big}, ErrMailBufferOverflow, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -392,6 +408,12 @@ func TestMessageErrors(t *testing.T) {
 			_, _, err = readMessage(t, c)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("MailItemMessageGet() = %v, want %v", err, tt.want)
+			}
+			if tt.keep {
+				if len(env.sock.disconnects) != 0 {
+					t.Errorf("disconnects = %v after a receive timeout; NetX keeps the connection", env.sock.disconnects)
+				}
+				return
 			}
 			if err := c.Noop(ctx); !errors.Is(err, nx.ErrNotConnected) {
 				t.Errorf("Noop() after a reset = %v, want nx.ErrNotConnected", err)
@@ -540,6 +562,7 @@ func TestNetXCommandMustFitOnePacket(t *testing.T) {
 	if len(env.sock.sent) != 0 {
 		t.Errorf("sent %q, want nothing", env.sock.sent)
 	}
+	must(t, c.Delete(context.Background()), "Delete()") // NetX leaves the socket for the caller's delete
 }
 
 func TestDeleteIdempotent(t *testing.T) {
@@ -594,5 +617,24 @@ func TestOverlongListingLine(t *testing.T) {
 	}
 	if err := c.Noop(ctx); !errors.Is(err, nx.ErrNotConnected) {
 		t.Errorf("Noop() after the overflow = %v, want nx.ErrNotConnected", err)
+	}
+}
+
+// TestNetXPassErrIsSuccess: _nx_pop3_client_user_pass keeps the receive
+// status, NX_SUCCESS, whatever the server answers to PASS
+// (nxd_pop3_client.c 3249-3292), so ProfileNetX's Create succeeds after
+// "-ERR invalid password"; the default profile refuses (TestLoginErrors).
+func TestNetXPassErrIsSuccess(t *testing.T) {
+	c, env, err := openFake(t, netxOpts, 1536, greetNoTS,
+		step{"USER recipient@domain.com", []string{"+OK\r\n"}},
+		step{"PASS testpwd", []string{"-ERR invalid password\r\n"}})
+	if err != nil || c == nil {
+		t.Fatalf("Create(ProfileNetX) after -ERR to PASS = %v, %v; want success as NetX", c, err)
+	}
+	if got := c.AuthMethod(); got != "USER" {
+		t.Errorf("AuthMethod() = %q, want USER", got)
+	}
+	if len(env.sock.disconnects) != 0 {
+		t.Errorf("disconnects = %v, want the session kept", env.sock.disconnects)
 	}
 }

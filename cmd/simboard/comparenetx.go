@@ -530,3 +530,23 @@ func runDemoCompare(e *cmdEnv, f demoFlags) error {
 	}
 	return writeCompare(e.stdout, rep, f.json)
 }
+
+// netxMessageData decodes what pop3c's MailItemMessageGet returns (NetX's
+// packets: dot-stuffed, the terminator included) into the message: the
+// terminator and the line ending before it removed, lines dot-unstuffed.
+func netxMessageData(raw []byte) []byte {
+	switch {
+	case bytes.Equal(raw, []byte(".\r\n")):
+		return []byte{}
+	case bytes.HasSuffix(raw, []byte("\r\n.\r\n")):
+		raw = raw[:len(raw)-5]
+	}
+	out := make([]byte, 0, len(raw))
+	for _, line := range bytes.SplitAfter(raw, []byte("\n")) {
+		if len(line) > 0 && line[0] == '.' {
+			line = line[1:]
+		}
+		out = append(out, line...)
+	}
+	return out
+}

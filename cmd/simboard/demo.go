@@ -421,7 +421,9 @@ func withName(o driver.PortOptions, name string) driver.PortOptions {
 }
 
 // fetchFirst reads message 1 with MailItemGet and MailItemMessageGet, the
-// NetX packet loop, releasing every packet, then deletes it and quits.
+// NetX packet loop, releasing every packet, then deletes it and quits. The
+// packets hold what NetX returns (dot-stuffed, the terminator included);
+// the message is decoded from them.
 func fetchFirst(ctx context.Context, c *pop3c.Client, stderr io.Writer) ([]byte, int, error) {
 	count, _, err := c.MailItemsGet(ctx)
 	if err != nil {
@@ -463,7 +465,7 @@ func fetchFirst(ctx context.Context, c *pop3c.Client, stderr io.Writer) ([]byte,
 	if err := c.Quit(ctx); err != nil {
 		return nil, count, fmt.Errorf("QUIT: %w", err)
 	}
-	return out.Bytes(), count, nil
+	return netxMessageData(out.Bytes()), count, nil // comparenetx.go
 }
 
 func printDemo(w io.Writer, r *demoReport) {

@@ -129,6 +129,9 @@ func (c *fetchCmd) run(e *cmdEnv) (err error) {
 	defer cancel()
 	cl, err := pop3c.Create(ctx, opts)
 	if err != nil {
+		if cl != nil {
+			cl.Delete(ctx) // --netx: a failed Create leaves the socket for Delete, as NetX does
+		}
 		return s.explain(err, port)
 	}
 	defer cl.Delete(ctx)
