@@ -101,3 +101,43 @@ func TestNetXHeaderLayout(t *testing.T) {
 }
 
 func isStatus(err error, st nx.Status) bool { return nx.Code(err) == st }
+
+// TestFreePacketsHaveNoLinks guards the invariant Allocate relies on to skip
+// clearing next and last: every packet on the free list has both nil, after
+// releases of single packets, chains, hand-edited chains, failed appends and
+// copies, and DataAdjust.
+func TestFreePacketsHaveNoLinks(t *testing.T) {
+	ctx := context.Background()
+	p, _ := New(Options{Name: "p", PayloadSize: 64, Count: 8})
+	small, _ := New(Options{Name: "small", PayloadSize: 16, Count: 2})
+	for round := range 3 {
+		a, _ := p.Allocate(ctx, 0, nx.NoWait)
+		_ = a.Append(ctx, make([]byte, 150), p, nx.NoWait) // 3 packets
+		b, _ := p.Allocate(ctx, 16, nx.NoWait)
+		_ = b.Append(ctx, make([]byte, 10), p, nx.NoWait)
+		b.last = b // as netx_packet_basic_test does by hand
+		c, _ := p.Allocate(ctx, 32, nx.NoWait)
+		_ = c.Append(ctx, make([]byte, 32), p, nx.NoWait)
+		_ = c.DataAdjust(48) // chains one packet
+		if err := a.Append(ctx, make([]byte, 1000), p, nx.NoWait); err == nil {
+			t.Fatal("Append beyond the pool succeeded")
+		}
+		if cp, err := a.Copy(ctx, small, nx.NoWait); err == nil {
+			_ = cp.Release()
+			t.Fatal("Copy into a too small pool succeeded")
+		}
+		for _, pk := range []*Packet{a, b, c} {
+			if err := pk.Release(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, pool := range []*Pool{p, small} {
+			for i := range pool.packets {
+				pk := &pool.packets[i]
+				if pk.state != stateFree || pk.next != nil || pk.last != nil {
+					t.Fatalf("round %d: pool %s packet %d: state %#x, next %v, last %v; want free with no links", round, pool.name, i, pk.state, pk.next, pk.last)
+				}
+			}
+		}
+	}
+}

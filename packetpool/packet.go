@@ -42,8 +42,11 @@ type Packet struct {
 }
 
 // reset re-initialises a packet as nx_packet_allocate does.
+//
+// It leaves next and last alone: every free packet already has both nil
+// (Release and releaseChain clear them), which spares Allocate two pointer
+// stores and their write-barrier checks.
 func (pk *Packet) reset(packetType int) {
-	pk.next, pk.last = nil, nil
 	pk.prepend, pk.app, pk.length = packetType, packetType, 0
 	pk.txDone = false
 }
@@ -150,7 +153,9 @@ func (pk *Packet) Release() error {
 	// The common case, one buffer on a pool that is not Debug: give and
 	// push written out here to save two calls.
 	if p := pk.pool; pk.next == nil && pk.state == stateAllocated && !p.debug && !p.deleted.Load() {
-		pk.last, pk.txDone = nil, false
+		if pk.last != nil { // only a hand-edited chain has last without next
+			pk.last = nil
+		}
 		pk.state = stateFree
 		for ; ; backoff() {
 			h := p.head.Load()
