@@ -36,6 +36,7 @@ func benchPool(b *testing.B, payload, count int) *packetpool.Pool {
 func BenchmarkSyncPoolGetPut(b *testing.B) {
 	sp := sync.Pool{New: func() any { return new(pkt2k) }}
 	b.ReportAllocs()
+	reportCPU(b)
 	for b.Loop() {
 		p := sp.Get().(*pkt2k)
 		p.n++
@@ -94,6 +95,7 @@ func BenchmarkMutexFreeListGetPut(b *testing.B) {
 		f.put(new(listPkt))
 	}
 	b.ReportAllocs()
+	reportCPU(b)
 	for b.Loop() {
 		p := f.get()
 		p.n++
@@ -105,6 +107,7 @@ func BenchmarkAllocateRelease(b *testing.B) {
 	ctx := context.Background()
 	pool := benchPool(b, 2048, 64)
 	b.ReportAllocs()
+	reportCPU(b)
 	for b.Loop() {
 		pk, err := pool.Allocate(ctx, packetpool.TCPPacket, nx.NoWait)
 		if err != nil {
