@@ -1,9 +1,11 @@
 package pop3c
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/simboard/simboard/nx"
 )
@@ -93,5 +95,50 @@ func TestNetXStatus(t *testing.T) {
 	}
 	if NetXStatus(nil) != 0 || NetXStatus(errf("x: %w", nx.ErrNoPacket)) != uint32(nx.ErrNoPacket) {
 		t.Errorf("NetXStatus(nil), NetXStatus(NX_NO_PACKET) = %#x, %#x", NetXStatus(nil), NetXStatus(errf("x: %w", nx.ErrNoPacket)))
+	}
+}
+
+// Issue 9 §2: no command leaves the board once the context is done. A QUIT
+// on a cancelled context would commit the DELEs; instead the connection is
+// reset (a NoWait disconnect) and the error keeps ctx.Err().
+func TestCancelledContextNoQuit(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want error
+	}{
+		{"cancelled", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}, context.Canceled},
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), time.Unix(1, 0))
+		}, context.DeadlineExceeded},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, env, err := openFake(t, Options{Auth: AuthUserPass}, 1536, greetNoTS,
+				step{"CAPA", []string{"-ERR\r\n"}}, step{"USER recipient@domain.com", []string{"+OK\r\n"}},
+				step{"PASS testpwd", []string{"+OK\r\n"}}, step{"DELE 1", []string{"+OK\r\n"}})
+			must(t, err, "Create()")
+			must(t, c.MailItemDelete(context.Background(), 1), "MailItemDelete(1)")
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			err = c.Quit(ctx)
+			if !errors.Is(err, nx.ErrWaitAborted) || !errors.Is(err, tt.want) || NetXStatus(err) != uint32(nx.ErrWaitAborted) {
+				t.Errorf("Quit(done ctx) = %v, want NX_WAIT_ABORTED with %v", err, tt.want)
+			}
+			for _, l := range env.sock.sent {
+				if strings.HasPrefix(l, "QUIT") {
+					t.Errorf("client sent QUIT on a done context (sent %q)", env.sock.sent)
+				}
+			}
+			if len(env.sock.disconnects) != 1 || env.sock.disconnects[0] != nx.NoWait {
+				t.Errorf("disconnects = %v, want one reset (NoWait)", env.sock.disconnects)
+			}
+			if err := c.Noop(context.Background()); !errors.Is(err, nx.ErrNotConnected) {
+				t.Errorf("Noop() after the reset = %v, want NX_NOT_CONNECTED", err)
+			}
+		})
 	}
 }

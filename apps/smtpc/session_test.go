@@ -99,6 +99,12 @@ func loopbackPair(t *testing.T) (net.Conn, net.Conn) {
 // connection against a scripted server: no boards, just the protocol.
 func runPipe(t *testing.T, opts Options, m *mail, script []scriptStep) pipeOutcome {
 	t.Helper()
+	return runPipeCtx(t, context.Background(), opts, m, script)
+}
+
+// runPipeCtx is runPipe with the session's context.
+func runPipeCtx(t *testing.T, ctx context.Context, opts Options, m *mail, script []scriptStep) pipeOutcome {
+	t.Helper()
 	var tr bytes.Buffer
 	opts.Transcript = &tr
 	cfg, err := newConfig(opts)
@@ -119,7 +125,6 @@ func runPipe(t *testing.T, opts Options, m *mail, script []scriptStep) pipeOutco
 	go func() { done <- runScript(srv, script, nil) }()
 	s := newSession(&cfg, mailconn.NewNetConn(cli, cfg.connConfig(nx.SystemClock)), nx.SystemClock, cfg.tls)
 	s.look = make([]byte, lookaheadSize)
-	ctx := context.Background()
 	err = s.run(ctx, m)
 	s.finish(ctx)
 	out := pipeOutcome{err: err, res: s.res, transcript: tr.String(), header: string(m.header)}
