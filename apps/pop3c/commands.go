@@ -112,16 +112,15 @@ func (c *Client) List(ctx context.Context) ([]MailItem, error) {
 	if _, err := c.command(ctx, "LIST", nil); err != nil {
 		return nil, err
 	}
-	var items []MailItem
+	items := newCollector[MailItem](c.listHint(), c.opts.MaxListEntries)
 	err := c.readListing(ctx, "LIST", func(line []byte) error {
 		n, size, ok := parseScanListing(line)
 		if !ok || n == 0 {
 			return protoErr("LIST", line, ErrServerErrorStatus, "malformed scan listing")
 		}
-		items = append(items, MailItem{Index: n, Size: size})
-		return nil
+		return items.add("LIST", MailItem{Index: n, Size: size})
 	})
-	return items, err
+	return items.result(), err
 }
 
 // UniqueID is one line of a UIDL listing (RFC 1939 §7).
@@ -149,16 +148,18 @@ func (c *Client) UIDL(ctx context.Context) ([]UniqueID, error) {
 	if _, err := c.command(ctx, "UIDL", nil); err != nil {
 		return nil, err
 	}
-	var ids []UniqueID
+	ids := newCollector[UniqueID](c.listHint(), c.opts.MaxListEntries)
 	err := c.readListing(ctx, "UIDL", func(line []byte) error {
+		if ids.full() {
+			return ids.add("UIDL", UniqueID{}) // counted, not parsed: nothing is kept past the cap
+		}
 		n, uid, ok := parseUIDListing(line)
 		if !ok {
 			return protoErr("UIDL", line, ErrServerErrorStatus, "malformed unique-id listing")
 		}
-		ids = append(ids, UniqueID{Index: n, UID: uid})
-		return nil
+		return ids.add("UIDL", UniqueID{Index: n, UID: uid})
 	})
-	return ids, err
+	return ids.result(), err
 }
 
 // UIDLItem sends UIDL item and returns that message's unique id. Index checks
@@ -281,4 +282,73 @@ func (c *Client) Quit(ctx context.Context) error {
 		c.state = stateQuit
 	}
 	return err
+}
+
+// listHint is the expected number of listing entries: the last STAT's count
+// when known, else 0.
+func (c *Client) listHint() int {
+	if c.statKnown {
+		return c.statCount
+	}
+	return 0
+}
+
+// collector gathers listing entries with bounded memory: fixed-size chunks
+// while the listing streams in (no repeated re-allocation of one growing
+// slice, which costs about five times the final size), one exact slice at
+// the end, and at most max entries (negative: no limit).
+type collector[T any] struct {
+	chunks [][]T
+	cur    []T
+	n, max int
+	over   int // entries past max
+}
+
+const collectorChunk = 4096
+
+func newCollector[T any](hint, max int) *collector[T] {
+	c := &collector[T]{max: max}
+	if hint > 0 && (max < 0 || hint <= max) {
+		c.cur = make([]T, 0, hint) // STAT said how many: one allocation
+	}
+	return c
+}
+
+func (c *collector[T]) full() bool { return c.max >= 0 && c.n >= c.max }
+
+// add keeps v, or counts it once max entries are kept; the first entry past
+// max gives ErrMailBufferOverflow (readListing reports it after reading the
+// listing to its end).
+func (c *collector[T]) add(verb string, v T) error {
+	if c.full() {
+		c.over++
+		if c.over == 1 {
+			return errf("%s: listing has more than %d entries (Options.MaxListEntries): %w", verb, c.max, ErrMailBufferOverflow)
+		}
+		return nil
+	}
+	if len(c.cur) == cap(c.cur) {
+		if len(c.cur) > 0 {
+			c.chunks = append(c.chunks, c.cur)
+		}
+		c.cur = make([]T, 0, collectorChunk)
+	}
+	c.cur = append(c.cur, v)
+	c.n++
+	return nil
+}
+
+// result returns the kept entries in order, nil when there are none.
+func (c *collector[T]) result() []T {
+	if len(c.chunks) == 0 {
+		if len(c.cur) == 0 {
+			return nil
+		}
+		return c.cur
+	}
+	out := make([]T, 0, c.n)
+	for _, ch := range c.chunks {
+		out = append(out, ch...)
+	}
+	return append(out, c.cur...)
 }

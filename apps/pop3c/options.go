@@ -26,6 +26,7 @@ const (
 	DefaultMaxLineLength  = 8192
 	DefaultWindow         = 64 << 10
 	DefaultMaxMessageSize = 64 << 20
+	DefaultMaxListEntries = 100000
 )
 
 // Profile selects how closely the client follows NetX Duo's POP3 client.
@@ -238,6 +239,13 @@ type Options struct {
 	// connection with ErrMailBufferOverflow. 0 means 8192 (512 in
 	// ProfileNetX, NX_POP3_MAX_SERVER_REPLY).
 	MaxLineLength int
+	// MaxListEntries bounds the entries List and UIDL keep from one
+	// listing: past it the rest of the listing is read and dropped (the
+	// session stays in step) and ErrMailBufferOverflow is returned with the
+	// entries kept. Memory stays within a few times the listing's size
+	// whatever its length. 0 means 100000; negative means no limit (the
+	// listing is still bounded by MaxMessageSize bytes).
+	MaxListEntries int
 
 	// Logger receives lifecycle events at Info and protocol faults at Warn.
 	// nil discards.
@@ -336,6 +344,9 @@ func (o Options) normalize() (Options, error) {
 	}
 	if o.MaxMessageSize == 0 {
 		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.MaxListEntries == 0 {
+		o.MaxListEntries = DefaultMaxListEntries
 	}
 	o.Timeouts = o.Timeouts.withDefaults()
 	if o.Logger == nil {
