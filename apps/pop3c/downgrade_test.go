@@ -142,3 +142,18 @@ func TestCancelledContextNoQuit(t *testing.T) {
 		})
 	}
 }
+
+// Issue 9 §3 (library side): a pool that can never hold a command fails at
+// Create with the size it needs, before any traffic, instead of after a
+// packet wait.
+func TestPoolTooSmallFailsAtOnce(t *testing.T) {
+	o := Options{Name: "n", Password: "p", Server: testServer, Pool: newTestPool(t, "tiny", 64, 4)}
+	_, err := o.normalize()
+	if !errors.Is(err, ErrInsufficientPacketPayload) || !strings.Contains(err.Error(), "at least 5 packets") {
+		t.Fatalf("normalize(4 packets of 64 bytes) = %v, want NX_POP3_INSUFFICIENT_PACKET_PAYLOAD naming 5 packets", err)
+	}
+	o.Pool = newTestPool(t, "enough", 64, 5)
+	if _, err := o.normalize(); err != nil {
+		t.Errorf("normalize(5 packets of 64 bytes) = %v, want nil", err)
+	}
+}

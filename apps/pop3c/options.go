@@ -13,6 +13,9 @@ import (
 	"github.com/simboard/simboard/packetpool"
 )
 
+// maxCommandLine is the longest command line, CRLF included (RFC 2449 §4).
+const maxCommandLine = 255
+
 // Configuration defaults, named after the NetX Duo macros they mirror
 // (nxd_pop3_client.h).
 const (
@@ -347,6 +350,17 @@ func (o Options) normalize() (Options, error) {
 	}
 	if o.MaxListEntries == 0 {
 		o.MaxListEntries = DefaultMaxListEntries
+	}
+	if !netx {
+		// A pool that can never hold the longest command line fails now,
+		// with the size it needs, not after a packet wait.
+		room := packetpool.IPv4TCPPacket
+		if o.Server.Is6() {
+			room = packetpool.IPv6TCPPacket
+		}
+		if err := mailconn.CheckPool(o.Pool, room, maxCommandLine, "a 255-octet command line"); err != nil {
+			return o, errf("create: %w: %w", err, ErrInsufficientPacketPayload)
+		}
 	}
 	o.Timeouts = o.Timeouts.withDefaults()
 	if o.Logger == nil {

@@ -238,13 +238,13 @@ func TestCreateParamErrors(t *testing.T) {
 			}
 		})
 	}
-	o, err := Options{Name: "n", Password: "p", Server: testServer, Pool: newTestPool(t, "d", 64, 1)}.normalize()
+	o, err := Options{Name: "n", Password: "p", Server: testServer, Pool: newTestPool(t, "d", 512, 1)}.normalize()
 	must(t, err, "normalize()")
 	if o.Port != 110 || o.Window != DefaultWindow || o.MaxLineLength != DefaultMaxLineLength ||
 		o.Timeouts.Reply != nx.Seconds(10) || o.Timeouts.Connect != nx.Seconds(30) || o.Timeouts.Packet != nx.Seconds(1) {
 		t.Errorf("normalize() defaults = %+v", o)
 	}
-	o, err = Options{Name: "n", Password: "p", Server: testServer, TLS: TLSImplicit, Pool: newTestPool(t, "i", 64, 1)}.normalize()
+	o, err = Options{Name: "n", Password: "p", Server: testServer, TLS: TLSImplicit, Pool: newTestPool(t, "i", 512, 1)}.normalize()
 	must(t, err, "normalize()")
 	if o.Port != 995 {
 		t.Errorf("normalize(TLSImplicit).Port = %d, want 995", o.Port)

@@ -15,6 +15,7 @@ import (
 	"github.com/simboard/simboard/internal/mailconn"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
+	"github.com/simboard/simboard/packetpool"
 )
 
 // NetX limits kept by ProfileNetX (NX_SMTP_CLIENT_MAX_USERNAME/PASSWORD).
@@ -22,6 +23,10 @@ const (
 	netxMaxUsername = 40
 	netxMaxPassword = 20
 )
+
+// maxCommandLine is the longest command line, CRLF included (RFC 5321
+// 4.5.3.1.4).
+const maxCommandLine = 512 + 2
 
 // lookaheadSize is the buffer a streamed body is read through.
 const lookaheadSize = 32 << 10
@@ -173,6 +178,18 @@ func newConfig(opts Options) (config, error) {
 	}
 	if cfg.netx && cfg.Window == 0 {
 		cfg.Window = netxWindow // NX_SMTP_CLIENT_TCP_WINDOW_SIZE
+	}
+	if !cfg.netx && opts.Pool != nil {
+		// A pool that can never hold the longest command line fails now,
+		// with the size it needs, not with NX_SMTP_PACKET_ALLOCATE_ERROR
+		// after the packet wait at some later command.
+		room := packetpool.IPv4TCPPacket
+		if cfg.ServerAddr.Is6() && !cfg.ServerAddr.Is4In6() || !cfg.ServerAddr.IsValid() {
+			room = packetpool.IPv6TCPPacket
+		}
+		if err := mailconn.CheckPool(opts.Pool, room, maxCommandLine, "a 512-octet command line and CRLF"); err != nil {
+			return cfg, errorf(ErrPacketAllocate, "smtpc: create: %w", err)
+		}
 	}
 	cfg.chain = opts.ChainSize
 	if cfg.chain <= 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -399,6 +400,11 @@ func (s *session) mailParams(m *mail) (params string, check8bit bool, err error)
 			return "", false, withStatus(ErrInvalidParam, ErrNeedsSMTPUTF8)
 		}
 	}
+	if !has8 && m.reader != nil && !m.eightBit {
+		if err := s.prescan(m); err != nil {
+			return "", false, err
+		}
+	}
 	if m.eightBit && !has8 {
 		return "", false, withStatus(ErrInvalidParam, ErrNeeds8BitMIME)
 	}
@@ -568,4 +574,35 @@ func (s *session) finish(ctx context.Context) {
 	default:
 		_ = s.t.Close(ctx, false)
 	}
+}
+
+// prescan reads a seekable body (a file, a bytes.Reader) once before MAIL
+// FROM when the server does not offer 8BITMIME, and puts it back where it
+// was: an 8-bit octet or a line over 998 octets then fails the mail before
+// MAIL FROM (the dialogue ends with QUIT), not after DATA with a reset. A
+// body that cannot seek is checked while it streams, as before. A read
+// error here is left for the streaming pass to report.
+func (s *session) prescan(m *mail) error {
+	rs, ok := m.reader.(io.ReadSeeker)
+	if !ok {
+		return nil
+	}
+	pos, err := rs.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil // not really seekable (a pipe behind *os.File)
+	}
+	e := encoder{check8bit: true, write: func([]byte) error { return nil }}
+	err = eachWindow(rs, s.look, e.encode)
+	if _, serr := rs.Seek(pos, io.SeekStart); serr != nil {
+		return errorf(ErrInvalidParam, "smtpc: body: seek back after the 8-bit check: %w", serr)
+	}
+	var be *bodyError
+	if err != nil && !errors.As(err, &be) {
+		if e.saw8bit {
+			m.eightBit = true
+			return nil // reported by the caller as ErrNeeds8BitMIME
+		}
+		return err // ErrLineTooLong, before any traffic of the message
+	}
+	return nil
 }

@@ -513,3 +513,26 @@ func (c *Conn) Close(ctx context.Context, graceful bool) error {
 	}
 	return err
 }
+
+// CheckPool reports whether pool can ever hold a chain of n bytes behind room
+// bytes of TCP/IP header room (the first packet keeps the room, the packets
+// chained to it carry payload only). When it cannot, the error says how many
+// packets of the pool's size it would take, so a client fails at once instead
+// of after a packet wait that can never succeed. what names the chain ("a
+// 512-octet command line").
+func CheckPool(pool *packetpool.Pool, room, n int, what string) error {
+	payload, total := pool.PayloadSize(), pool.Info().Total
+	if payload <= room {
+		return fmt.Errorf("pool %q: packets of %d bytes leave no room after %d bytes of TCP/IP header: %s needs packets larger than %d bytes",
+			pool.Name(), payload, room, what, room)
+	}
+	need := 1
+	if rest := n - (payload - room); rest > 0 {
+		need += (rest + payload - 1) / payload
+	}
+	if total < need {
+		return fmt.Errorf("pool %q has %d packets of %d bytes: %s (%d bytes after %d bytes of header room) needs at least %d packets of that size",
+			pool.Name(), total, payload, what, n, room, need)
+	}
+	return nil
+}
