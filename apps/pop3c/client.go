@@ -74,11 +74,12 @@ type Client struct {
 // Create mirrors nxd_pop3_client_create (and nx_pop3_client_create for an
 // IPv4 server): it validates opts, creates the TCP socket "POP3 Client
 // socket", binds it to any port, connects to the server, reads the greeting
-// and logs in, as NetX does inside create. With Options.APOP it follows
-// NetX: APOP when the greeting carries a <timestamp>, USER/PASS after a -ERR
-// to APOP or when there is no timestamp. Without it, AUTH PLAIN when CAPA
-// offers it (default profile, unless DisableSASL), else USER/PASS. STLS or
-// implicit TLS (Options.TLS) happen before any credential is sent.
+// and logs in, as NetX does inside create. Options.Auth picks the login
+// (AuthAuto: APOP with a valid greeting timestamp, else AUTH PLAIN when CAPA
+// offers it, else USER/PASS; one attempt, no fallback unless
+// Options.APOPFallback, which ProfileNetX sets as NetX falls back). STLS or
+// implicit TLS (Options.TLS) happen before any credential is sent, and the
+// password goes in clear only with Options.AllowPlaintextAuth.
 //
 // Create blocks for up to the bind, connect, reply and TLS waits. On success
 // the caller owns the Client and must call Delete. On failure in the default
@@ -89,9 +90,12 @@ type Client struct {
 // together with the error, and the caller's Delete is needed to release it.
 // Errors: ErrParam or nx.ErrPtr for bad options (before any traffic); TCP
 // statuses such as nx.ErrNotConnected, nx.ErrNoPacket (timeout) or
-// nx.ErrWaitAborted (ctx); ErrServerErrorStatus with a *ServerError for a
+// nx.ErrWaitAborted (ctx); ErrServerErrorStatus with a *ReplyError for a
 // -ERR greeting or refused login, or a *ProtocolError for a malformed reply;
-// nx.ErrNotSupported for TLSRequired without STLS; the crypto/tls error (for
+// nx.ErrNotSupported for TLSRequired without STLS, and with ErrPlaintextAuth,
+// ErrAPOPUnavailable or ErrAuthNotOffered when no allowed login is left
+// (nothing secret was sent); ErrInsufficientPacketPayload for a pool that
+// can never hold a command (before any traffic); the crypto/tls error (for
 // instance *tls.CertificateVerificationError) for a failed handshake.
 func Create(ctx context.Context, opts Options) (*Client, error) {
 	if opts.IP == nil {

@@ -28,7 +28,7 @@ func (c *Client) checkIndex(verb string, item int, upper bool) error {
 // MailItemsGet mirrors nx_pop3_client_mail_items_get: it sends STAT and
 // returns the number of messages and their total size in octets. The counts
 // are cached for the index checks of LIST and RETR. It blocks for the send
-// and reply waits. Statuses: ErrServerErrorStatus (*ServerError for -ERR,
+// and reply waits. Statuses: ErrServerErrorStatus (*ReplyError for -ERR,
 // *ProtocolError for a reply without two numbers), transport statuses
 // (nx.ErrNoPacket on timeout, nx.ErrNotConnected), ErrClientInvalidState while
 // a message is being read.
@@ -132,7 +132,7 @@ type UniqueID struct {
 // UIDL sends UIDL and returns the unique-id listing of every message. Not in
 // NetX (nx.ErrNotSupported in ProfileNetX). Malformed lines give a
 // *ProtocolError (ErrServerErrorStatus) once the listing is read; -ERR a
-// *ServerError. Blocks for the send and reply waits.
+// *ReplyError. Blocks for the send and reply waits.
 func (c *Client) UIDL(ctx context.Context) ([]UniqueID, error) {
 	if c == nil {
 		return nil, nx.ErrPtr
@@ -194,7 +194,7 @@ func (c *Client) UIDLItem(ctx context.Context, item int) (string, error) {
 }
 
 // Capa sends CAPA (RFC 2449) and returns the server's capabilities, also
-// cached for Capabilities. -ERR is a *ServerError. Not in NetX
+// cached for Capabilities. -ERR is a *ReplyError. Not in NetX
 // (nx.ErrNotSupported in ProfileNetX). Blocks for the send and reply waits.
 func (c *Client) Capa(ctx context.Context) (Capabilities, error) {
 	if c == nil {
@@ -219,7 +219,7 @@ func (c *Client) Capa(ctx context.Context) (Capabilities, error) {
 // MailItemDelete mirrors nx_pop3_client_mail_item_delete: it sends DELE
 // item. Item 0 is ErrClientInvalidIndex; as in NetX there is no upper bound
 // check in ProfileNetX, while the default profile checks against a known
-// STAT count (ErrInvalidMailItem). -ERR is a *ServerError
+// STAT count (ErrInvalidMailItem). -ERR is a *ReplyError
 // (ErrServerErrorStatus). Blocks for the send and reply waits.
 func (c *Client) MailItemDelete(ctx context.Context, item int) error {
 	if c == nil {
@@ -238,13 +238,13 @@ func (c *Client) MailItemDelete(ctx context.Context, item int) error {
 }
 
 // Noop sends NOOP (NX_POP3_COMMAND_NOOP, defined but never sent by NetX).
-// -ERR is a *ServerError. Blocks for the send and reply waits.
+// -ERR is a *ReplyError. Blocks for the send and reply waits.
 func (c *Client) Noop(ctx context.Context) error {
 	return c.simple(ctx, "NOOP")
 }
 
 // Rset sends RSET (NX_POP3_COMMAND_RSET, defined but never sent by NetX):
-// the server unmarks every message marked deleted. -ERR is a *ServerError.
+// the server unmarks every message marked deleted. -ERR is a *ReplyError.
 // Blocks for the send and reply waits.
 func (c *Client) Rset(ctx context.Context) error {
 	return c.simple(ctx, "RSET")
@@ -266,7 +266,7 @@ func (c *Client) simple(ctx context.Context, verb string) error {
 // Quit mirrors nx_pop3_client_quit: it sends QUIT and checks the +OK (the
 // server then removes the messages marked deleted). As in NetX the socket
 // stays open until Delete; every other call after Quit is
-// ErrClientInvalidState. -ERR is a *ServerError. Blocks for the send and
+// ErrClientInvalidState. -ERR is a *ReplyError. Blocks for the send and
 // reply waits.
 func (c *Client) Quit(ctx context.Context) error {
 	if c == nil {

@@ -155,6 +155,15 @@
 // before the password is sent (smtpc applies the same rule). ProfileNetX
 // allows them, as the MCU sends them.
 //
+// # Bounds
+//
+// Options.MaxMessageSize bounds a message and a listing in bytes,
+// Options.MaxLineLength a line, and Options.MaxListEntries the entries List
+// and UIDL keep (100000 by default; past it the rest is read and dropped and
+// ErrMailBufferOverflow returned): a huge listing costs a few times its size
+// in memory, not tens of times. A pool that can never hold a 255-octet
+// command is ErrInsufficientPacketPayload at Create.
+//
 // # Cancellation
 //
 // No command leaves the board once ctx is done: a cancelled call resets the

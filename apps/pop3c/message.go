@@ -17,7 +17,7 @@ import (
 // reply has no number) and prepares MailItemMessageGet to deliver the
 // message. Item 0 is ErrClientInvalidIndex and an item beyond the last STAT
 // count ErrInvalidMailItem (in ProfileNetX also when no STAT was sent), both
-// before any traffic. -ERR is a *ServerError (ErrServerErrorStatus) and
+// before any traffic. -ERR is a *ReplyError (ErrServerErrorStatus) and
 // leaves the session ready for another command. Blocks for the send and reply
 // waits.
 func (c *Client) MailItemGet(ctx context.Context, item int) (size int64, err error) {
@@ -52,7 +52,7 @@ func (c *Client) retr(ctx context.Context, item int) (size int64, err error) {
 // line and the first lines lines of its body, read with MailItemMessageGet
 // exactly like RETR data. Index checks as MailItemGet; lines must be >= 0
 // (ErrParam). Not in NetX (nx.ErrNotSupported in ProfileNetX). -ERR is a
-// *ServerError. Blocks for the send and reply waits.
+// *ReplyError. Blocks for the send and reply waits.
 func (c *Client) Top(ctx context.Context, item, lines int) error {
 	if c == nil {
 		return nx.ErrPtr

@@ -24,7 +24,7 @@ const (
 	// never returns it. It exists for code ported from NetX.
 	ErrAPOPFailedMD5Digest Status = 0xB3 // NX_POP3_APOP_FAILED_MD5_DIGEST
 	// ErrServerErrorStatus is NX_POP3_SERVER_ERROR_STATUS: the server replied
-	// -ERR (the error is then a *ServerError) or sent a reply this client
+	// -ERR (the error is then a *ReplyError) or sent a reply this client
 	// cannot parse (a *ProtocolError).
 	ErrServerErrorStatus Status = 0xB4 // NX_POP3_SERVER_ERROR_STATUS
 	// ErrMailBufferOverflow is NX_POP3_MAIL_BUFFER_OVERFLOW (defined but

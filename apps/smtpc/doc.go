@@ -45,7 +45,11 @@
 //	                                        refused under TLSRequired
 //	ErrHelloReply + ErrTLSUnavailable       TLSRequired but STARTTLS not offered
 //	ErrAuthReply 0xAD + *ReplyError         AUTH or a credential refused (535, 504, ...)
-//	ErrAuthentication 0xA0 + ErrPlaintextAuth  no usable mechanism without TLS
+//	ErrAuthentication 0xA0 + ErrPlaintextAuth  PLAIN/LOGIN/XOAUTH2 without TLS and without
+//	                                        AllowPlaintextAuth (nothing sent)
+//	ErrAuthentication + ErrAuthNotOffered   the chosen mechanism is not offered (the
+//	                                        message names the offer), or AuthAuto
+//	                                        found none; never replaced by another
 //	ErrInvalidServerChallenge 0xB0          a 334 challenge the mechanism cannot answer
 //	                                        (ErrAuthReply in ProfileNetX, as NetX)
 //	ErrMailReply 0xA9 + *ReplyError         MAIL FROM refused
@@ -62,11 +66,14 @@
 //	                                        recipients, ErrLineTooLong, ErrNeeds8BitMIME,
 //	                                        ErrNeedsSMTPUTF8
 //	ErrPacketAllocate 0xA6 + nx.ErrNoPacket the pool stayed empty for Timeouts.Packet
+//	ErrPacketAllocate 0xA6 at Create        the pool can never hold a 512-octet command
+//	                                        (the message gives the packets needed)
 //	ErrTransmit 0xAF + tls error            the TLS handshake or certificate check failed
 //	ErrClientNotInitialized 0xB2            MailSend after Delete
 //	nx.ErrNoPacket 0x01                     no reply within the stage's timeout
 //	nx.ErrNotConnected 0x38                 the server closed or reset the connection
-//	nx.ErrWaitAborted 0x1A                  ctx was cancelled
+//	nx.ErrWaitAborted 0x1A                  ctx was done; errors.Is(err, ctx.Err()) holds too
+//	                                        (context.DeadlineExceeded or Canceled)
 //	nx.ErrPtr, nx.ErrSize, nx.ErrIPAddress  Create's argument checks, as in NetX
 //
 // A mail the server accepted (250 after the end of data) counts as sent:
@@ -191,11 +198,19 @@
 // # Beyond NetX
 //
 // To, Cc and Bcc recipients (Bcc never in the header); every RCPT must be
-// accepted or the mail is not sent. AUTH PLAIN, LOGIN, CRAM-MD5 and XOAUTH2
-// chosen from the EHLO offer by NetX's fallback rules, extended (see
-// AuthType and Options.AllowPlaintextAuth). STARTTLS (TLSOpportunistic,
-// TLSRequired) and implicit TLS (TLSImplicit) with crypto/tls over the
-// board's socket, verifying certificates by default. SIZE is declared and a
+// accepted or the mail is not sent. AUTH PLAIN, LOGIN, CRAM-MD5 and XOAUTH2:
+// AuthAuto (the zero value) takes the strongest the server offers, an
+// explicit choice is used as is or fails with ErrAuthNotOffered naming the
+// offer (never a silent downgrade; ProfileNetX keeps NetX's substitutions).
+// STARTTLS (TLSOpportunistic, the zero value, and TLSRequired) and implicit
+// TLS (TLSImplicit) with crypto/tls over the board's socket, verifying
+// certificates by default. TLSMode is the one enum of both mail clients
+// (pop3c.TLSMode is the same type) with one rule: without TLS, a mechanism
+// that sends the password itself (PLAIN, LOGIN, XOAUTH2) needs
+// Options.AllowPlaintextAuth, so a stripped STARTTLS offer cannot make the
+// client reveal it; pop3c applies the same rule to USER/PASS and AUTH PLAIN.
+// A body that can seek (a file, a bytes.Reader) is checked for 8-bit octets
+// and long lines before MAIL FROM when the server lacks 8BITMIME. SIZE is declared and a
 // mail larger than the server's limit refused up front when its size is
 // known; BODY=8BITMIME and SMTPUTF8 are used when the body or an address
 // needs them, and the mail fails (before MAIL) when the server does not
@@ -210,4 +225,15 @@
 //
 // Credentials never reach the logger or Options.Transcript: AUTH
 // continuation lines are written as "<credentials redacted>".
+//
+// # Connection layer and cancellation
+//
+// The packet path, the TLS upgrade over netstack.Conn, every wait as a
+// deadline on the board's clock, the error mapping and bounded line reading
+// live in internal/mailconn, shared with pop3c. Nothing leaves the board once
+// ctx is done: a body still being read when the deadline passes is never
+// followed by the end-of-data marker or BDAT LAST, no QUIT is sent, the
+// connection is reset, and the error is nx.ErrWaitAborted together with
+// ctx.Err(), so the server discards the partial mail and a retry sends no
+// duplicate.
 package smtpc
