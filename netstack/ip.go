@@ -91,7 +91,9 @@ type Options struct {
 	Gateway6 netip.Addr
 	// TCP holds the TCP settings; the zero value is MCU-like (see TCPOptions).
 	TCP TCPOptions
-	// Clock drives every wait option. nil means nx.SystemClock.
+	// Clock drives every wait option. nil means nx.SystemClock. A clock
+	// that also implements nx.FuncClock (other than nx.SystemClock, e.g. a
+	// sim.Clock) drives gVisor's own timers too.
 	Clock nx.Clock
 	// Logger receives lifecycle events (Info) and drops (Warn). nil discards.
 	Logger *slog.Logger
@@ -163,6 +165,7 @@ func New(opts Options) (*IP, error) {
 	tcpOpt := opts.TCP.withDefaults()
 
 	s := stack.New(stack.Options{
+		Clock:              stackClock(clk),
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 	})

@@ -114,6 +114,34 @@ type sysTimer struct{ t *time.Timer }
 func (t sysTimer) C() <-chan time.Time { return t.t.C }
 func (t sysTimer) Stop() bool          { return t.t.Stop() }
 
+// FuncClock is a Clock that can also call a function after a delay, as
+// time.AfterFunc does. The TCP/IP stack's own timers (retransmission,
+// delayed ACK, TIME_WAIT, keepalive, ARP) run on it: netstack hands a
+// FuncClock other than SystemClock to gVisor, so a virtual clock (package
+// sim) drives them too. SystemClock implements it.
+type FuncClock interface {
+	Clock
+	// AfterFunc calls f in its own goroutine once d has elapsed on the
+	// clock. It does not block. Stop on the returned timer cancels the
+	// call if it has not started.
+	AfterFunc(d time.Duration, f func()) FuncTimer
+}
+
+// FuncTimer is the timer AfterFunc returns (the subset of *time.Timer the
+// stack needs).
+type FuncTimer interface {
+	// Stop cancels the call; false when it already started or was stopped.
+	Stop() bool
+	// Reset schedules the call again d from now; true when the timer was
+	// still pending.
+	Reset(d time.Duration) bool
+}
+
+// AfterFunc is time.AfterFunc.
+func (systemClock) AfterFunc(d time.Duration, f func()) FuncTimer {
+	return time.AfterFunc(d, f)
+}
+
 // Await is the one waiting helper. It blocks until ready is closed or
 // receives, the wait option runs out, or ctx is done, and returns:
 //

@@ -20,6 +20,7 @@ import (
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/internal/boardtest/leak"
 	"github.com/simboard/simboard/netstack"
+	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
 )
 
@@ -41,6 +42,10 @@ type Options struct {
 	// as pcap (a driver.Capture between the driver and its Wire port). It is
 	// flushed by Board.Close; read it after that.
 	Capture io.Writer
+	// Clock is the board's clock (pools, driver, capture, IP and through it
+	// gVisor's timers). nil means nx.SystemClock. With a sim.Clock, build
+	// and Close the board inside the Sim's Run.
+	Clock nx.Clock
 }
 
 // Board is one simulated board: a board.Board with its addresses.
@@ -70,7 +75,14 @@ func (b *Board) Close() {
 // NewWire returns a Wire closed at the end of the test.
 func NewWire(t testing.TB, seed int64) *driver.Wire {
 	t.Helper()
-	w, err := driver.NewWire(driver.WireOptions{Seed: seed})
+	return NewWireOptions(t, driver.WireOptions{Seed: seed})
+}
+
+// NewWireOptions returns a Wire built from opts (e.g. with a sim.Clock),
+// closed at the end of the test.
+func NewWireOptions(t testing.TB, opts driver.WireOptions) *driver.Wire {
+	t.Helper()
+	w, err := driver.NewWire(opts)
 	if err != nil {
 		t.Fatalf("driver.NewWire: %v", err)
 	}
@@ -93,6 +105,7 @@ func NewBoard(t testing.TB, w *driver.Wire, name string, host byte, opts Options
 		Addr:    netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, host}), 24),
 		TCP:     opts.TCP,
 		Debug:   opts.Debug,
+		Clock:   opts.Clock,
 	}
 	if opts.IPv6 {
 		bo.Addr6 = netip.PrefixFrom(netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", host)), 64)

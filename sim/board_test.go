@@ -1,0 +1,98 @@
+package sim_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/simboard/simboard/driver"
+	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/sim"
+)
+
+// transfer sends n bytes from a client board to a server board over a Wire
+// whose ports carry imp, all on the Sim's clock, and checks them byte-exact.
+// Both boards are closed inside the simulation.
+func transfer(t testing.TB, s *sim.Sim, seed int64, n int, imp driver.PortOptions) error {
+	clk := s.Clock()
+	return s.Run(context.Background(), func(ctx context.Context) error {
+		w := boardtest.NewWireOptions(t, driver.WireOptions{Seed: seed, Clock: clk})
+		srv := boardtest.NewBoard(t, w, "server", 1, boardtest.Options{Clock: clk, Port: imp})
+		cli := boardtest.NewBoard(t, w, "client", 2, boardtest.Options{Clock: clk, Port: imp})
+		defer func() {
+			cli.Close()
+			srv.Close()
+			_ = w.Close()
+		}()
+		ln, err := srv.IP.ListenTCP(5001)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i*7 + i/251)
+		}
+		got := make(chan []byte, 1)
+		errc := make(chan error, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer c.Close()
+			b, err := io.ReadAll(c)
+			if err != nil {
+				errc <- err
+				return
+			}
+			got <- b
+		}()
+		c, err := cli.IP.DialTCP(ctx, netip.AddrPortFrom(srv.Addr, 5001))
+		if err != nil {
+			return fmt.Errorf("DialTCP: %w", err)
+		}
+		if _, err := c.Write(data); err != nil {
+			c.Close()
+			return fmt.Errorf("Write: %w", err)
+		}
+		if err := c.CloseWrite(); err != nil {
+			c.Close()
+			return fmt.Errorf("CloseWrite: %w", err)
+		}
+		var b []byte
+		select {
+		case b = <-got:
+		case err := <-errc:
+			c.Close()
+			return fmt.Errorf("server: %w", err)
+		}
+		c.Close()
+		if !bytes.Equal(b, data) {
+			return fmt.Errorf("server got %d bytes, want the %d sent", len(b), len(data))
+		}
+		return nil
+	})
+}
+
+// TestVirtualTransferDelay: two boards, 2 s one-way link delay, a 64 KiB
+// transfer: the handshake, the data and the FIN exchange take many
+// simulated seconds (each round trip 4 s), in a fraction of that wall time.
+func TestVirtualTransferDelay(t *testing.T) {
+	defer boardtest.CheckGoroutines(t)
+	s := sim.New(sim.Options{Limit: time.Hour})
+	if err := transfer(t, s, 1, 64<<10, driver.PortOptions{Delay: time.Second}); err != nil {
+		t.Fatalf("transfer = %v", err)
+	}
+	st := s.Stats()
+	// SYN, SYN-ACK, then the data and its ACK: at least two round trips.
+	if st.Simulated < 4*time.Second {
+		t.Fatalf("simulated %v, want >= 4s (two 2 s round trips)", st.Simulated)
+	}
+	t.Logf("simulated %v in %v (%d timers, %d snapshots)", st.Simulated, st.Wall, st.Fired, st.Snapshots)
+}

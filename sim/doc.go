@@ -1,0 +1,25 @@
+// Package sim gives boards on a Wire virtual time: a Clock that only moves
+// when told, and a Sim whose scheduler moves it to the next timer only when
+// no goroutine of the simulation can run, so a 30 s server silence or a 2 s
+// link delay costs no wall time.
+//
+// Start with New and Run. Pass Sim.Clock() as the Clock of the Wire, every
+// pool, driver, capture and IP (netstack hands it to gVisor, so TCP's
+// retransmission, delayed-ACK and TIME_WAIT timers run on it), the mail
+// host and the mail clients (they use the IP's clock). Build and close the
+// boards inside the body given to Run.
+//
+// The idle test is exact: every goroutine the body starts carries a
+// runtime/pprof label, and before each step the scheduler takes a
+// stop-the-world snapshot of all goroutines and advances only when none of
+// the labelled ones is running, runnable or in a system call. A second
+// snapshot just before the step must agree; if a goroutine became runnable
+// in between without a simulated event, Run fails with ErrWorkPending
+// ("time advanced while work was pending"). A goroutine waiting on real time
+// (time.Sleep) or real I/O fails the run with ErrRealTimeWait; a body that
+// can never run again fails with ErrDeadlock instead of hanging.
+//
+// Virtual time is opt-in: every package keeps the real clock
+// (nx.SystemClock) unless given another. A TAP is real time and must not be
+// used inside a Sim.
+package sim

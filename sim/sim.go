@@ -1,0 +1,329 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// labelKey is the goroutine label (runtime/pprof) that marks a simulation's
+// goroutines; its value is the Sim's id.
+const labelKey = "simboard.sim"
+
+// ErrWorkPending is the internal assertion "time advanced while work was
+// pending": a goroutine of the simulation became able to run between the
+// moment the scheduler found nothing runnable and the moment it moved time,
+// without any simulated event waking it. Something woke it from outside
+// simulated time (a real timer, real I/O, a goroutine outside the
+// simulation). Run fails with it.
+var ErrWorkPending = errors.New("sim: time advanced while work was pending")
+
+// ErrDeadlock means every goroutine of the simulation is blocked and no
+// timer is pending, even after the body's context was cancelled: nothing can
+// ever run again.
+var ErrDeadlock = errors.New("sim: deadlock: every goroutine of the simulation is blocked and no timer is pending")
+
+// ErrRealTimeWait means a goroutine of the simulation waited on real time
+// (time.Sleep) or real I/O, which simulated time cannot drive.
+var ErrRealTimeWait = errors.New("sim: a goroutine of the simulation waits on real time or real I/O")
+
+// Options configure a Sim. The zero value is usable.
+type Options struct {
+	// Epoch is the simulated time at start; zero means DefaultEpoch.
+	Epoch time.Time
+	// Limit stops the run with an error once this much simulated time has
+	// passed (the body's context is cancelled first). 0 means no limit.
+	Limit time.Duration
+}
+
+// Stats count what a run did.
+type Stats struct {
+	Simulated time.Duration // simulated time from start to the end of Run
+	Wall      time.Duration // wall time Run took
+	Fired     int           // timers fired
+	Snapshots int           // stop-the-world goroutine snapshots taken
+}
+
+// Sim runs a simulation in virtual time: a body and every goroutine it
+// starts (boards, the Wire, gVisor's TCP processors, mail servers) run on
+// Clock, and time moves to the next timer only when none of them can run.
+//
+// "None can run" is decided exactly, not by an idle guess: the simulation's
+// goroutines carry a runtime/pprof label (children inherit it), and the
+// scheduler takes a stop-the-world snapshot of every goroutine
+// (runtime.Stack with GODEBUG tracebacklabels=1) and advances only when no
+// labelled goroutine is running, runnable or in a system call. Timers fire
+// one at a time, each followed by the same check, so the order of events
+// at one instant is the order the timers were set.
+type Sim struct {
+	clk   *Clock
+	id    string
+	limit time.Duration
+	stats Stats
+}
+
+var simIDs atomic.Uint64
+
+// testHookBeforeConfirm runs between the snapshot that found the simulation
+// idle and the one that confirms it (tests wake a goroutine from outside).
+var testHookBeforeConfirm func()
+
+// New returns a Sim with a fresh Clock.
+func New(opts Options) *Sim {
+	c := NewClock(opts.Epoch)
+	c.wake = make(chan struct{}, 1)
+	return &Sim{clk: c, id: fmt.Sprintf("%d", simIDs.Add(1)), limit: opts.Limit}
+}
+
+// Clock returns the simulation's clock. Pass it as the Clock of every pool,
+// driver, Wire, capture, IP and mail host that takes part.
+func (s *Sim) Clock() *Clock { return s.clk }
+
+// Stats returns the counters of the last Run.
+func (s *Sim) Stats() Stats { return s.stats }
+
+var labelsOnce sync.Once
+
+// enableTracebackLabels turns on GODEBUG tracebacklabels=1, keeping the
+// other GODEBUG settings. The runtime re-reads GODEBUG when it is set.
+func enableTracebackLabels() {
+	labelsOnce.Do(func() {
+		cur := os.Getenv("GODEBUG")
+		if strings.Contains(cur, "tracebacklabels=1") {
+			return
+		}
+		if cur != "" {
+			cur += ","
+		}
+		_ = os.Setenv("GODEBUG", cur+"tracebacklabels=1")
+	})
+}
+
+// Run runs body in virtual time and returns when it returns. body gets a
+// context that is cancelled when ctx is done, when the Limit passes, or on
+// a deadlock; body must stop every goroutine it started (close boards,
+// hosts, the Wire) before it returns.
+//
+// Run blocks; it must be called from a goroutine outside any simulation
+// (its own goroutine is the scheduler). It returns body's error, or
+// ErrDeadlock, ErrWorkPending or ErrRealTimeWait (wrapped with detail) when
+// the simulation broke; body's error comes first.
+func (s *Sim) Run(ctx context.Context, body func(ctx context.Context) error) error {
+	enableTracebackLabels()
+	start := time.Now()
+	startSim := s.clk.Now()
+	s.stats = Stats{}
+	defer func() {
+		s.stats.Wall = time.Since(start)
+		s.stats.Simulated = s.clk.Now().Sub(startSim)
+	}()
+
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lctx := pprof.WithLabels(bctx, pprof.Labels(labelKey, s.id))
+	// The scheduler goroutine carries the label too, so every goroutine it
+	// starts (the body, timer functions) is labelled from its creation on;
+	// a snapshot skips the scheduler itself.
+	pprof.SetGoroutineLabels(lctx)
+	defer pprof.SetGoroutineLabels(ctx)
+	done := make(chan struct{})
+	var berr error
+	go func() {
+		defer close(done)
+		berr = body(lctx)
+	}()
+
+	var simErr error
+	fail := func(err error) {
+		if simErr == nil {
+			simErr = err
+		}
+		cancel()
+	}
+	run := func(f func()) { go f() }
+	limitAt := startSim.Add(s.limit)
+	cancelled := false
+	buf := make([]byte, 1<<16)
+	for {
+		select {
+		case <-done:
+			return errors.Join(berr, simErr)
+		default:
+		}
+		// Let the simulation's goroutines run before looking.
+		runtime.Gosched()
+		var st snapState
+		st, buf = s.snapshot(buf)
+		if st.busy {
+			if st.realWait != "" {
+				fail(fmt.Errorf("%w:\n%s", ErrRealTimeWait, st.realWait))
+			}
+			// Something can still run: give it the CPU.
+			time.Sleep(20 * time.Microsecond)
+			continue
+		}
+		select {
+		case <-done:
+			return errors.Join(berr, simErr)
+		default:
+		}
+		next, ok := s.clk.Next()
+		if !ok || (s.limit > 0 && next.After(limitAt)) {
+			if cancelled {
+				if !ok {
+					// Nothing will ever run again: report it rather than
+					// hang. The body's goroutines stay blocked.
+					fail(fmt.Errorf("%w:\n%s", ErrDeadlock, st.dump))
+					return errors.Join(berr, simErr)
+				}
+				// Wait for the body to give up after the cancel.
+				select {
+				case <-done:
+					return errors.Join(berr, simErr)
+				case <-s.clk.wake:
+				case <-time.After(time.Millisecond):
+				}
+				continue
+			}
+			cancelled = true
+			if ok {
+				fail(fmt.Errorf("sim: simulated time limit %v reached", s.limit))
+			} else {
+				cancel() // let the body see ctx.Done and clean up
+			}
+			continue
+		}
+		// The assertion: nothing may have become runnable since the
+		// snapshot, as no simulated event happened in between.
+		if testHookBeforeConfirm != nil {
+			testHookBeforeConfirm()
+		}
+		var again snapState
+		again, buf = s.snapshot(buf)
+		if again.busy {
+			fail(fmt.Errorf("%w: before advancing to %v:\n%s", ErrWorkPending, next.Sub(startSim), again.dump))
+			continue
+		}
+		if s.clk.fireNext(next, run) {
+			s.stats.Fired++
+		}
+	}
+}
+
+type snapState struct {
+	busy     bool
+	realWait string // a labelled goroutine's stack in sleep or IO wait
+	dump     string // the labelled goroutines (for errors)
+}
+
+// blockedStates are goroutine states that only another goroutine of the
+// simulation or a simulated timer can end. gVisor's pkg/sleep and
+// pkg/syncevent park with the "select" reason.
+var blockedStates = map[string]bool{
+	"chan receive":            true,
+	"chan send":               true,
+	"chan receive (nil chan)": true,
+	"chan send (nil chan)":    true,
+	"select":                  true,
+	"select (no cases)":       true,
+	"sync.Cond.Wait":          true,
+	"sync.Mutex.Lock":         true,
+	"sync.RWMutex.RLock":      true,
+	"sync.RWMutex.Lock":       true,
+	"sync.WaitGroup.Wait":     true,
+	"semacquire":              true,
+	"coroutine":               true,
+}
+
+// snapshot takes a stop-the-world traceback of every goroutine and reports
+// whether a goroutine labelled with this Sim's id can run.
+func (s *Sim) snapshot(buf []byte) (snapState, []byte) {
+	var n int
+	for {
+		n = runtime.Stack(buf, true)
+		if n < len(buf) {
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	s.stats.Snapshots++
+	return parseSnapshot(buf[:n], s.id), buf
+}
+
+// parseSnapshot reads runtime.Stack(all) output. The first goroutine is the
+// caller (the scheduler) and is skipped.
+func parseSnapshot(b []byte, id string) snapState {
+	var st snapState
+	want := fmt.Sprintf("%q: %q", labelKey, id)
+	var dump strings.Builder
+	first := true
+	for len(b) > 0 {
+		var g []byte
+		if i := bytes.Index(b, []byte("\n\ngoroutine ")); i >= 0 {
+			g, b = b[:i], b[i+2:]
+		} else {
+			g, b = b, nil
+		}
+		if first {
+			first = false
+			continue
+		}
+		nl := bytes.IndexByte(g, '\n')
+		if nl < 0 {
+			nl = len(g)
+		}
+		// goroutine 7 [chan receive, 2 minutes labels:{"k": "v", ...}]:
+		hdr := string(g[:nl])
+		li := strings.Index(hdr, " labels:{")
+		if li < 0 {
+			continue
+		}
+		labels := strings.TrimSuffix(hdr[li+len(" labels:{"):], "}]:")
+		if !hasLabel(labels, want) {
+			continue
+		}
+		dump.Write(g)
+		dump.WriteString("\n\n")
+		state := hdr[:li]
+		if i := strings.IndexByte(state, '['); i >= 0 {
+			state = state[i+1:]
+		}
+		if i := strings.IndexByte(state, ','); i >= 0 {
+			state = state[:i]
+		}
+		if blockedStates[state] {
+			continue
+		}
+		st.busy = true
+		if (state == "sleep" || state == "IO wait") && st.realWait == "" {
+			st.realWait = string(g)
+		}
+	}
+	st.dump = dump.String()
+	return st
+}
+
+// hasLabel reports whether the label list `"k1": "v1", "k2": "v2"` holds the
+// pair kv exactly.
+func hasLabel(list, kv string) bool {
+	for list != "" {
+		i := strings.Index(list, kv)
+		if i < 0 {
+			return false
+		}
+		end := i + len(kv)
+		if (i == 0 || strings.HasSuffix(list[:i], ", ")) && (end == len(list) || strings.HasPrefix(list[end:], ", ")) {
+			return true
+		}
+		list = list[end:]
+	}
+	return false
+}

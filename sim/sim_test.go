@@ -1,0 +1,201 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/nx"
+)
+
+// TestRunAdvancesOnlyWhenIdle: goroutines that compute, hand work over
+// channels and wait on the clock see simulated time move only by their
+// waits: an hour of waits passes, each wakeup sees exactly its instant.
+func TestRunAdvancesOnlyWhenIdle(t *testing.T) {
+	defer boardtest.CheckGoroutines(t)
+	s := New(Options{})
+	clk := s.Clock()
+	start := clk.Now()
+	var mu sync.Mutex
+	var seen []time.Duration
+	err := s.Run(context.Background(), func(ctx context.Context) error {
+		var wg sync.WaitGroup
+		ch := make(chan int)
+		for w := 0; w < 3; w++ {
+			wg.Go(func() {
+				for v := range ch {
+					// Busy work between waits: time must not move meanwhile.
+					x := 0
+					for i := 0; i < 200000; i++ {
+						x += i ^ v
+					}
+					_ = x
+					before := clk.Now()
+					if err := clk.Sleep(ctx, time.Duration(v)*time.Minute); err != nil {
+						t.Errorf("Sleep: %v", err)
+						return
+					}
+					if d := clk.Since(before); d != time.Duration(v)*time.Minute {
+						t.Errorf("Sleep(%d min) took %v of simulated time", v, d)
+					}
+					mu.Lock()
+					seen = append(seen, clk.Since(start))
+					mu.Unlock()
+				}
+			})
+		}
+		for i := 1; i <= 20; i++ {
+			ch <- i % 4
+		}
+		close(ch)
+		wg.Wait()
+		// nx.Await on the sim clock: a 6000-tick wait is one simulated minute.
+		before := clk.Now()
+		if err := nx.Await(ctx, clk, nx.Seconds(60), nil, nx.ErrNoPacket); !errors.Is(err, nx.ErrNoPacket) {
+			t.Errorf("Await(60 s) = %v, want %v", err, nx.ErrNoPacket)
+		}
+		if d := clk.Since(before); d != time.Minute {
+			t.Errorf("Await(60 s) took %v of simulated time", d)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	st := s.Stats()
+	if st.Simulated < 10*time.Minute {
+		t.Fatalf("Stats().Simulated = %v, want >= 10m (20 waits of 0-3 min on 3 workers, then 1 min)", st.Simulated)
+	}
+	if len(seen) != 20 {
+		t.Fatalf("%d wakeups, want 20", len(seen))
+	}
+	t.Logf("simulated %v in %v (%d timers, %d snapshots)", st.Simulated, st.Wall, st.Fired, st.Snapshots)
+}
+
+// TestRunDeadlock: a body blocked forever with no timer pending is told
+// through its context; if it still does not return, Run reports a deadlock
+// instead of hanging.
+func TestRunDeadlock(t *testing.T) {
+	s := New(Options{})
+	block := make(chan struct{})
+	err := s.Run(context.Background(), func(ctx context.Context) error {
+		<-ctx.Done() // the cancel on deadlock arrives
+		<-block      // ... and is ignored: a real deadlock
+		return nil
+	})
+	close(block)
+	if !errors.Is(err, ErrDeadlock) {
+		t.Fatalf("Run(blocked body) = %v, want ErrDeadlock", err)
+	}
+}
+
+// TestRunDeadlockCancelled: a body that waits on nothing but honours its
+// context ends with its own error, not a hang.
+func TestRunDeadlockCancelled(t *testing.T) {
+	s := New(Options{})
+	err := s.Run(context.Background(), func(ctx context.Context) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrDeadlock) {
+		t.Fatalf("Run = %v, want context.Canceled only", err)
+	}
+}
+
+// TestRunLimit: Limit bounds simulated time.
+func TestRunLimit(t *testing.T) {
+	s := New(Options{Limit: time.Hour})
+	err := s.Run(context.Background(), func(ctx context.Context) error {
+		for {
+			if err := s.Clock().Sleep(ctx, time.Minute); err != nil {
+				return nil
+			}
+		}
+	})
+	if err == nil {
+		t.Fatalf("Run past its Limit = nil, want an error")
+	}
+	if got := s.Stats().Simulated; got != time.Hour {
+		t.Fatalf("Simulated = %v, want 1h", got)
+	}
+}
+
+// TestRunRealTimeWait: a goroutine of the simulation in time.Sleep is a bug
+// the run reports.
+func TestRunRealTimeWait(t *testing.T) {
+	s := New(Options{})
+	err := s.Run(context.Background(), func(ctx context.Context) error {
+		time.Sleep(50 * time.Millisecond)
+		return nil
+	})
+	if !errors.Is(err, ErrRealTimeWait) {
+		t.Fatalf("Run(time.Sleep body) = %v, want ErrRealTimeWait", err)
+	}
+}
+
+// TestRunWorkPending: the internal assertion fails the run when a goroutine
+// of the simulation becomes runnable without a simulated event between the
+// idle snapshot and the advance (here: woken from outside the simulation).
+func TestRunWorkPending(t *testing.T) {
+	wake := make(chan struct{})
+	var once sync.Once
+	testHookBeforeConfirm = func() {
+		once.Do(func() {
+			close(wake)
+			time.Sleep(time.Millisecond) // let the woken goroutine be seen
+		})
+	}
+	defer func() { testHookBeforeConfirm = nil }()
+	s := New(Options{})
+	err := s.Run(context.Background(), func(ctx context.Context) error {
+		go func() {
+			<-wake
+			x := 0
+			for i := 0; i < 1e8 && ctx.Err() == nil; i++ {
+				x += i
+			}
+			_ = x
+		}()
+		return s.Clock().Sleep(ctx, time.Second)
+	})
+	if !errors.Is(err, ErrWorkPending) {
+		t.Fatalf("Run = %v, want ErrWorkPending", err)
+	}
+}
+
+func TestParseSnapshot(t *testing.T) {
+	dump := `goroutine 1 [running labels:{"simboard.sim": "3"}]:
+main.scheduler()
+
+goroutine 7 [select, 2 minutes labels:{"a": "b", "simboard.sim": "3"}]:
+x()
+
+goroutine 8 [chan receive labels:{"simboard.sim": "33"}]:
+y()
+
+goroutine 9 [runnable]:
+z()
+
+goroutine 10 [GC scavenge wait labels:{"simboard.sim": "3"}]:
+w()`
+	st := parseSnapshot([]byte(dump), "3")
+	if !st.busy {
+		t.Fatalf("goroutine in an unknown wait state counts as idle")
+	}
+	st = parseSnapshot([]byte(dump[:len(dump)-len("\n\ngoroutine 10 [GC scavenge wait labels:{\"simboard.sim\": \"3\"}]:\nw()")]), "3")
+	if st.busy {
+		t.Fatalf("select + foreign goroutines counted as busy:\n%s", st.dump)
+	}
+	st = parseSnapshot([]byte(`goroutine 1 [running]:
+
+goroutine 2 [runnable labels:{"simboard.sim": "33"}]:
+
+goroutine 3 [sleep labels:{"simboard.sim": "3"}]:
+time.Sleep()`), "3")
+	if !st.busy || st.realWait == "" {
+		t.Fatalf("sleeping labelled goroutine: busy=%v realWait=%q", st.busy, st.realWait)
+	}
+}
