@@ -11,6 +11,21 @@ import (
 	"github.com/simboard/simboard/internal/boardtest"
 )
 
+// Ports of NetX Duo's POP3 regression tests (test/regression/pop3_test),
+// against ProfileNetX, each asserting what the C test asserts:
+//
+//	C test                                    asserts                                          Go test
+//	netx_pop3_mail_receive_test               one mail in three 82-byte packets; each          TestNetXMailReceive
+//	                                          message_get returns the packet, bytes_retrieved
+//	                                          82, 82, 82 (the terminator included), final on
+//	                                          the third; DELE and QUIT succeed
+//	netx_pop3_two_mails_received_test         STAT 2; both mails read to their final packet    TestNetXTwoMailsReceived
+//	netx_pop3_packet_with_endmarker_test      a last packet of exactly "\r\n.\r\n" is final     TestNetXPacketWithEndMarker
+//	                                          with bytes_retrieved 0
+//	netx_pop3_abnormal_packet_test            a one-byte "\n" reply (greeting, STAT) gives      TestNetXAbnormalPacket
+//	                                          NX_POP3_SERVER_ERROR_STATUS, nothing leaks; the
+//	                                          failed create leaves the client for Delete
+//
 // The canned server packets of NetX Duo's POP3 regression tests
 // (test/regression/pop3_test/netx_pop3_*_test.c), byte for byte. Their
 // lengths are those of the C arrays.

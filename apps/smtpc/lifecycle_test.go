@@ -188,3 +188,28 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	boardtest.CheckBalanced(t, e.cli.Pool, e.cli.RxPool)
 }
+
+// TestNetXCancelMidMessage: ProfileNetX sends nothing once ctx is done: a
+// body reader that cancels mid-message ends the session with NX_WAIT_ABORTED
+// (errors.Is context.Canceled) and a reset, never with NetX's end of message,
+// so the server stores nothing; the client is reusable.
+func TestNetXCancelMidMessage(t *testing.T) {
+	e := newHostEnv(t, envOptions{})
+	o := e.options()
+	o.Profile = ProfileNetX
+	c := e.client(t, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	body := &cancelReader{r: bytes.NewReader(bigBody(1<<20, 2)), n: 200 << 10, cancel: cancel}
+	_, err := c.Send(ctx, &Message{To: []string{"bob@example.com"}, Body: body})
+	if !errors.Is(err, nx.ErrWaitAborted) || !errors.Is(err, context.Canceled) || NetXStatus(err) != uint32(nx.ErrWaitAborted) {
+		t.Fatalf("Send(netx, cancelled mid-message) = %v, want NX_WAIT_ABORTED with context.Canceled", err)
+	}
+	if n := len(e.host.Store().Received()); n != 0 {
+		t.Errorf("host stored %d mails from a cancelled session, want 0", n)
+	}
+	boardtest.CheckBalanced(t, e.cli.Pool, e.cli.RxPool)
+	if _, err := c.MailSend(context.Background(), "bob@example.com", PriorityNormal, "after cancel", []byte("ok\r\n")); err != nil {
+		t.Fatalf("MailSend after a cancel = %v", err)
+	}
+}

@@ -291,7 +291,7 @@ func (ns *netxSession) process(ctx context.Context) error {
 		}
 		if !ns.mute {
 			if ctx.Err() != nil {
-				status = &transportError{stage: ns.stage(ns.cmdState), op: "send command", err: nx.ErrWaitAborted}
+				status = &transportError{stage: ns.stage(ns.cmdState), op: "send command", err: nx.Aborted(ctx)}
 			} else {
 				status = ns.cmd(ctx, ns.cmdState)
 			}
@@ -311,7 +311,7 @@ func (ns *netxSession) process(ctx context.Context) error {
 			// NX_SMTP_CLIENT_DISCONNECT_TIMEOUT; Client.run unbinds.
 			if status != nil {
 				ns.s.end = endReset
-				return status
+				return mailconn.WithCause(ctx, status) // errors.Is(err, ctx.Err()) when cancelled
 			}
 			ns.s.end = endDone
 			return ns.mailErr
@@ -511,7 +511,7 @@ func (ns *netxSession) cmdMessage(ctx context.Context) error {
 			break
 		}
 		if ctx.Err() != nil {
-			return &transportError{stage: "DATA", op: "send message", err: nx.ErrWaitAborted}
+			return &transportError{stage: "DATA", op: "send message", err: nx.Aborted(ctx)}
 		}
 		if err := ns.sendPacket(ctx, nxsMessage, "send message", part); err != nil {
 			return err
@@ -526,7 +526,7 @@ func (ns *netxSession) cmdMessage(ctx context.Context) error {
 	ns.s.note("C: ", "<message: "+strconv.FormatInt(ns.s.res.Octets, 10)+" octets, sent verbatim in "+strconv.Itoa(ns.sends)+" body packets>")
 	ns.s.note("C: ", "<CRLF>.<CRLF>")
 	if ctx.Err() != nil {
-		return &transportError{stage: "DATA", op: "send message", err: nx.ErrWaitAborted}
+		return &transportError{stage: "DATA", op: "send message", err: nx.Aborted(ctx)}
 	}
 	return ns.sendPacket(ctx, nxsMessage, "send end of message", []byte(netxEOM))
 }
