@@ -10,7 +10,7 @@ import (
 
 	"github.com/simboard/simboard/apps/pop3c"
 	"github.com/simboard/simboard/internal/boardtest"
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 )
 
 // BenchmarkRetr1MiB and BenchmarkRetr16MiB fetch one message repeatedly:

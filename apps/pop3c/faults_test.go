@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/simboard/simboard/apps/pop3c"
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/nx"
 )
 

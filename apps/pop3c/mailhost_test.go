@@ -14,7 +14,7 @@ import (
 
 	"github.com/simboard/simboard/apps/pop3c"
 	"github.com/simboard/simboard/internal/boardtest"
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/nx"
 )
 

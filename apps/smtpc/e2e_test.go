@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/simboard/simboard/internal/boardtest"
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"

@@ -13,7 +13,7 @@ import (
 
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/internal/boardtest"
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/netstack"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/simboard/simboard/internal/boardtest"
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 )

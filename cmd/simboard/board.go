@@ -11,7 +11,7 @@ import (
 	"sync"
 
 	"github.com/simboard/simboard/driver"
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/packetpool"
 )

@@ -19,7 +19,7 @@ import (
 	"github.com/simboard/simboard/apps/pop3c"
 	"github.com/simboard/simboard/apps/smtpc"
 	"github.com/simboard/simboard/driver"
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/packetpool"
 )

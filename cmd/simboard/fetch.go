@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/simboard/simboard/apps/pop3c"
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 )
 
 // fetchCmd is `simboard fetch`.

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/simboard/simboard/driver"
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/nx"
 )
 

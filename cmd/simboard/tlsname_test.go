@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/simboard/simboard/apps/smtpc"
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 )
 
 // handshake runs a TLS handshake between cfg and a server presenting cert

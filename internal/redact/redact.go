@@ -1,6 +1,6 @@
 // Package redact finds the credentials in SMTP and POP3 client command
 // lines, for the places that print such lines: the built-in mail host's
-// transcripts (internal/mailhost) and `simboard trace` (internal/trace). It
+// transcripts (mailhost) and `simboard trace` (internal/trace). It
 // mirrors no NetX Duo service.
 //
 // It reads lines the tolerant way, as an attacker would write them: the

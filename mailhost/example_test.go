@@ -6,7 +6,7 @@ import (
 	"net/smtp"
 	"net/textproto"
 
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 )
 
 // A host on loopback: mail sent with net/smtp comes back through POP3.
