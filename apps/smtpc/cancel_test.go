@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/nx"
 )
 
