@@ -15,14 +15,14 @@ import (
 )
 
 // transfer sends n bytes from a client board to a server board over a Wire
-// whose ports carry imp, all on the Sim's clock, and checks them byte-exact.
+// whose ports carry srvPort and cliPort, all on the Sim's clock, and checks them byte-exact.
 // Both boards are closed inside the simulation.
-func transfer(t testing.TB, s *sim.Sim, seed int64, n int, imp driver.PortOptions) error {
+func transfer(t testing.TB, s *sim.Sim, seed int64, n int, srvPort, cliPort driver.PortOptions) error {
 	clk := s.Clock()
 	return s.Run(context.Background(), func(ctx context.Context) error {
 		w := boardtest.NewWireOptions(t, driver.WireOptions{Seed: seed, Clock: clk})
-		srv := boardtest.NewBoard(t, w, "server", 1, boardtest.Options{Clock: clk, Port: imp})
-		cli := boardtest.NewBoard(t, w, "client", 2, boardtest.Options{Clock: clk, Port: imp})
+		srv := boardtest.NewBoard(t, w, "server", 1, boardtest.Options{Clock: clk, Port: srvPort})
+		cli := boardtest.NewBoard(t, w, "client", 2, boardtest.Options{Clock: clk, Port: cliPort})
 		defer func() {
 			cli.Close()
 			srv.Close()
@@ -80,13 +80,13 @@ func transfer(t testing.TB, s *sim.Sim, seed int64, n int, imp driver.PortOption
 	})
 }
 
-// TestVirtualTransferDelay: two boards, 2 s one-way link delay, a 64 KiB
+// TestVirtualTransferDelay: two boards, 1 s link delay each way, a 64 KiB
 // transfer: the handshake, the data and the FIN exchange take many
-// simulated seconds (each round trip 4 s), in a fraction of that wall time.
+// simulated seconds (each round trip 2 s), in a fraction of that wall time.
 func TestVirtualTransferDelay(t *testing.T) {
 	defer boardtest.CheckGoroutines(t)
 	s := sim.New(sim.Options{Limit: time.Hour})
-	if err := transfer(t, s, 1, 64<<10, driver.PortOptions{Delay: time.Second}); err != nil {
+	if err := transfer(t, s, 1, 64<<10, driver.PortOptions{Delay: time.Second}, driver.PortOptions{Delay: time.Second}); err != nil {
 		t.Fatalf("transfer = %v", err)
 	}
 	st := s.Stats()
