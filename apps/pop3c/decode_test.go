@@ -2,6 +2,7 @@ package pop3c
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -309,4 +310,29 @@ func TestDecodeAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("decode allocates %.1f times per run, want 0", allocs)
 	}
+}
+
+// FuzzReplyError: any -ERR text gives a *ReplyError whose RFC 2449 code and
+// message put back together are the text, with Code 0 and
+// ErrServerErrorStatus reachable.
+func FuzzReplyError(f *testing.F) {
+	for _, s := range []string{"[AUTH] bad", "[SYS/TEMP]", "no", "[", "[]x", "[IN-USE]  locked ]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		err := replyError("PASS", []byte(text))
+		var re *ReplyError
+		if !errors.As(err, &re) || !errors.Is(err, ErrServerErrorStatus) || re.Code != 0 || re.Stage != "PASS" {
+			t.Fatalf("replyError(%q) = %v", text, err)
+		}
+		if strings.Contains(re.Enhanced, "]") {
+			t.Fatalf("Enhanced %q holds ']'", re.Enhanced)
+		}
+		if re.Enhanced == "" && re.Msg != text {
+			t.Fatalf("Msg = %q, want the whole text %q", re.Msg, text)
+		}
+		if re.Enhanced != "" && (!strings.HasPrefix(text, "["+re.Enhanced+"]") || !strings.HasSuffix(text, re.Msg)) {
+			t.Fatalf("code %q, msg %q do not come from %q", re.Enhanced, re.Msg, text)
+		}
+	})
 }
