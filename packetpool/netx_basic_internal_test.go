@@ -12,8 +12,10 @@
 //	netx_packet_nxe_api_test.c               every nxe status in NetX's order                       TestNetXPacketNXEAPI (this file), TestNXE* (nxe_test.go)
 //	netx_packet_branch_test.c                _nx_packet_data_adjust branches; transmit release      TestDataAdjust (netx_fidelity_test.go), TestNetXPacketBranch
 //	                                         twice; ENQUEUED and ownerless releases                 (this file), TestBranch* (branch_test.go)
-//	netx_packet_data_append_test.c           4x payload chains exactly 4 packets                    TestDataAppend (basic_test.go)
-//	netx_packet_payload_size_test.c          odd payloads, 2-byte-aligned memory                    TestPayloadSize, TestNetXPacketCount (payload_test.go)
+//	netx_packet_data_append_test.c           two 4*TEST_SIZE appends into 10 carved 92-byte         TestNetXPacketDataAppend (netx_fidelity_test.go),
+//	                                         packets succeed (8 packets, each full)                 TestDataAppend (basic_test.go)
+//	netx_packet_payload_size_test.c          odd payloads, 2-byte-aligned memory; 250 bytes over    TestPayloadSize, TestNetXPacketCount (payload_test.go),
+//	                                         TCP from a 202-byte pool retrieved intact              TestNetXPacketPayloadSizeTransfer (netx_stack_test.go)
 //	netx_packet_suspension_test.c            FIFO suspension, hand-off, counters                    TestSuspension (suspension_test.go)
 //	netx_packet_debug_info_test.c            no packet allocated at start; an allocated packet      TestNetXPacketDebugInfo (netx_stack_test.go)
 //	                                         is listed; UDP send leaves none (pool and UDP parts)

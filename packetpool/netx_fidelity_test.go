@@ -242,3 +242,33 @@ func mustNew(t *testing.T, o packetpool.Options) *packetpool.Pool {
 	}
 	return p
 }
+
+// TestNetXPacketDataAppend ports
+// test/regression/netxduo_test/netx_packet_data_append_test.c as written: a
+// pool of TEST_SIZE (92-byte) packets carved from (92 + sizeof(NX_PACKET)) *
+// 10 bytes, a type-0 packet, and two appends of 4*TEST_SIZE bytes that must
+// both succeed (8 packets, every one exactly full), then a release.
+func TestNetXPacketDataAppend(t *testing.T) {
+	const testSize = packetpool.UDPPacket + 28
+	ctx := context.Background()
+	pool := newPoolOpts(t, packetpool.Options{Name: "pool_0", PayloadSize: testSize, MemorySize: (testSize + packetpool.NetXPacketHeaderSize) * 10})
+	if got := pool.Info().Total; got != 10 {
+		t.Fatalf("pool_0 carved %d packets, want 10", got)
+	}
+	pk, err := pool.Allocate(ctx, 0, nx.NoWait)
+	wantErr(t, "nx_packet_allocate(&pool_0, 0, NX_NO_WAIT)", err, nil)
+	buffer := pattern(4*testSize, 1)
+	wantErr(t, "nx_packet_data_append(4*TEST_SIZE)", pk.Append(ctx, buffer, pool, nx.NoWait), nil)
+	wantErr(t, "nx_packet_data_append(4*TEST_SIZE) again", pk.Append(ctx, buffer, pool, nx.NoWait), nil)
+	n := 0
+	for q := pk; q != nil; q = q.Next() {
+		n++
+		if len(q.Bytes()) != testSize {
+			t.Fatalf("packet %d holds %d bytes, want %d", n, len(q.Bytes()), testSize)
+		}
+	}
+	if n != 8 || pk.Length() != 8*testSize || !bytes.Equal(chainBytes(pk), append(append([]byte{}, buffer...), buffer...)) {
+		t.Fatalf("chain: %d packets, Length() %d; want 8 packets of %d bytes holding both appends", n, pk.Length(), testSize)
+	}
+	wantErr(t, "nx_packet_release", pk.Release(), nil)
+}

@@ -241,16 +241,20 @@ func TestNetXTCPTransmitNotDone(t *testing.T) {
 	pkt, err := client.Pool.Allocate(ctx, packetpool.TCPPacket, nx.WaitForever)
 	wantErr(t, "nx_packet_allocate(NX_TCP_PACKET)", err, nil)
 	wantErr(t, "nx_packet_data_append(28)", pkt.Append(ctx, []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZ  "), client.Pool, 2*nx.TicksPerSecond), nil)
-	// The driver delays this one segment by 1 s.
-	wantErr(t, "SetImpairments(1 s delay)", client.Port.SetImpairments(driver.Impairments{Delay: time.Second}), nil)
+	// The link delays the segment (1 s in C; 3 s here, so that a loaded
+	// machine cannot see its ACK before the check). gVisor writes the
+	// segment from its own goroutine, so the delay stays on until the check;
+	// later frames follow the delayed one, as they would queue behind it in a
+	// driver.
+	wantErr(t, "SetImpairments(3 s delay)", client.Port.SetImpairments(driver.Impairments{Delay: 3 * time.Second}), nil)
 	if err := cs.Send(ctx, pkt, 5*nx.TicksPerSecond); err != nil {
 		_ = pkt.Release()
 		t.Fatalf("nx_tcp_socket_send = %v, want nil", err)
 	}
-	wantErr(t, "SetImpairments(none)", client.Port.SetImpairments(driver.Impairments{}), nil)
 	if got := cs.Info().TransmitQueueDepth; got != 1 {
 		t.Fatalf("transmit_sent_count = %d right after the delayed send, want 1", got)
 	}
+	wantErr(t, "SetImpairments(none)", client.Port.SetImpairments(driver.Impairments{}), nil)
 	close(resume)
 	_ = cs.Disconnect(ctx, nx.NoWait) // unchecked in C: NX_IN_PROGRESS
 	wantErr(t, "nx_tcp_client_socket_unbind", cs.ClientUnbind(), nil)
@@ -265,5 +269,84 @@ func TestNetXTCPTransmitNotDone(t *testing.T) {
 	}
 	if in := client.Pool.Info(); in.Free != in.Total || in.InvalidReleases != 0 {
 		t.Fatalf("pool_0 2 s after the reset: %+v, want every packet available", in)
+	}
+}
+
+// TestNetXPacketPayloadSizeTransfer ports the transfer that
+// test/regression/netxduo_test/netx_packet_payload_size_test.c runs over its
+// odd pool: 250 bytes of 0x01 appended to an NX_TCP_PACKET from a pool of
+// 202-byte payloads (carved from 8192 bytes: 31 packets, so the data chains),
+// sent over TCP to a board whose pool holds 512-byte payloads (8192 bytes: 14
+// packets); the server's nx_packet_data_retrieve gives the 250 bytes, equal
+// to those sent, and every status is checked. The pool_create cases of the
+// same test (an unaligned start) are TestNetXPacketCount (payload_test.go).
+func TestNetXPacketPayloadSizeTransfer(t *testing.T) {
+	boardtest.CheckGoroutines(t)
+	w := boardtest.NewWire(t, 1)
+	ip1 := boardtest.NewBoard(t, w, "ip_1", 5, boardtest.Options{PayloadSize: 512, Count: packetpool.NetXPacketCount(512, 0, 8192)})
+	ip0 := boardtest.NewBoard(t, w, "ip_0", 4, boardtest.Options{PayloadSize: 202, Count: packetpool.NetXPacketCount(202, 0, 8192)})
+	if ip0.Pool.Info().Total != 31 || ip1.Pool.Info().Total != 14 {
+		t.Fatalf("carved %d and %d packets, want 31 and 14", ip0.Pool.Info().Total, ip1.Pool.Info().Total)
+	}
+	ctx := context.Background()
+	send := bytes.Repeat([]byte{0x01}, 250)
+
+	ss, err := ip1.IP.TCPSocketCreate("Server Socket", 300)
+	wantErr(t, "nx_tcp_socket_create(server)", err, nil)
+	wantErr(t, "nx_tcp_server_socket_listen(12)", ip1.IP.ServerListen(12, ss, 5), nil)
+	received := make(chan []byte, 1)
+	serverDone := make(chan error, 1)
+	go func() {
+		serverDone <- func() error {
+			defer close(received)
+			if err := ss.ServerAccept(ctx, 5*nx.TicksPerSecond); err != nil {
+				return err
+			}
+			// One receive, as the C server does; the 250 bytes fit one segment.
+			pkt, err := ss.Receive(ctx, 5*nx.TicksPerSecond)
+			if err != nil {
+				return err
+			}
+			buf := make([]byte, 250)
+			n, err := pkt.Retrieve(buf)
+			_ = pkt.Release()
+			if err != nil {
+				return err
+			}
+			received <- buf[:n]
+			if err := ss.Disconnect(ctx, 5*nx.TicksPerSecond); err != nil {
+				return err
+			}
+			if err := ss.ServerUnaccept(); err != nil {
+				return err
+			}
+			if err := ip1.IP.ServerUnlisten(12); err != nil {
+				return err
+			}
+			return ss.Delete()
+		}()
+	}()
+
+	cs, err := ip0.IP.TCPSocketCreate("Client Socket", 300)
+	wantErr(t, "nx_tcp_socket_create(client)", err, nil)
+	wantErr(t, "nx_tcp_client_socket_bind(12)", cs.ClientBind(ctx, 12, nx.WaitForever), nil)
+	wantErr(t, "nx_tcp_client_socket_connect", cs.Connect(ctx, netip.AddrPortFrom(ip1.Addr, 12), 5*nx.TicksPerSecond), nil)
+	pkt, err := ip0.Pool.Allocate(ctx, packetpool.TCPPacket, nx.WaitForever)
+	wantErr(t, "nx_packet_allocate(&pool_0, NX_TCP_PACKET)", err, nil)
+	wantErr(t, "nx_packet_data_append(250)", pkt.Append(ctx, send, ip0.Pool, nx.WaitForever), nil)
+	if pkt.Next() == nil {
+		t.Fatalf("250 bytes after %d of header room fit one 202-byte packet; want a chain", packetpool.TCPPacket)
+	}
+	if err := cs.Send(ctx, pkt, 5*nx.TicksPerSecond); err != nil {
+		_ = pkt.Release()
+		t.Fatalf("nx_tcp_socket_send = %v, want nil", err)
+	}
+	data := <-received
+	wantErr(t, "nx_tcp_socket_disconnect(client)", cs.Disconnect(ctx, 5*nx.TicksPerSecond), nil)
+	wantErr(t, "nx_tcp_client_socket_unbind", cs.ClientUnbind(), nil)
+	wantErr(t, "nx_tcp_socket_delete(client)", cs.Delete(), nil)
+	wantErr(t, "server thread", <-serverDone, nil)
+	if !bytes.Equal(data, send) {
+		t.Fatalf("server retrieved %d bytes, equal %v; want the 250 sent", len(data), bytes.Equal(data, send))
 	}
 }
