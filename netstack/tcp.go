@@ -721,12 +721,22 @@ func (s *TCPSocket) readOne(ctx context.Context, ep tcpip.Endpoint, v6 bool, dl 
 // A ctx that is already done sends no FIN: the connection is reset as with
 // NoWait (the peer must not take a half-finished exchange for a clean end)
 // and the error wraps nx.ErrWaitAborted and ctx.Err().
-// Errors: nx.ErrNotConnected (no connection), nx.ErrInProgress,
+// Errors: nx.ErrNotConnected (no connection, or one the peer reset or that
+// timed out: nothing is sent, the socket is closed), nx.ErrInProgress,
 // nx.ErrDisconnectFailed, nx.ErrWaitAborted.
 func (s *TCPSocket) Disconnect(ctx context.Context, wait nx.Wait) error {
 	s.mu.Lock()
 	ep := s.ep
 	if ep == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("netstack: tcp socket %q: disconnect: %w", s.name, nx.ErrNotConnected)
+	}
+	if st := tcp.EndpointState(ep.State()); st == tcp.StateError || st == tcp.StateClose {
+		// Reset, timed out, or closed and out of TIME_WAIT already: the
+		// NetX socket is NX_TCP_CLOSED and nx_tcp_socket_disconnect
+		// returns NX_NOT_CONNECTED, sending nothing.
+		s.abortLocked(nx.ErrNotConnected)
+		s.detachLocked()
 		s.mu.Unlock()
 		return fmt.Errorf("netstack: tcp socket %q: disconnect: %w", s.name, nx.ErrNotConnected)
 	}
