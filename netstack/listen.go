@@ -310,7 +310,21 @@ var _ net.Listener = (*Listener)(nil)
 // ListenTCP listens on port (IPv4 and IPv6) for the Go adapters: go-smtp,
 // crypto/tls and net/textproto servers can serve on a board. It does not block.
 // Errors wrap nx.ErrDuplicateListen, nx.ErrInvalidPort or nx.ErrPortUnavailable.
+// It is ListenTCPBacklog with a backlog of 16.
 func (ip *IP) ListenTCP(port uint16) (*Listener, error) {
+	return ip.ListenTCPBacklog(port, 16)
+}
+
+// ListenTCPBacklog is ListenTCP with room for backlog connections that have
+// completed the handshake but are not accepted yet (backlog <= 0 means 5, as
+// ServerListen). A server that many clients reach at once (a fleet's mail
+// host) needs a backlog of about the number of clients: beyond backlog-1
+// handshakes in progress gVisor answers with SYN cookies, and the final ACK
+// of a cookie handshake that finds the accept queue full is dropped without
+// state. For a protocol where the server speaks first (SMTP, POP3) the
+// client then waits for a greeting that never comes (NX_NO_PACKET at the
+// greeting timeout): nothing is left to retransmit.
+func (ip *IP) ListenTCPBacklog(port uint16, backlog int) (*Listener, error) {
 	if port == 0 {
 		return nil, fmt.Errorf("netstack: listen: %w", nx.ErrInvalidPort)
 	}
@@ -322,7 +336,7 @@ func (ip *IP) ListenTCP(port uint16) (*Listener, error) {
 	if _, dup := ip.listeners[port]; dup {
 		return nil, fmt.Errorf("netstack: listen %d: %w", port, nx.ErrDuplicateListen)
 	}
-	l, err := ip.newListener(port, 16)
+	l, err := ip.newListener(port, backlog)
 	if err != nil {
 		return nil, fmt.Errorf("netstack: listen %d: %w", port, err)
 	}
