@@ -44,6 +44,18 @@ type WireOptions struct {
 	// Logger receives lifecycle events (attach, close, cable pull) at Info.
 	// Drops are counted in PortStats, never logged. nil discards.
 	Logger *slog.Logger
+	// DirectARP delivers a broadcast ARP request only to the port that
+	// owns its target IPv4 address, when the Wire knows that port: it
+	// learns each port's addresses from the sender fields of the ARP
+	// requests and replies the port sends (an address whose owner moves is
+	// learned again from the new port; ARP probes, sent from 0.0.0.0,
+	// teach nothing). Requests for an unknown address are still flooded. The owner still receives and
+	// answers the request, so this is a switch with ARP suppression, not an
+	// ARP proxy: only the other ports stop seeing requests they would
+	// ignore. With N boards resolving one peer, flooding costs N copies per
+	// request (N² in all); directed, one. false (the default) floods every
+	// broadcast, as a plain switch does.
+	DirectARP bool
 }
 
 // Impairments are the faults a Port applies to frames it transmits (frames
@@ -179,8 +191,9 @@ type Wire struct {
 	log  *slog.Logger
 	seed int64
 
-	mu        sync.RWMutex            // guards fdb, closed, nextIndex and writes to ports
+	mu        sync.RWMutex            // guards fdb, arp, closed, nextIndex and writes to ports
 	fdb       map[[6]byte]*Port       // learned station addresses
+	arp       map[[4]byte]*Port       // learned IPv4 owners (DirectARP only)
 	ports     atomic.Pointer[[]*Port] // copy-on-write snapshot for flooding
 	nextIndex int
 	closed    bool
@@ -194,6 +207,9 @@ func NewWire(opts WireOptions) (*Wire, error) {
 		log:  opts.Logger,
 		seed: opts.Seed,
 		fdb:  make(map[[6]byte]*Port),
+	}
+	if opts.DirectARP {
+		w.arp = make(map[[4]byte]*Port)
 	}
 	if w.clk == nil {
 		w.clk = nx.SystemClock
@@ -316,6 +332,11 @@ func (w *Wire) detach(p *Port) {
 			delete(w.fdb, k)
 		}
 	}
+	for k, v := range w.arp {
+		if v == p {
+			delete(w.arp, k)
+		}
+	}
 	old := *w.ports.Load()
 	ports := make([]*Port, 0, len(old))
 	for _, q := range old {
@@ -341,13 +362,39 @@ func (w *Wire) forward(src *Port, fb *fbuf) error {
 		flood = dst == nil
 	}
 	learned := skey[0]&1 != 0 || w.fdb[skey] == src
+	var sip [4]byte
+	arpLearn := false
+	if w.arp != nil {
+		if op, sender, target, ok := parseARP(f); ok {
+			if sender != ([4]byte{}) && w.arp[sender] != src {
+				sip, arpLearn = sender, true
+			}
+			if flood && op == arpRequest && dst == nil {
+				if owner := w.arp[target]; owner != nil && target != sender {
+					dst = owner
+				}
+			}
+		}
+	}
 	w.mu.RUnlock()
-	if !learned {
+	if !learned || arpLearn {
 		w.mu.Lock()
 		if !w.closed && !src.closed() {
-			w.fdb[skey] = src
+			if !learned {
+				w.fdb[skey] = src
+			}
+			if arpLearn {
+				w.arp[sip] = src
+			}
 		}
 		w.mu.Unlock()
+	}
+	if flood && dst != nil { // DirectARP: the request goes to its target's owner only
+		if dst == src {
+			putBuf(fb)
+			return nil
+		}
+		return dst.deliver(src, fb, false)
 	}
 	if !flood {
 		if dst == src { // station is on the sender's own segment
@@ -884,4 +931,17 @@ func (f *fifo) pop() *fbuf {
 		f.s, f.head = f.s[:0], 0
 	}
 	return fb
+}
+
+// arpRequest is the ARP opcode of a request (RFC 826).
+const arpRequest = 1
+
+// parseARP returns the opcode and the sender and target IPv4 addresses of an
+// Ethernet/IPv4 ARP frame (no VLAN tag); ok is false for anything else.
+func parseARP(f []byte) (op uint16, sender, target [4]byte, ok bool) {
+	// dst(6) src(6) type(2)=0806 | htype(2)=1 ptype(2)=0800 hlen=6 plen=4 op(2) sha(6) spa(4) tha(6) tpa(4)
+	if len(f) < 42 || f[12] != 0x08 || f[13] != 0x06 || f[14] != 0 || f[15] != 1 || f[16] != 0x08 || f[17] != 0 || f[18] != 6 || f[19] != 4 {
+		return 0, sender, target, false
+	}
+	return uint16(f[20])<<8 | uint16(f[21]), [4]byte(f[28:32]), [4]byte(f[38:42]), true
 }
