@@ -1,0 +1,438 @@
+// Package fleet runs N boards on one Wire against one mail host: each board
+// sends one mail by SMTP and fetches it back by POP3, and the run reports
+// delivered and failed counts, wall time, peak RSS and the aggregate pool
+// peaks. It is the engine behind `simboard fleet` and the fleet benchmarks.
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/simboard/simboard/apps/pop3c"
+	"github.com/simboard/simboard/apps/smtpc"
+	"github.com/simboard/simboard/board"
+	"github.com/simboard/simboard/driver"
+	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/nx"
+	"github.com/simboard/simboard/packetpool"
+)
+
+// Options configure a fleet run. The zero value of every field but Boards
+// is usable.
+type Options struct {
+	// Boards is how many boards send a mail (1..MaxBoards).
+	Boards int
+	// BodySize is each mail's body in bytes; 0 means 512.
+	BodySize int
+	// Pool sizes each board's default pool and RxPool its receive pool;
+	// zero values mean 16 packets of 1536 bytes each.
+	Pool, RxPool board.PoolOptions
+	// HostPool and HostRxPool size the mail host board's pools; zero values
+	// mean HostPoolFor(the boards mailing at once).
+	HostPool, HostRxPool board.PoolOptions
+	// Concurrency is how many boards run their mail at the same time; 0
+	// means DefaultConcurrency, a negative value all boards at once (every
+	// board then connects within the same moment, and the mail host's CPU
+	// share, not the protocol, decides how many meet NetX's 10 s connect
+	// and greeting timeouts).
+	Concurrency int
+	// Seed seeds the Wire.
+	Seed int64
+	// Logger receives the boards' lifecycle logs; nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultConcurrency is Options.Concurrency's default.
+const DefaultConcurrency = 64
+
+// MaxBoards bounds Options.Boards: the fleet's IPv4 /15 holds that many.
+const MaxBoards = 130000
+
+// HostPoolFor sizes the mail host board's pools for n boards talking to it
+// at once: four packets a connection (a 1,000-board fleet at 64 at a time
+// peaked at 1.8 a connection), at least 256. A run whose host pools ran
+// empty says so in Report.HostShortfall.
+func HostPoolFor(n int) board.PoolOptions {
+	return board.PoolOptions{PayloadSize: 1536, Count: max(256, 4*n)}
+}
+
+// Failure counts the boards that failed at one stage.
+type Failure struct {
+	Stage string // "boot", "smtp", "pop3", "verify"
+	Count int
+	First string // the first error seen at this stage
+}
+
+// PoolPeaks aggregates the peak use of one kind of pool across the boards.
+type PoolPeaks struct {
+	Pools         int // pools aggregated
+	Packets       int // packets in all of them
+	SumPeakInUse  int // sum of every pool's peak packets in use
+	MaxPeakInUse  int // largest single pool's peak
+	EmptyRequests int // allocations that found a pool empty
+	Invalid       int // invalid releases
+	Unbalanced    int // pools not balanced at Close
+}
+
+// Report is what a fleet run measured.
+type Report struct {
+	Boards    int
+	Delivered int // mails the host accepted and stored byte-exact
+	Fetched   int // mails fetched back by POP3 byte-exact
+	Failed    int // boards that failed at some stage
+	Failures  []Failure
+	Boot      time.Duration // all boards and the host booted
+	Mail      time.Duration // every board's send and fetch done
+	Wall      time.Duration // from start to every board closed
+	PeakRSS   int64         // bytes: the process's VmHWM (0 when unknown)
+	BoardPool PoolPeaks     // the boards' default pools
+	BoardRx   PoolPeaks     // the boards' receive pools
+	HostPool  packetpool.Info
+	HostRx    packetpool.Info
+	// HostShortfall says when the mail host's pools ran empty (a
+	// firmware-sized host would have dropped frames or stalled): "" when
+	// they never did.
+	HostShortfall string
+	// CloseErrors holds the first few boards' Close errors (unbalanced pools).
+	CloseErrors []string
+}
+
+// Addresses of the fleet: the mail host and board i (0-based). Fleets of up
+// to 253 boards use 198.51.100.0/24 (host .1); larger fleets use the RFC 2544
+// benchmarking range 198.18.0.0/15, which never leaves this process's Wire.
+func Addresses(n int) (host netip.Prefix, boardAddr func(i int) netip.Prefix) {
+	if n <= 253 {
+		return netip.MustParsePrefix("198.51.100.1/24"), func(i int) netip.Prefix {
+			return netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 2)}), 24)
+		}
+	}
+	return netip.MustParsePrefix("198.18.0.1/15"), func(i int) netip.Prefix {
+		v := uint32(198)<<24 | 18<<16 | uint32(i+2)
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 15)
+	}
+}
+
+// Body returns board i's mail body: size bytes of printable lines naming
+// the board, so a mail delivered to the wrong mailbox does not verify.
+func Body(i, size int) []byte {
+	var b bytes.Buffer
+	for b.Len() < size {
+		fmt.Fprintf(&b, "board %d line %d: the quick brown fox jumps over the lazy dog\r\n", i, b.Len())
+	}
+	return b.Bytes()[:size]
+}
+
+// Run boots the fleet, runs every board's mail at once and closes
+// everything. It blocks until every board is closed. A board's failure is
+// counted in the Report, not returned; the error is for a fleet that could
+// not start (bad options, the host failing to boot) or a cancelled ctx.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if opts.Boards < 1 || opts.Boards > MaxBoards {
+		return nil, fmt.Errorf("fleet: %d boards: want 1..%d", opts.Boards, MaxBoards)
+	}
+	if opts.BodySize == 0 {
+		opts.BodySize = 512
+	}
+	small := board.PoolOptions{PayloadSize: 1536, Count: 16}
+	if opts.Pool == (board.PoolOptions{}) {
+		opts.Pool = small
+	}
+	if opts.RxPool == (board.PoolOptions{}) {
+		opts.RxPool = small
+	}
+	conc := opts.Concurrency
+	if conc == 0 {
+		conc = DefaultConcurrency
+	}
+	if conc < 0 || conc > opts.Boards {
+		conc = opts.Boards
+	}
+	if opts.HostPool == (board.PoolOptions{}) {
+		opts.HostPool = HostPoolFor(conc)
+	}
+	if opts.HostRxPool == (board.PoolOptions{}) {
+		opts.HostRxPool = HostPoolFor(conc)
+	}
+	start := time.Now()
+	rep := &Report{Boards: opts.Boards}
+	wire, err := driver.NewWire(driver.WireOptions{Seed: opts.Seed, Logger: opts.Logger, DirectARP: true})
+	if err != nil {
+		return nil, err
+	}
+	defer wire.Close()
+
+	hostAddr, boardAddr := Addresses(opts.Boards)
+	users := make(map[string]string, opts.Boards)
+	for i := range opts.Boards {
+		users["b"+strconv.Itoa(i)] = "pw" + strconv.Itoa(i)
+	}
+	host, err := mailhost.New(mailhost.Options{Domain: "fleet.example", Users: users, AllowInsecureAuth: true, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	hb, err := board.New(board.Options{Name: "mailhost", Wire: wire, Addr: hostAddr,
+		Pool: opts.HostPool, RxPool: opts.HostRxPool, Logger: opts.Logger})
+	if err != nil {
+		_ = host.Close()
+		return nil, fmt.Errorf("fleet: mail host board: %w", err)
+	}
+	var serveWG sync.WaitGroup
+	var lns []net.Listener
+	for _, s := range []struct {
+		port  uint16
+		serve func(net.Listener) error
+	}{{25, host.ServeSMTP}, {110, host.ServePOP3}} {
+		l, err := hb.IP.ListenTCPBacklog(s.port, conc+16) // every board may connect at once (TestFleetGreetingBacklog)
+		if err != nil {
+			_ = host.Close()
+			_ = hb.Close()
+			return nil, fmt.Errorf("fleet: mail host: listen %d: %w", s.port, err)
+		}
+		lns = append(lns, l)
+		serveWG.Add(1)
+		go func() { defer serveWG.Done(); _ = s.serve(l) }()
+	}
+
+	// Boot every board.
+	boards := make([]*board.Board, opts.Boards)
+	bootErr := make([]error, opts.Boards)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0)*4)
+	for i := range boards {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			boards[i], bootErr[i] = board.New(board.Options{Name: "b" + strconv.Itoa(i), Wire: wire, Addr: boardAddr(i),
+				Pool: opts.Pool, RxPool: opts.RxPool, Logger: opts.Logger})
+		}()
+	}
+	wg.Wait()
+	// The host resolves one board, as a host announces itself on link-up:
+	// its ARP request teaches the Wire (DirectARP) where the host's address
+	// lives, so the boards' N requests for it reach the host alone instead
+	// of each being flooded to N ports.
+	if bootErr[0] == nil {
+		_, _ = hb.IP.ARPResolve(ctx, boardAddr(0).Addr(), nx.Ticks(100))
+	}
+	rep.Boot = time.Since(start)
+
+	// Every board sends and fetches, conc at a time.
+	msem := make(chan struct{}, conc)
+	stageErr := make([]struct{ stage, msg string }, opts.Boards)
+	for i, b := range boards {
+		if bootErr[i] != nil {
+			stageErr[i].stage, stageErr[i].msg = "boot", bootErr[i].Error()
+			continue
+		}
+		wg.Add(1)
+		msem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-msem }()
+			stage, err := mailOne(ctx, b, i, hostAddr.Addr(), opts.BodySize, host)
+			if err != nil {
+				stageErr[i].stage, stageErr[i].msg = stage, err.Error()
+			}
+		}()
+	}
+	wg.Wait()
+	rep.Mail = time.Since(start) - rep.Boot
+
+	// Count, then close everything.
+	byStage := map[string]*Failure{}
+	for i := range stageErr {
+		se := stageErr[i]
+		switch se.stage {
+		case "":
+			rep.Delivered++
+			rep.Fetched++
+			continue
+		case "pop3", "verify-fetch":
+			rep.Delivered++
+		}
+		rep.Failed++
+		f := byStage[se.stage]
+		if f == nil {
+			f = &Failure{Stage: se.stage, First: fmt.Sprintf("board %d: %s", i, se.msg)}
+			byStage[se.stage] = f
+		}
+		f.Count++
+	}
+	for _, f := range byStage {
+		rep.Failures = append(rep.Failures, *f)
+	}
+	sort.Slice(rep.Failures, func(a, b int) bool { return rep.Failures[a].Stage < rep.Failures[b].Stage })
+
+	closeErr := make([]error, len(boards))
+	for i, b := range boards {
+		if b == nil {
+			continue
+		}
+		addPeaks(&rep.BoardPool, b.Pool)
+		addPeaks(&rep.BoardRx, b.RxPool)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			closeErr[i] = b.Close()
+		}()
+	}
+	wg.Wait()
+	for i, err := range closeErr {
+		if err == nil {
+			continue
+		}
+		if strings.Contains(err.Error(), "-pool\" not balanced") {
+			rep.BoardPool.Unbalanced++
+		}
+		if strings.Contains(err.Error(), "-rx\" not balanced") {
+			rep.BoardRx.Unbalanced++
+		}
+		if len(rep.CloseErrors) < 5 {
+			rep.CloseErrors = append(rep.CloseErrors, fmt.Sprintf("board %d: %v", i, err))
+		}
+	}
+	_ = host.Close()
+	for _, l := range lns {
+		_ = l.Close()
+	}
+	serveWG.Wait()
+	rep.HostPool, rep.HostRx = hb.Pool.Info(), hb.RxPool.Info()
+	for _, p := range []*packetpool.Pool{hb.Pool, hb.RxPool} {
+		if in := p.Info(); in.EmptyRequests > 0 {
+			rep.HostShortfall += fmt.Sprintf("pool %q (%d packets) ran empty %d times; ", p.Name(), in.Total, in.EmptyRequests)
+		}
+	}
+	rep.HostShortfall = strings.TrimSuffix(rep.HostShortfall, "; ")
+	herr := hb.Close()
+	rep.Wall = time.Since(start)
+	rep.PeakRSS = peakRSS()
+	if herr != nil {
+		return rep, fmt.Errorf("fleet: mail host board: %w", herr)
+	}
+	return rep, ctx.Err()
+}
+
+func addPeaks(pp *PoolPeaks, p *packetpool.Pool) {
+	in := p.Info()
+	peak := in.Total - in.LowWater
+	pp.Pools++
+	pp.Packets += in.Total
+	pp.SumPeakInUse += peak
+	pp.MaxPeakInUse = max(pp.MaxPeakInUse, peak)
+	pp.EmptyRequests += in.EmptyRequests
+	pp.Invalid += in.InvalidReleases
+}
+
+// mailOne sends board i's mail and fetches it back; it returns the stage
+// that failed.
+func mailOne(ctx context.Context, b *board.Board, i int, server netip.Addr, size int, host *mailhost.Host) (string, error) {
+	user := "b" + strconv.Itoa(i)
+	body := Body(i, size)
+	c, err := smtpc.Create(smtpc.Options{
+		IP: b.IP, Pool: b.Pool, Username: user, Password: "pw" + strconv.Itoa(i),
+		From: user + "@fleet.example", ClientDomain: user + ".fleet.example", Auth: smtpc.AuthPlain,
+		ServerAddr: server, Port: 25, TLS: smtpc.TLSOff, AllowPlaintextAuth: true,
+	})
+	if err != nil {
+		return "smtp", err
+	}
+	_, err = c.Send(ctx, &smtpc.Message{To: []string{user + "@fleet.example"}, Subject: "fleet " + user,
+		Body: bytes.NewReader(body), Size: int64(len(body))})
+	if derr := c.Delete(); err == nil {
+		err = derr
+	}
+	if err != nil {
+		return "smtp", err
+	}
+	stored := host.Store().Messages(user)
+	if len(stored) != 1 || !bytes.HasSuffix(bytes.TrimSuffix(stored[0].Data, []byte("\r\n")), bytes.TrimSuffix(body, []byte("\r\n"))) {
+		return "verify", fmt.Errorf("mail host holds %d messages for %s, want 1 ending in the %d-byte body", len(stored), user, len(body))
+	}
+	want := bytes.TrimSuffix(stored[0].Data, []byte("\r\n"))
+
+	pc, err := pop3c.Create(ctx, pop3c.Options{Auth: pop3c.AuthAPOP, IP: b.IP, Pool: b.Pool, Server: server, Port: 110,
+		Name: user, Password: "pw" + strconv.Itoa(i), TLS: pop3c.TLSOff})
+	if err != nil {
+		return "pop3", err
+	}
+	got, err := fetchFirst(ctx, pc)
+	if derr := pc.Delete(ctx); err == nil {
+		err = derr
+	}
+	if err != nil {
+		return "pop3", err
+	}
+	if !bytes.Equal(got, want) {
+		return "verify-fetch", fmt.Errorf("fetched %d bytes differ from the %d stored", len(got), len(want))
+	}
+	return "", nil
+}
+
+// fetchFirst reads message 1 packet by packet, deletes it and quits.
+func fetchFirst(ctx context.Context, c *pop3c.Client) ([]byte, error) {
+	if n, _, err := c.MailItemsGet(ctx); err != nil || n != 1 {
+		return nil, errors.Join(fmt.Errorf("STAT: %d messages, want 1", n), err)
+	}
+	if _, err := c.MailItemGet(ctx, 1); err != nil {
+		return nil, fmt.Errorf("RETR 1: %w", err)
+	}
+	var out bytes.Buffer
+	for {
+		pkt, _, final, err := c.MailItemMessageGet(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("RETR 1 data: %w", err)
+		}
+		if pkt != nil {
+			buf := make([]byte, pkt.Length())
+			k, _ := pkt.Retrieve(buf)
+			out.Write(buf[:k])
+			if err := pkt.Release(); err != nil {
+				return nil, err
+			}
+		}
+		if final {
+			break
+		}
+	}
+	if err := c.MailItemDelete(ctx, 1); err != nil {
+		return nil, fmt.Errorf("DELE 1: %w", err)
+	}
+	if err := c.Quit(ctx); err != nil {
+		return nil, fmt.Errorf("QUIT: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// peakRSS returns the process's peak resident set (VmHWM) in bytes, or 0.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 1 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
