@@ -24,7 +24,7 @@ import (
 	"github.com/simboard/simboard/apps/smtpc"
 	"github.com/simboard/simboard/board"
 	"github.com/simboard/simboard/driver"
-	"github.com/simboard/simboard/internal/mailhost"
+	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
 )
