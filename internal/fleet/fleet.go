@@ -364,7 +364,7 @@ func mailOne(ctx context.Context, b *board.Board, i int, server netip.Addr, size
 	if len(stored) != 1 || !bytes.HasSuffix(bytes.TrimSuffix(stored[0].Data, []byte("\r\n")), bytes.TrimSuffix(body, []byte("\r\n"))) {
 		return "verify", fmt.Errorf("mail host holds %d messages for %s, want 1 ending in the %d-byte body", len(stored), user, len(body))
 	}
-	want := bytes.TrimSuffix(stored[0].Data, []byte("\r\n"))
+	want := stored[0].Data // RetrTo gives the message with its last line break, without ".\r\n"
 
 	pc, err := pop3c.Create(ctx, pop3c.Options{Auth: pop3c.AuthAPOP, IP: b.IP, Pool: b.Pool, Server: server, Port: 110,
 		Name: user, Password: "pw" + strconv.Itoa(i), TLS: pop3c.TLSOff})
@@ -384,31 +384,15 @@ func mailOne(ctx context.Context, b *board.Board, i int, server netip.Addr, size
 	return "", nil
 }
 
-// fetchFirst reads message 1 packet by packet, deletes it and quits.
+// fetchFirst reads message 1 (RetrTo: dot-unstuffed, without the
+// terminator), deletes it and quits.
 func fetchFirst(ctx context.Context, c *pop3c.Client) ([]byte, error) {
 	if n, _, err := c.MailItemsGet(ctx); err != nil || n != 1 {
 		return nil, errors.Join(fmt.Errorf("STAT: %d messages, want 1", n), err)
 	}
-	if _, err := c.MailItemGet(ctx, 1); err != nil {
-		return nil, fmt.Errorf("RETR 1: %w", err)
-	}
 	var out bytes.Buffer
-	for {
-		pkt, _, final, err := c.MailItemMessageGet(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("RETR 1 data: %w", err)
-		}
-		if pkt != nil {
-			buf := make([]byte, pkt.Length())
-			k, _ := pkt.Retrieve(buf)
-			out.Write(buf[:k])
-			if err := pkt.Release(); err != nil {
-				return nil, err
-			}
-		}
-		if final {
-			break
-		}
+	if _, err := c.RetrTo(ctx, 1, &out); err != nil {
+		return nil, fmt.Errorf("RETR 1: %w", err)
 	}
 	if err := c.MailItemDelete(ctx, 1); err != nil {
 		return nil, fmt.Errorf("DELE 1: %w", err)
