@@ -20,4 +20,10 @@
 // Blocking calls take a context first and a Wait last, so NetX sample code
 // ports line for line: pool.Allocate(ctx, packetpool.TCPPacket, nx.Ticks(200)).
 // All waiting goes through Await on an injectable Clock.
+//
+// A done context ends a call with NX_WAIT_ABORTED as Aborted builds it:
+// errors.Is holds both for ErrWaitAborted and for ctx.Err(), so callers can
+// still tell context.DeadlineExceeded from context.Canceled. Services that
+// take a resource or put bytes on the wire check Done first, so nothing
+// happens on behalf of a cancelled caller even when nothing would wait.
 package nx
