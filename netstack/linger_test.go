@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 )

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/nx"
 )
 

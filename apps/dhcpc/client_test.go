@@ -11,7 +11,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/internal/netsvc"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/simboard/simboard/apps/dnsc"
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/nx"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/simboard/simboard/apps/dnsc"
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/internal/netsvc"
 	"github.com/simboard/simboard/nx"
 )

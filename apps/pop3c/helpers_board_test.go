@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/simboard/simboard/apps/pop3c"
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 )
 
 // scriptConn is the server side of a scripted session on the peer board.

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/simboard/simboard/apps/pop3c"
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/nx"
 )

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/simboard/simboard/apps/pop3c"
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 )
 
 // Ports of NetX Duo's POP3 regression tests (test/regression/pop3_test),

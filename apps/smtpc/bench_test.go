@@ -16,7 +16,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/netstack"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden transcripts in testdata/")

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/packetpool"
 )
 

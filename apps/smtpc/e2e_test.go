@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"

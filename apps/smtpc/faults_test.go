@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/nx"
 )

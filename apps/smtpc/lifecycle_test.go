@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
 )

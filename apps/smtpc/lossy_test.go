@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/simboard/simboard/driver"
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/netstack"
 )

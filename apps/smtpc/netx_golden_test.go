@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
 )

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 )

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 )
 
 // lingerServer answers every command but leaves the close to the client, so

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/simboard/simboard/apps/sntpc"
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/internal/netsvc"
 	"github.com/simboard/simboard/nx"
 )

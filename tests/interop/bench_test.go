@@ -8,7 +8,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/simboard/simboard/apps/smtpc"
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 )
 
 // BenchmarkSubmitToPostfix submits a 1 MiB mail to Postfix's submission port, one

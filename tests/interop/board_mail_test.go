@@ -13,7 +13,7 @@ import (
 
 	"github.com/simboard/simboard/apps/pop3c"
 	"github.com/simboard/simboard/apps/smtpc"
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 )
 
 // boardSMTP returns smtpc options for the board against addr as u.

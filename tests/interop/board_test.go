@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/simboard/simboard/driver"
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/packetpool"
 )

@@ -21,7 +21,7 @@ import (
 	"github.com/simboard/simboard/apps/dnsc"
 	"github.com/simboard/simboard/apps/smtpc"
 	"github.com/simboard/simboard/apps/sntpc"
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/nx"
 )
 

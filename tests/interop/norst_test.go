@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/simboard/simboard/apps/smtpc"
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/nx"
 )
 

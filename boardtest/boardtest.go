@@ -1,0 +1,205 @@
+// Package boardtest builds simboard boards for tests: packet pools, a driver
+// on a Wire port, and an IP instance, with cleanups that fail the test when a
+// pool is not balanced or goroutines leak. Every stack test in the project
+// uses it, so "every pool balanced, no goroutine leaked" is checked in one
+// place.
+package boardtest
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/simboard/simboard/board"
+	"github.com/simboard/simboard/driver"
+	"github.com/simboard/simboard/internal/boardtest/leak"
+	"github.com/simboard/simboard/netstack"
+	"github.com/simboard/simboard/nx"
+	"github.com/simboard/simboard/packetpool"
+)
+
+// Options describe one board. Zero values are noted per field.
+type Options struct {
+	// PayloadSize and Count size the default pool (0 => 1536 x 256).
+	PayloadSize, Count int
+	// RxPayloadSize and RxCount size the driver's receive pool (0 => 1536 x 256).
+	RxPayloadSize, RxCount int
+	// Port holds this board's port impairments on the Wire.
+	Port driver.PortOptions
+	// IPv6 also gives the board 2001:db8::<host>/64.
+	IPv6 bool
+	// Debug records allocation sites so a leak names its origin.
+	Debug bool
+	// TCP overrides the IP's TCP options.
+	TCP netstack.TCPOptions
+	// Capture, when set, receives every frame the board sends or receives
+	// as pcap (a driver.Capture between the driver and its Wire port). It is
+	// flushed by Board.Close; read it after that.
+	Capture io.Writer
+	// Clock is the board's clock (pools, driver, capture, IP and through it
+	// gVisor's timers). nil means nx.SystemClock. With a sim.Clock, build
+	// and Close the board inside the Sim's Run.
+	Clock nx.Clock
+}
+
+// Board is one simulated board: a board.Board with its addresses.
+type Board struct {
+	IP     *netstack.IP
+	Pool   *packetpool.Pool
+	RxPool *packetpool.Pool
+	Driver *driver.Driver
+	Port   *driver.Port
+	Addr   netip.Addr // 198.51.100.<host>
+	Addr6  netip.Addr // 2001:db8::<host> when IPv6
+	// Capture is the pcap recorder when Options.Capture was set.
+	Capture *driver.Capture
+	// Board is the public board behind the fields above.
+	Board *board.Board
+}
+
+// Close closes the board's IP instance and driver (nx_ip_delete, then the
+// driver) and flushes the capture, if any. It is idempotent and also runs
+// at cleanup; a test calls it early to read the capture or to check what
+// closing the IP puts on the wire. The pools are checked at cleanup, so a
+// test may still release packets after Close.
+func (b *Board) Close() {
+	_ = b.Board.Close()
+}
+
+// NewWire returns a Wire closed at the end of the test.
+func NewWire(t testing.TB, seed int64) *driver.Wire {
+	t.Helper()
+	return NewWireOptions(t, driver.WireOptions{Seed: seed})
+}
+
+// NewWireOptions returns a Wire built from opts (e.g. with a sim.Clock),
+// closed at the end of the test.
+func NewWireOptions(t testing.TB, opts driver.WireOptions) *driver.Wire {
+	t.Helper()
+	w, err := driver.NewWire(opts)
+	if err != nil {
+		t.Fatalf("driver.NewWire: %v", err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	return w
+}
+
+// NewBoard attaches a board named name with address 198.51.100.<host> to w.
+// At cleanup it closes the IP and driver, then fails the test unless every
+// pool is balanced (free == total, no invalid releases).
+func NewBoard(t testing.TB, w *driver.Wire, name string, host byte, opts Options) *Board {
+	t.Helper()
+	bo := board.Options{
+		Name:    name,
+		Pool:    board.PoolOptions{PayloadSize: opts.PayloadSize, Count: opts.Count},
+		RxPool:  board.PoolOptions{PayloadSize: opts.RxPayloadSize, Count: opts.RxCount},
+		Wire:    w,
+		Port:    opts.Port,
+		Capture: opts.Capture,
+		Addr:    netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, host}), 24),
+		TCP:     opts.TCP,
+		Debug:   opts.Debug,
+		Clock:   opts.Clock,
+	}
+	if opts.IPv6 {
+		bo.Addr6 = netip.PrefixFrom(netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", host)), 64)
+	}
+	brd, err := board.New(bo)
+	if err != nil {
+		t.Fatalf("board.New: %v", err)
+	}
+	b := &Board{IP: brd.IP, Pool: brd.Pool, RxPool: brd.RxPool, Driver: brd.Driver, Port: brd.Port,
+		Capture: brd.Capture, Addr: bo.Addr.Addr(), Addr6: bo.Addr6.Addr(), Board: brd}
+	t.Cleanup(func() {
+		b.Close()
+		if b.Capture != nil {
+			if err := b.Capture.Err(); err != nil {
+				t.Errorf("board %s: capture: %v", name, err)
+			}
+		}
+		CheckBalanced(t, brd.Pool, brd.RxPool)
+	})
+	return b
+}
+
+// Pair returns two boards on a fresh Wire: the client at .2 and the server at .1.
+func Pair(t testing.TB, opts Options) (client, server *Board) {
+	t.Helper()
+	w := NewWire(t, 1)
+	server = NewBoard(t, w, "server", 1, opts)
+	client = NewBoard(t, w, "client", 2, opts)
+	return client, server
+}
+
+// CheckBalanced fails t unless every pool has all its packets free and no
+// invalid release was counted. Packets still held by stack goroutines that
+// are shutting down get a moment to come back first.
+func CheckBalanced(t testing.TB, pools ...*packetpool.Pool) {
+	t.Helper()
+	for _, p := range pools {
+		if err := board.Balanced(p, time.Second); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// CheckGoroutines snapshots the goroutine count; at cleanup it fails the test
+// if more goroutines are running than at the start (after letting exiting
+// goroutines finish), and prints their stacks. Call it first in a test so
+// its cleanup runs last; boards close in their own cleanups, so a test that
+// fails midway is still checked after everything it started is closed.
+func CheckGoroutines(t testing.TB) {
+	t.Helper()
+	leak.Check(t)
+}
+
+// RequireNetNSEnv is the environment variable that turns a missing network
+// namespace or tool into a failure instead of a skip ("1"), as CI sets it.
+const RequireNetNSEnv = "SIMBOARD_REQUIRE_NETNS"
+
+// MissingTools returns the commands among names that are neither in PATH nor
+// in the sbin directories a non-root PATH lacks.
+func MissingTools(names ...string) []string {
+	var missing []string
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err == nil {
+			continue
+		}
+		found := false
+		for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+			if st, err := os.Stat(filepath.Join(dir, n)); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+				found = true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, n)
+		}
+	}
+	return missing
+}
+
+// RequireTools skips the test, naming the missing commands and how to
+// install them, unless every command in names is installed. With
+// SIMBOARD_REQUIRE_NETNS=1 (CI) a missing tool fails the test instead: there
+// it means a broken machine, not a reason to skip. TAP tests call it next to
+// netns.ForTest, so `go test ./...` on a machine without the test packages
+// passes with skips that say why.
+func RequireTools(t testing.TB, names ...string) {
+	t.Helper()
+	missing := MissingTools(names...)
+	if len(missing) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("boardtest: skipping, missing %s in PATH; install with: sudo scripts/test-deps.sh", strings.Join(missing, ", "))
+	if os.Getenv(RequireNetNSEnv) == "1" {
+		t.Fatalf("%s (and %s=1, so this is a failure, not a skip)", msg, RequireNetNSEnv)
+	}
+	t.Skip(msg)
+}

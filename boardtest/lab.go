@@ -1,0 +1,144 @@
+package boardtest
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+
+	"github.com/simboard/simboard/driver"
+	"github.com/simboard/simboard/mailhost"
+	"github.com/simboard/simboard/nx"
+)
+
+// Mail ports the MailPeer serves, the standard ones so Wireshark decodes a
+// capture without hints.
+const (
+	SMTPPort   = 25
+	SubmitPort = 587
+	SMTPSPort  = 465
+	POP3Port   = 110
+	POP3SPort  = 995
+)
+
+// LabOptions describe a Lab. The zero value is a loss-free Wire with seed 1
+// on the system clock.
+type LabOptions struct {
+	// Wire configures the lab's Wire (seed, default impairments). A zero
+	// Seed means 1. Wire.Clock is replaced by Clock when Clock is set.
+	Wire driver.WireOptions
+	// Clock is the clock of the Wire, every board and the mail host: the
+	// seam for virtual time. nil means nx.SystemClock (real time). A
+	// virtual clock (sim/) plugs in here without changing the tests that
+	// use the Lab.
+	Clock nx.Clock
+}
+
+// Lab is a Wire with boards on it, in the spirit of net/http/httptest: a
+// test builds one with NewLab, adds boards and at most one mail host, and
+// everything is closed and checked at the end of the test. Its checks run
+// once, at cleanup: every pool of every board balanced (free == total, no
+// invalid release) and no goroutine left running that the test started.
+// A Lab belongs to one test; its methods are not safe for concurrent use.
+type Lab struct {
+	t     testing.TB
+	Wire  *driver.Wire
+	clock nx.Clock
+	next  byte
+	mail  *MailPeer
+}
+
+// NewLab returns an empty Lab. It registers the goroutine-leak check first,
+// so that check runs last, after every board and the mail host have closed,
+// whether the test passed or failed midway. It calls t.Fatal if the Wire
+// cannot be built.
+func NewLab(t testing.TB, opts LabOptions) *Lab {
+	t.Helper()
+	CheckGoroutines(t)
+	wo := opts.Wire
+	if wo.Seed == 0 {
+		wo.Seed = 1
+	}
+	if opts.Clock != nil {
+		wo.Clock = opts.Clock
+	}
+	return &Lab{t: t, Wire: NewWireOptions(t, wo), clock: opts.Clock, next: 2}
+}
+
+// Board attaches a new board named name to the lab's Wire at the next free
+// address (198.51.100.2, .3, ...; .1 is kept for the mail host). It does not
+// block. The board is closed and its pools checked at cleanup; the test
+// must have released every packet it allocated by then.
+func (l *Lab) Board(name string, opts Options) *Board {
+	l.t.Helper()
+	if l.next == 0 {
+		l.t.Fatalf("boardtest: lab is full (253 boards)")
+	}
+	if opts.Clock == nil {
+		opts.Clock = l.clock
+	}
+	b := NewBoard(l.t, l.Wire, name, l.next, opts)
+	l.next++
+	return b
+}
+
+// MailPeer is a board at 198.51.100.1 running a mailhost.Host on the
+// standard ports: SMTP 25 and 587, SMTPS 465, POP3 110, POP3S 995 (the TLS
+// ports only serve when the host has a TLS config).
+type MailPeer struct {
+	*Board
+	Host *mailhost.Host
+	wg   sync.WaitGroup
+}
+
+// SMTP returns the address of the peer's SMTP port 25.
+func (p *MailPeer) SMTP() netip.AddrPort { return netip.AddrPortFrom(p.Addr, SMTPPort) }
+
+// POP3 returns the address of the peer's POP3 port 110.
+func (p *MailPeer) POP3() netip.AddrPort { return netip.AddrPortFrom(p.Addr, POP3Port) }
+
+// MailHost boots the mail peer board and serves a host built from hopts
+// on it. A lab has at most one. At cleanup the host is closed (its sessions
+// joined) before the board closes and its pools are checked. It calls
+// t.Fatal when the host or a listener cannot be created.
+func (l *Lab) MailHost(hopts mailhost.Options, bopts Options) *MailPeer {
+	l.t.Helper()
+	if l.mail != nil {
+		l.t.Fatalf("boardtest: a lab has one mail host")
+	}
+	if hopts.Clock == nil {
+		hopts.Clock = l.clock
+	}
+	if bopts.Clock == nil {
+		bopts.Clock = l.clock
+	}
+	h, err := mailhost.New(hopts)
+	if err != nil {
+		l.t.Fatalf("mailhost.New: %v", err)
+	}
+	b := NewBoard(l.t, l.Wire, "mailhost", 1, bopts)
+	p := &MailPeer{Board: b, Host: h}
+	// Registered after NewBoard's cleanup, so it runs before it.
+	l.t.Cleanup(func() {
+		_ = h.Close()
+		p.wg.Wait()
+	})
+	type svc struct {
+		port  uint16
+		serve func(net.Listener) error
+	}
+	svcs := []svc{{SMTPPort, h.ServeSMTP}, {SubmitPort, h.ServeSMTP}, {POP3Port, h.ServePOP3}}
+	if hopts.TLS != nil {
+		svcs = append(svcs, svc{SMTPSPort, h.ServeSMTPS}, svc{POP3SPort, h.ServePOP3S})
+	}
+	for _, s := range svcs {
+		ln, err := b.IP.ListenTCP(s.port)
+		if err != nil {
+			l.t.Fatalf("mail peer: listen %d: %v", s.port, err)
+		}
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); _ = s.serve(ln) }()
+	}
+	l.mail = p
+	return p
+}
