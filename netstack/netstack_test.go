@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/boardtest"
+	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"

@@ -17,8 +17,8 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
-	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/boardtest"
+	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/internal/netns"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/packetpool"

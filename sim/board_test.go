@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/boardtest"
+	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/sim"
 )
 

@@ -9,8 +9,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/boardtest"
+	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"

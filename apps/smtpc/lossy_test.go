@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/boardtest"
+	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/netstack"
 )
