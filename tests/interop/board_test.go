@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/simboard/simboard/board"
 	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/netstack"
@@ -63,16 +64,6 @@ func (e *Env) OpenTAP(t testing.TB, opts driver.TAPOptions) *driver.TAP {
 func (e *Env) NewBoard(t testing.TB, opts boardtest.Options) *Board {
 	t.Helper()
 	boardtest.CheckGoroutines(t) // first: its cleanup runs after the board is gone
-	pay, cnt := orDefault(opts.PayloadSize, 1536), orDefault(opts.Count, 256)
-	rpay, rcnt := orDefault(opts.RxPayloadSize, 1536), orDefault(opts.RxCount, 256)
-	pool, err := packetpool.New(packetpool.Options{Name: "board-pool", PayloadSize: pay, Count: cnt, Debug: opts.Debug})
-	if err != nil {
-		t.Fatalf("packetpool.New = %v", err)
-	}
-	rx, err := packetpool.New(packetpool.Options{Name: "board-rx", PayloadSize: rpay, Count: rcnt, Debug: opts.Debug})
-	if err != nil {
-		t.Fatalf("packetpool.New = %v", err)
-	}
 	tap := e.OpenTAP(t, driver.TAPOptions{})
 	pcapPath := filepath.Join(t.TempDir(), "board.pcap")
 	pf, err := os.Create(pcapPath)
@@ -80,41 +71,28 @@ func (e *Env) NewBoard(t testing.TB, opts boardtest.Options) *Board {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pf.Close() })
-	capture, err := driver.NewCapture(tap, pf, driver.CaptureOptions{})
-	if err != nil {
-		t.Fatalf("driver.NewCapture = %v", err)
+	bo := board.Options{
+		Name:   "board",
+		Pool:   board.PoolOptions{PayloadSize: opts.PayloadSize, Count: opts.Count},
+		RxPool: board.PoolOptions{PayloadSize: opts.RxPayloadSize, Count: opts.RxCount},
+		Link:   tap, Capture: pf, Addr: e.BoardPrefix, TCP: opts.TCP, Debug: opts.Debug,
 	}
-	drv, err := driver.New(driver.Options{Name: "board", Link: capture, RxPool: rx})
-	if err != nil {
-		t.Fatalf("driver.New = %v", err)
-	}
-	b := &Board{Pool: pool, RxPool: rx, Driver: drv, TAP: tap, Addr: e.BoardPrefix.Addr(), Pcap: pcapPath, capture: capture}
-	ipOpts := netstack.Options{Name: "board", Pool: pool, Driver: drv, Addr: e.BoardPrefix, TCP: opts.TCP}
 	if opts.IPv6 {
-		b.Addr6 = e.BoardPrefix6.Addr()
-		ipOpts.Addr6 = e.BoardPrefix6
+		bo.Addr6 = e.BoardPrefix6
 	}
-	if b.IP, err = netstack.New(ipOpts); err != nil {
-		drv.Close()
-		t.Fatalf("netstack.New = %v", err)
+	brd, err := board.New(bo)
+	if err != nil {
+		t.Fatalf("board.New = %v", err)
 	}
+	b := &Board{IP: brd.IP, Pool: brd.Pool, RxPool: brd.RxPool, Driver: brd.Driver, TAP: tap,
+		Addr: e.BoardPrefix.Addr(), Addr6: bo.Addr6.Addr(), Pcap: pcapPath, capture: brd.Capture}
 	t.Cleanup(func() {
-		if err := b.IP.Close(); err != nil {
-			t.Errorf("IP.Close() = %v", err)
+		// Close joins the IP and the driver and reports any pool not balanced.
+		if err := brd.Close(); err != nil {
+			t.Errorf("board.Close() = %v", err)
 		}
-		if err := drv.Close(); err != nil {
-			t.Errorf("Driver.Close() = %v", err)
-		}
-		boardtest.CheckBalanced(t, pool, rx)
 	})
 	return b
-}
-
-func orDefault(v, d int) int {
-	if v <= 0 {
-		return d
-	}
-	return v
 }
 
 // TestBoardTCPReachesServers is the board's first step: gVisor on tap0 opens TCP
