@@ -17,11 +17,11 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/simboard/simboard/board"
 	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/internal/netns"
 	"github.com/simboard/simboard/netstack"
-	"github.com/simboard/simboard/packetpool"
 )
 
 // tapBoard opens tap0 inside ns (198.51.100.1 on the kernel side) and boots a
@@ -39,7 +39,7 @@ func tapBoard(t testing.TB, ns *netns.NS, pcapPath string) (*netstack.IP, func()
 	if err := ns.Do(func() (err error) { tap, err = driver.OpenTAP(driver.TAPOptions{Name: "tap0"}); return err }); err != nil {
 		t.Fatalf("OpenTAP(tap0) in %s: %v", ns.Name(), err)
 	}
-	var link driver.Link = tap
+	bo := board.Options{Name: "tapboard", Link: tap, Addr: netip.MustParsePrefix("198.51.100.2/24")}
 	var pcapFile *os.File
 	if pcapPath != "" {
 		f, err := os.Create(pcapPath)
@@ -47,29 +47,10 @@ func tapBoard(t testing.TB, ns *netns.NS, pcapPath string) (*netstack.IP, func()
 			tap.Close()
 			t.Fatal(err)
 		}
-		pcapFile = f
-		c, err := driver.NewCapture(tap, f, driver.CaptureOptions{})
-		if err != nil {
-			tap.Close()
-			f.Close()
-			t.Fatal(err)
-		}
-		link = c
+		pcapFile, bo.Capture = f, f
 	}
-	pool, _ := packetpool.New(packetpool.Options{Name: "tap-pool", PayloadSize: 1536, Count: 256})
-	rx, _ := packetpool.New(packetpool.Options{Name: "tap-rx", PayloadSize: 1536, Count: 256})
-	drv, err := driver.New(driver.Options{Name: "tap", Link: link, RxPool: rx})
+	brd, err := board.New(bo) // closes the TAP itself when it fails
 	if err != nil {
-		link.Close()
-		if pcapFile != nil {
-			pcapFile.Close()
-		}
-		t.Fatal(err)
-	}
-	ip, err := netstack.New(netstack.Options{Name: "tapboard", Pool: pool, Driver: drv, Addr: netip.MustParsePrefix("198.51.100.2/24")})
-	if err != nil {
-		drv.Close()
-		link.Close()
 		if pcapFile != nil {
 			pcapFile.Close()
 		}
@@ -78,17 +59,16 @@ func tapBoard(t testing.TB, ns *netns.NS, pcapPath string) (*netstack.IP, func()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
-			ip.Close()
-			drv.Close()
-			link.Close()
+			if err := brd.Close(); err != nil { // joins the IP and the driver, checks both pools
+				t.Error(err)
+			}
 			if pcapFile != nil {
 				pcapFile.Close()
 			}
-			boardtest.CheckBalanced(t, pool, rx)
 		})
 	}
 	t.Cleanup(stop)
-	return ip, stop
+	return brd.IP, stop
 }
 
 // kernelSink listens on 198.51.100.1:5001 inside ns and returns the SHA-256
