@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/driver"
-	"github.com/simboard/simboard/internal/boardtest"
 )
 
 // TestFleetGreetingBacklog is issue 11 §5 "7 of 1,000 mails failed at the

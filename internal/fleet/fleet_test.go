@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/simboard/simboard/internal/boardtest"
+	"github.com/simboard/simboard/boardtest"
 )
 
 // TestFleet: every board's mail is delivered and fetched back byte-exact,
