@@ -57,7 +57,8 @@
 //	ErrDataReply 0xAC + *ReplyError         DATA not answered with 354
 //	ErrMessageReply 0xAB + *ReplyError      the end of data not answered with 250
 //	ErrServerErrorReply 0xAE + *ProtocolError  malformed reply (bad code, mixed codes,
-//	                                        data after the STARTTLS reply)
+//	                                        data after the STARTTLS reply); in ProfileNetX
+//	                                        the step's status instead, see below
 //	ErrOversizeServerReply 0xB1 + *ProtocolError  reply line over 4096 octets, or a
 //	                                        reply of more than 128 lines / 64 KiB
 //	ErrOversizeMailData 0xA1                the server's SIZE limit is smaller than the mail
@@ -66,6 +67,7 @@
 //	                                        recipients, ErrLineTooLong, ErrNeeds8BitMIME,
 //	                                        ErrNeedsSMTPUTF8
 //	ErrPacketAllocate 0xA6 + nx.ErrNoPacket the pool stayed empty for Timeouts.Packet
+//	                                        (ProfileNetX: the raw nx.ErrNoPacket, as NetX)
 //	ErrPacketAllocate 0xA6 at Create        the pool can never hold a 512-octet command
 //	                                        (the message gives the packets needed)
 //	ErrTransmit 0xAF + tls error            the TLS handshake or certificate check failed
@@ -79,7 +81,8 @@
 // A mail the server accepted (250 after the end of data) counts as sent:
 // MailSend then returns a nil error even if the QUIT exchange fails, and
 // Result.QuitErr (wrapping ErrQuit) says so. NetX returns the receive error
-// in that case although the mail was delivered.
+// in that case although the mail was delivered, and so does ProfileNetX
+// (with Result.Accepted true).
 //
 // # Ownership
 //
