@@ -27,6 +27,7 @@ type boardConfig struct {
 	packets   int
 	rxPayload int
 	rxPackets int
+	memory    int    // > 0: both pools carved from this many bytes, as nx_packet_pool_create does (packets ignored)
 	pcapPath  string // "" = no capture
 	logger    *slog.Logger
 }
@@ -43,10 +44,10 @@ type board struct {
 func bootBoard(c boardConfig) (*board, error) {
 	b := &board{}
 	var err error
-	if b.pool, err = packetpool.New(packetpool.Options{Name: c.name + " pool", PayloadSize: c.payload, Count: c.packets}); err != nil {
+	if b.pool, err = packetpool.New(poolOptions(c.name+" pool", c.payload, c.packets, c.memory)); err != nil {
 		return nil, err
 	}
-	if b.rxPool, err = packetpool.New(packetpool.Options{Name: c.name + " rx pool", PayloadSize: c.rxPayload, Count: c.rxPackets}); err != nil {
+	if b.rxPool, err = packetpool.New(poolOptions(c.name+" rx pool", c.rxPayload, c.rxPackets, c.memory)); err != nil {
 		return nil, err
 	}
 	link := c.link
@@ -189,4 +190,14 @@ func (p *mailPeer) Close() error {
 	p.host.Close()
 	p.wg.Wait()
 	return p.brd.Close()
+}
+
+// poolOptions sizes a pool by packet count, or, when memory > 0, by the bytes
+// NetX Duo would be given (nx_packet_pool_create's pool_size): the pool then
+// holds exactly the packets NetX carves from that memory.
+func poolOptions(name string, payload, packets, memory int) packetpool.Options {
+	if memory > 0 {
+		return packetpool.Options{Name: name, PayloadSize: payload, MemorySize: memory}
+	}
+	return packetpool.Options{Name: name, PayloadSize: payload, Count: packets}
 }

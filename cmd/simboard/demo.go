@@ -52,6 +52,7 @@ type demoFlags struct {
 	rate        string
 	seed        int64
 	poolPackets int
+	poolMemory  int
 	payload     int
 	ipv6        bool
 	pcap        string
@@ -75,6 +76,7 @@ func (f *demoFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.rate, "rate", "", "link `RATE` limit in bits/s, e.g. 10M or 100k (default unlimited)")
 	fs.Int64Var(&f.seed, "seed", 1, "`SEED` for the Wire's impairments (same seed, same run)")
 	fs.IntVar(&f.poolPackets, "pool-packets", 64, "`N` packets in the board's default pool (and its receive pool)")
+	fs.IntVar(&f.poolMemory, "pool-memory", 0, "carve each of the board's pools from `BYTES` of memory, as nx_packet_pool_create does on a 32-bit MCU (instead of --pool-packets)")
 	fs.IntVar(&f.payload, "payload", 1536, "payload `BYTES` per packet in the board's pools, 256..65536")
 	fs.BoolVar(&f.ipv6, "ipv6", false, "talk to the mail host over IPv6 (2001:db8::/64)")
 	fs.StringVar(&f.pcap, "pcap", "", "pcap `FILE` to write (default: simboard-demo.pcap in the temp directory)")
@@ -105,6 +107,17 @@ func (f *demoFlags) check() error {
 	if err := checkLoss(f.loss); err != nil {
 		return err
 	}
+	if f.poolMemory != 0 {
+		if f.poolMemory < 0 || f.poolMemory > maxPoolBytes {
+			return usagef("--pool-memory %d is out of range: use 1..%d bytes", f.poolMemory, maxPoolBytes)
+		}
+		n := packetpool.NetXPacketCount(f.payload, 0, f.poolMemory)
+		if n < minPoolPackets(f.payload) {
+			return usagef("--pool-memory %d carves %d packets of --payload %d bytes; a board needs at least %d: use at least --pool-memory %d",
+				f.poolMemory, n, f.payload, minPoolPackets(f.payload), minPoolPackets(f.payload)*((packetpool.NetXPacketHeaderSize+f.payload+3)&^3))
+		}
+		f.poolPackets = n
+	}
 	if err := checkPool(f.payload, f.poolPackets); err != nil {
 		return err
 	}
@@ -130,6 +143,7 @@ type poolReport struct {
 	Suspensions     int    `json:"empty_suspensions"`
 	InvalidReleases int    `json:"invalid_releases"`
 	NetXMemoryBytes int    `json:"netx_memory_bytes"`
+	NetXCarve       string `json:"netx_carve"` // how nx_packet_pool_create lays the pool out on a 32-bit MCU
 }
 
 type demoReport struct {
@@ -237,7 +251,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	if err != nil {
 		return nil, err
 	}
-	bcfg := boardConfig{name: "board", link: boardPort, addr: boardAddr, payload: f.payload, packets: f.poolPackets,
+	bcfg := boardConfig{name: "board", link: boardPort, addr: boardAddr, payload: f.payload, packets: f.poolPackets, memory: f.poolMemory,
 		rxPayload: f.payload, rxPackets: f.poolPackets, pcapPath: f.pcap, logger: log}
 	hcfg := boardConfig{name: "mailhost", link: hostPort, addr: hostAddr, payload: 1536, packets: 1024,
 		rxPayload: 1536, rxPackets: 1024, logger: log}
@@ -405,7 +419,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 		in := p.Info()
 		rep.Pools = append(rep.Pools, poolReport{Name: p.Name(), PayloadSize: p.PayloadSize(), Total: in.Total, Free: in.Free,
 			PeakInUse: in.Total - in.LowWater, LowWater: in.LowWater, EmptyRequests: in.EmptyRequests,
-			Suspensions: in.EmptySuspensions, InvalidReleases: in.InvalidReleases, NetXMemoryBytes: int(p.NetXMemorySize())})
+			Suspensions: in.EmptySuspensions, InvalidReleases: in.InvalidReleases, NetXMemoryBytes: int(p.NetXMemorySize()), NetXCarve: p.Carve().String()})
 	}
 	boardClosed = true
 	nb.Close()
@@ -478,6 +492,7 @@ func printDemo(w io.Writer, r *demoReport) {
 	for _, p := range r.Pools {
 		fmt.Fprintf(w, "  %-16s %4d x %d B  peak %d in use (low water %d free), empty requests %d, suspensions %d, invalid releases %d, free now %d/%d, NetX RAM %d B\n",
 			p.Name, p.Total, p.PayloadSize, p.PeakInUse, p.LowWater, p.EmptyRequests, p.Suspensions, p.InvalidReleases, p.Free, p.Total, p.NetXMemoryBytes)
+		fmt.Fprintf(w, "  %-16s NetX carve: %s\n", "", p.NetXCarve)
 	}
 	ip := r.IP
 	fmt.Fprintln(w, "\ntcp/ip")
