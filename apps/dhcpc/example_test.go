@@ -6,25 +6,21 @@ import (
 	"net/netip"
 
 	"github.com/simboard/simboard/apps/dhcpc"
+	"github.com/simboard/simboard/board"
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/internal/netsvc"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
-	"github.com/simboard/simboard/packetpool"
 )
 
-// newBoard is a pool, a driver on a Wire port and an IP instance; addr may
-// be the zero Prefix (0.0.0.0, as a board before DHCP).
+// newBoard boots a board on w (board.New, pools of 32 packets); addr may be
+// the zero Prefix (0.0.0.0, as a board before DHCP).
 func newBoard(w *driver.Wire, name string, addr netip.Prefix) (*netstack.IP, func()) {
-	pool, _ := packetpool.New(packetpool.Options{Name: name, PayloadSize: 1536, Count: 32})
-	rx, _ := packetpool.New(packetpool.Options{Name: name + "-rx", PayloadSize: 1536, Count: 32})
-	port, _ := w.Attach(driver.PortOptions{})
-	drv, _ := driver.New(driver.Options{Name: name, Link: port, RxPool: rx})
-	ip, err := netstack.New(netstack.Options{Name: name, Pool: pool, Driver: drv, Addr: addr})
+	b, err := board.New(board.Options{Name: name, Wire: w, Addr: addr, Pool: board.PoolOptions{Count: 32}, RxPool: board.PoolOptions{Count: 32}})
 	if err != nil {
 		panic(err)
 	}
-	return ip, func() { _ = ip.Close(); _ = drv.Close() }
+	return b.IP, func() { _ = b.Close() }
 }
 
 // Example leases the board's address from a DHCP server on a peer board, as

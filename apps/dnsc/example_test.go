@@ -7,22 +7,22 @@ import (
 	"time"
 
 	"github.com/simboard/simboard/apps/dnsc"
+	"github.com/simboard/simboard/board"
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/internal/netsvc"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
-	"github.com/simboard/simboard/packetpool"
 )
 
-// exampleBoard boots a board on w at 198.51.100.<host>.
+// exampleBoard boots a board on w at 198.51.100.<host> (board.New, pools
+// of 64 packets).
 func exampleBoard(w *driver.Wire, name string, host byte) (*netstack.IP, func()) {
-	pool, _ := packetpool.New(packetpool.Options{Name: name, PayloadSize: 1536, Count: 64})
-	rx, _ := packetpool.New(packetpool.Options{Name: name + "-rx", PayloadSize: 1536, Count: 64})
-	port, _ := w.Attach(driver.PortOptions{Name: name})
-	drv, _ := driver.New(driver.Options{Name: name, Link: port, RxPool: rx})
-	ip, _ := netstack.New(netstack.Options{Name: name, Pool: pool, Driver: drv,
-		Addr: netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, host}), 24)})
-	return ip, func() { _ = ip.Close(); _ = drv.Close() }
+	b, err := board.New(board.Options{Name: name, Wire: w, Addr: netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, host}), 24),
+		Pool: board.PoolOptions{Count: 64}, RxPool: board.PoolOptions{Count: 64}})
+	if err != nil {
+		panic(err)
+	}
+	return b.IP, func() { _ = b.Close() }
 }
 
 // A board resolves the mail host's name through the DNS server on its peer.

@@ -7,37 +7,22 @@ import (
 	"net/netip"
 
 	"github.com/simboard/simboard/apps/pop3c"
+	"github.com/simboard/simboard/board"
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/netstack"
-	"github.com/simboard/simboard/packetpool"
 )
 
-// exampleBoard builds one board on the wire: a default pool, a receive pool,
-// a driver and an IP instance at 198.51.100.<host>.
+// exampleBoard boots one board on the wire (board.New: a default pool and a
+// receive pool of 128 packets, a driver and an IP instance at
+// 198.51.100.<host>); the returned func closes it.
 func exampleBoard(w *driver.Wire, name string, host byte) (*netstack.IP, func()) {
-	pool, err := packetpool.New(packetpool.Options{Name: name, PayloadSize: 1536, Count: 128})
+	b, err := board.New(board.Options{Name: name, Wire: w, Addr: netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, host}), 24),
+		Pool: board.PoolOptions{Count: 128}, RxPool: board.PoolOptions{Count: 128}})
 	if err != nil {
 		log.Fatal(err)
 	}
-	rx, err := packetpool.New(packetpool.Options{Name: name + "-rx", PayloadSize: 1536, Count: 128})
-	if err != nil {
-		log.Fatal(err)
-	}
-	port, err := w.Attach(driver.PortOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	drv, err := driver.New(driver.Options{Name: name, Link: port, RxPool: rx})
-	if err != nil {
-		log.Fatal(err)
-	}
-	addr := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, host}), 24)
-	ip, err := netstack.New(netstack.Options{Name: name, Pool: pool, Driver: drv, Addr: addr})
-	if err != nil {
-		log.Fatal(err)
-	}
-	return ip, func() { ip.Close(); drv.Close() }
+	return b.IP, func() { _ = b.Close() }
 }
 
 // Example fetches a mail between two boards on a virtual wire: the built-in

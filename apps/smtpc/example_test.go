@@ -7,57 +7,41 @@ import (
 	"strings"
 
 	"github.com/simboard/simboard/apps/smtpc"
+	"github.com/simboard/simboard/board"
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/mailhost"
-	"github.com/simboard/simboard/netstack"
-	"github.com/simboard/simboard/packetpool"
 )
-
-// board is the minimum a board needs: a pool, a driver on a wire port and
-// an IP instance (what nx_packet_pool_create, the driver and nx_ip_create
-// set up on the MCU).
-type board struct {
-	pool, rx *packetpool.Pool
-	drv      *driver.Driver
-	ip       *netstack.IP
-}
-
-func newBoard(w *driver.Wire, name string, addr string) *board {
-	pool, _ := packetpool.New(packetpool.Options{Name: name, PayloadSize: 1536, Count: 64})
-	rx, _ := packetpool.New(packetpool.Options{Name: name + "-rx", PayloadSize: 1536, Count: 64})
-	port, _ := w.Attach(driver.PortOptions{})
-	drv, _ := driver.New(driver.Options{Name: name, Link: port, RxPool: rx})
-	ip, err := netstack.New(netstack.Options{Name: name, Pool: pool, Driver: drv, Addr: netip.MustParsePrefix(addr)})
-	if err != nil {
-		panic(err)
-	}
-	return &board{pool: pool, rx: rx, drv: drv, ip: ip}
-}
-
-func (b *board) close() {
-	_ = b.ip.Close()
-	_ = b.drv.Close()
-}
 
 // Example sends one mail from a board to the built-in mail host running on
 // a second board, both on an in-memory wire, as nx_smtp_mail_send would.
 func Example() {
 	wire, _ := driver.NewWire(driver.WireOptions{Seed: 1})
 	defer wire.Close()
-	server := newBoard(wire, "server", "198.51.100.1/24")
-	client := newBoard(wire, "client", "198.51.100.2/24")
-	defer server.close()
-	defer client.close()
+	// Two boards (nx_packet_pool_create twice and nx_ip_create each), with
+	// pools of 64 packets.
+	pools := board.PoolOptions{Count: 64}
+	server, err := board.New(board.Options{Name: "server", Wire: wire, Addr: netip.MustParsePrefix("198.51.100.1/24"), Pool: pools, RxPool: pools})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer server.Close()
+	client, err := board.New(board.Options{Name: "client", Wire: wire, Addr: netip.MustParsePrefix("198.51.100.2/24"), Pool: pools, RxPool: pools})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer client.Close()
 
 	host, _ := mailhost.New(mailhost.Options{Users: map[string]string{"alice": "secret"}, AllowInsecureAuth: true})
-	ln, _ := server.ip.ListenTCP(25)
+	ln, _ := server.IP.ListenTCP(25)
 	served := make(chan error, 1)
 	go func() { served <- host.ServeSMTP(ln) }()
 
 	// nxd_smtp_client_create(&client, &ip, &pool, "alice", "secret",
 	//     "board@example.com", "board.example.com", NX_SMTP_CLIENT_AUTH_PLAIN, &server, 25)
 	c, err := smtpc.Create(smtpc.Options{
-		IP: client.ip, Pool: client.pool,
+		IP: client.IP, Pool: client.Pool,
 		Username: "alice", Password: "secret", From: "board@example.com", ClientDomain: "board.example.com",
 		Auth: smtpc.AuthPlain, ServerAddr: netip.MustParseAddr("198.51.100.1"), Port: 25,
 		TLS: smtpc.TLSOff, AllowPlaintextAuth: true, // a lab wire without TLS, as on the MCU
@@ -79,7 +63,7 @@ func Example() {
 
 	_ = host.Close()
 	<-served
-	in := client.pool.Info()
+	in := client.Pool.Info()
 	fmt.Printf("client pool: %d of %d free, %d invalid releases\n", in.Free, in.Total, in.InvalidReleases)
 	// Output:
 	// sent: true auth: PLAIN err: <nil>
