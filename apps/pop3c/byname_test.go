@@ -9,8 +9,8 @@ import (
 
 	"github.com/simboard/simboard/apps/dnsc"
 	"github.com/simboard/simboard/apps/pop3c"
-	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/internal/netsvc"
+	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/nx"
 )
 
