@@ -120,6 +120,9 @@ type Options struct {
 	// Clock drives pools, capture timestamps, the driver and every wait
 	// option. nil means nx.SystemClock.
 	Clock nx.Clock
+	// Rand is the IP's source of random choices (netstack.Options.Rand:
+	// TCP initial sequence numbers, NX_ANY_PORT); nil means crypto/rand.
+	Rand io.Reader
 	// Debug records each outstanding packet's allocation site, so a leak
 	// reported by Close names where the packet came from.
 	Debug bool
@@ -232,7 +235,7 @@ func New(opts Options) (*Board, error) {
 	b.IP, err = netstack.New(netstack.Options{
 		Name: name, Pool: b.Pool, Driver: b.Driver,
 		Addr: opts.Addr, Gateway: opts.Gateway, Addr6: opts.Addr6, Gateway6: opts.Gateway6,
-		TCP: opts.TCP, Clock: opts.Clock, Logger: opts.Logger,
+		TCP: opts.TCP, Clock: opts.Clock, Logger: opts.Logger, Rand: opts.Rand,
 	})
 	if err != nil {
 		_ = b.Driver.Close() // closes the link (and capture) too

@@ -46,6 +46,9 @@ type Options struct {
 	// gVisor's timers). nil means nx.SystemClock. With a sim.Clock, build
 	// and Close the board inside the Sim's Run.
 	Clock nx.Clock
+	// Rand is the IP's source of random choices (netstack.Options.Rand:
+	// TCP initial sequence numbers, NX_ANY_PORT); nil means crypto/rand.
+	Rand io.Reader
 }
 
 // Board is one simulated board: a board.Board with its addresses.
@@ -106,6 +109,7 @@ func NewBoard(t testing.TB, w *driver.Wire, name string, host byte, opts Options
 		TCP:     opts.TCP,
 		Debug:   opts.Debug,
 		Clock:   opts.Clock,
+		Rand:    opts.Rand,
 	}
 	if opts.IPv6 {
 		bo.Addr6 = netip.PrefixFrom(netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", host)), 64)

@@ -1,6 +1,11 @@
 package netstack
 
 import (
+	"encoding/binary"
+	"io"
+	mathrand "math/rand"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -42,3 +47,62 @@ type gvTimer struct{ t nx.FuncTimer }
 
 func (t gvTimer) Stop() bool            { return t.t.Stop() }
 func (t gvTimer) Reset(d time.Duration) { t.t.Reset(d) }
+
+// random holds what Options.Rand feeds: gVisor's SecureRNG and RandSource
+// and the NX_ANY_PORT choice. The zero Options.Rand gives gVisor's defaults
+// (nil fields) and rand.IntN.
+type random struct {
+	secure io.Reader
+	source mathrand.Source
+	intN   func(n int) int
+}
+
+func newRandom(r io.Reader) (random, error) {
+	if r == nil {
+		return random{intN: rand.IntN}, nil
+	}
+	lr := &lockedReader{r: r}
+	var seed [16]byte
+	if _, err := io.ReadFull(lr, seed[:]); err != nil {
+		return random{}, err
+	}
+	s1 := binary.LittleEndian.Uint64(seed[:8])
+	s2 := binary.LittleEndian.Uint64(seed[8:])
+	ports := rand.New(rand.NewPCG(s1, s2))
+	return random{
+		secure: lr,
+		source: &lockedSource{src: mathrand.NewSource(int64(s1 ^ s2))},
+		intN:   ports.IntN, // called under IP.mu
+	}, nil
+}
+
+// lockedReader serialises reads: gVisor reads its SecureRNG from several
+// goroutines.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return io.ReadFull(l.r, p)
+}
+
+// lockedSource is a thread-safe math/rand Source (gVisor requires one).
+type lockedSource struct {
+	mu  sync.Mutex
+	src mathrand.Source
+}
+
+func (l *lockedSource) Int63() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.src.Int63()
+}
+
+func (l *lockedSource) Seed(seed int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.src.Seed(seed)
+}

@@ -97,6 +97,13 @@ type Options struct {
 	Clock nx.Clock
 	// Logger receives lifecycle events (Info) and drops (Warn). nil discards.
 	Logger *slog.Logger
+	// Rand, when set, is the source of every random choice of this IP:
+	// gVisor's secure RNG (TCP initial sequence numbers and timestamp
+	// offsets) and its other generator, and the NX_ANY_PORT choice of
+	// ClientBind, so the same bytes give the same choices (package sim uses
+	// it for reproducible runs). It is read under a lock, at New and then
+	// as the stack needs. nil means crypto/rand (different every run).
+	Rand io.Reader
 }
 
 // IP mirrors NX_IP: one interface on one driver, with ARP, ICMP, TCP and UDP
@@ -123,6 +130,9 @@ type IP struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// portN picks the NX_ANY_PORT search start (rand.IntN unless
+	// Options.Rand); called with mu held.
+	portN func(n int) int
 
 	mu        sync.Mutex
 	closed    bool
@@ -164,8 +174,14 @@ func New(opts Options) (*IP, error) {
 	}
 	tcpOpt := opts.TCP.withDefaults()
 
+	rnd, err := newRandom(opts.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("netstack: ip %q: Rand: %w", name, err)
+	}
 	s := stack.New(stack.Options{
 		Clock:              stackClock(clk),
+		SecureRNG:          rnd.secure,
+		RandSource:         rnd.source,
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 	})
@@ -247,7 +263,7 @@ func New(opts Options) (*IP, error) {
 	ip := &IP{
 		name: name, pool: opts.Pool, drv: opts.Driver, clock: clk, log: log,
 		tcpOpt: tcpOpt, addr: opts.Addr, addr6: opts.Addr6,
-		stack: s, link: link, acks: acks, reap: newReaper(), cancel: cancel,
+		stack: s, link: link, acks: acks, reap: newReaper(), cancel: cancel, portN: rnd.intN,
 		ports:     make(map[uint16]*TCPSocket),
 		listeners: make(map[uint16]*listener),
 		udpPorts:  make(map[uint16]*UDPSocket),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/netip"
 	"sync"
 
@@ -172,7 +171,7 @@ func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) e
 			return fmt.Errorf("netstack: tcp socket %q: bind: %w", s.name, nx.ErrNotEnabled)
 		}
 		if port == 0 {
-			start := searchPortStart + rand.IntN(0x10000-searchPortStart)
+			start := searchPortStart + ip.portN(0x10000-searchPortStart)
 			for i := 0; i < 0x10000-searchPortStart; i++ {
 				p := uint16(searchPortStart + (start-searchPortStart+i)%(0x10000-searchPortStart))
 				if _, used := ip.ports[p]; !used && !ip.linger.busy(p) {

@@ -18,11 +18,17 @@ import (
 // whose ports carry srvPort and cliPort, all on the Sim's clock, and checks them byte-exact.
 // Both boards are closed inside the simulation.
 func transfer(t testing.TB, s *sim.Sim, seed int64, n int, srvPort, cliPort driver.PortOptions) error {
+	return transferOpts(t, s, seed, n, boardtest.Options{Port: srvPort}, boardtest.Options{Port: cliPort})
+}
+
+// transferOpts is transfer with whole board options (the clock is set here).
+func transferOpts(t testing.TB, s *sim.Sim, seed int64, n int, srvOpts, cliOpts boardtest.Options) error {
 	clk := s.Clock()
+	srvOpts.Clock, cliOpts.Clock = clk, clk
 	return s.Run(context.Background(), func(ctx context.Context) error {
 		w := boardtest.NewWireOptions(t, driver.WireOptions{Seed: seed, Clock: clk})
-		srv := boardtest.NewBoard(t, w, "server", 1, boardtest.Options{Clock: clk, Port: srvPort})
-		cli := boardtest.NewBoard(t, w, "client", 2, boardtest.Options{Clock: clk, Port: cliPort})
+		srv := boardtest.NewBoard(t, w, "server", 1, srvOpts)
+		cli := boardtest.NewBoard(t, w, "client", 2, cliOpts)
 		defer func() {
 			cli.Close()
 			srv.Close()

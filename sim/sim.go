@@ -3,8 +3,12 @@ package sim
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -39,6 +43,9 @@ var ErrRealTimeWait = errors.New("sim: a goroutine of the simulation waits on re
 type Options struct {
 	// Epoch is the simulated time at start; zero means DefaultEpoch.
 	Epoch time.Time
+	// Seed is the simulation's seed: Rand derives every random stream from
+	// it. Use the same seed as the Wire's for a reproducible run.
+	Seed int64
 	// Limit stops the run with an error once this much simulated time has
 	// passed (the body's context is cancelled first). 0 means no limit.
 	Limit time.Duration
@@ -50,6 +57,12 @@ type Stats struct {
 	Wall      time.Duration // wall time Run took
 	Fired     int           // timers fired
 	Snapshots int           // stop-the-world goroutine snapshots taken
+	// Stalls counts the times every goroutine of the simulation was blocked
+	// with no timer pending while the body had not returned: the body's
+	// context was cancelled then. StallDump holds the goroutines at the
+	// first one.
+	Stalls    int
+	StallDump string
 }
 
 // Sim runs a simulation in virtual time: a body and every goroutine it
@@ -64,6 +77,7 @@ type Stats struct {
 // one at a time, each followed by the same check, so the order of events
 // at one instant is the order the timers were set.
 type Sim struct {
+	seed  int64
 	clk   *Clock
 	id    string
 	limit time.Duration
@@ -80,7 +94,7 @@ var testHookBeforeConfirm func()
 func New(opts Options) *Sim {
 	c := NewClock(opts.Epoch)
 	c.wake = make(chan struct{}, 1)
-	return &Sim{clk: c, id: fmt.Sprintf("%d", simIDs.Add(1)), limit: opts.Limit}
+	return &Sim{seed: opts.Seed, clk: c, id: fmt.Sprintf("%d", simIDs.Add(1)), limit: opts.Limit}
 }
 
 // Clock returns the simulation's clock. Pass it as the Clock of every pool,
@@ -194,6 +208,15 @@ func (s *Sim) Run(ctx context.Context, body func(ctx context.Context) error) err
 				continue
 			}
 			cancelled = true
+			if !ok {
+				s.stats.Stalls++
+				if s.stats.StallDump == "" {
+					s.stats.StallDump = st.dump
+				}
+			}
+			if os.Getenv("SIMBOARD_SIM_DEBUG") != "" {
+				fmt.Fprintf(os.Stderr, "sim: idle with no timer at %v; cancelling the body:\n%s\n", s.clk.Now().Sub(startSim), st.dump)
+			}
 			if ok {
 				fail(fmt.Errorf("sim: simulated time limit %v reached", s.limit))
 			} else {
@@ -239,7 +262,7 @@ var blockedStates = map[string]bool{
 	"sync.RWMutex.RLock":      true,
 	"sync.RWMutex.Lock":       true,
 	"sync.WaitGroup.Wait":     true,
-	"semacquire":              true,
+	"semacquire":              true, // only on a user-level semaphore: see userSemaphore
 	"coroutine":               true,
 }
 
@@ -299,7 +322,7 @@ func parseSnapshot(b []byte, id string) snapState {
 		if i := strings.IndexByte(state, ','); i >= 0 {
 			state = state[:i]
 		}
-		if blockedStates[state] {
+		if blockedStates[state] && (state != "semacquire" || userSemaphore(g[nl:])) {
 			continue
 		}
 		st.busy = true
@@ -324,6 +347,39 @@ func hasLabel(list, kv string) bool {
 			return true
 		}
 		list = list[end:]
+	}
+	return false
+}
+
+// Rand returns a deterministic random stream for one named consumer (e.g.
+// a board's name), derived from Options.Seed and name: the same seed and
+// name give the same bytes in every run. Pass it as a board's or IP's Rand
+// so TCP initial sequence numbers and NX_ANY_PORT choices repeat. The
+// reader is not safe for concurrent use on its own; netstack locks it.
+func (s *Sim) Rand(name string) io.Reader {
+	h := sha256.New()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(s.seed))
+	h.Write(b[:])
+	h.Write([]byte(name))
+	var key [32]byte
+	copy(key[:], h.Sum(nil))
+	return rand.NewChaCha8(key)
+}
+
+// userSemaphore reports whether a goroutine in "semacquire" waits on a
+// semaphore another goroutine releases (sync, internal/poll, gVisor's
+// sync.Gate), from its first frame. The runtime also parks a goroutine in
+// "semacquire" while it waits for a garbage collection or a stop-the-world
+// (such as the scheduler's own snapshot) to finish; runtime frames are not
+// printed, so its first frame is the allocating code. That goroutine goes
+// on by itself and must count as running.
+func userSemaphore(stack []byte) bool {
+	frame := strings.TrimLeft(string(stack), "\n")
+	for _, p := range []string{"sync.", "internal/sync.", "internal/poll.", "gvisor.dev/gvisor/pkg/sync."} {
+		if strings.HasPrefix(frame, p) {
+			return true
+		}
 	}
 	return false
 }

@@ -189,6 +189,29 @@ w()`
 	if st.busy {
 		t.Fatalf("select + foreign goroutines counted as busy:\n%s", st.dump)
 	}
+	// A goroutine in "semacquire" inside an allocation waits for a GC or
+	// stop-the-world (the snapshot's own) to end: it is running. One on a
+	// sync semaphore is blocked.
+	st = parseSnapshot([]byte(`goroutine 1 [running]:
+
+goroutine 5 [semacquire labels:{"simboard.sim": "3"}]:
+github.com/simboard/simboard/packetpool.New({{0xc0000186d5, 0xb}})
+	/work/packetpool/pool.go:218 +0x625`), "3")
+	if !st.busy {
+		t.Fatalf("goroutine waiting for the GC in semacquire counted as idle")
+	}
+	st = parseSnapshot([]byte(`goroutine 1 [running]:
+
+goroutine 5 [semacquire labels:{"simboard.sim": "3"}]:
+sync.runtime_SemacquireWaitGroup(0xc000012345)
+	/usr/local/go/src/runtime/sema.go:114 +0x2e
+
+goroutine 6 [semacquire labels:{"simboard.sim": "3"}]:
+internal/poll.runtime_Semacquire(0xc000012345)
+	/usr/local/go/src/runtime/sema.go:76 +0x2e`), "3")
+	if st.busy {
+		t.Fatalf("goroutines on sync semaphores counted as running:\n%s", st.dump)
+	}
 	st = parseSnapshot([]byte(`goroutine 1 [running]:
 
 goroutine 2 [runnable labels:{"simboard.sim": "33"}]:

@@ -48,9 +48,12 @@ func TestStressLossy(t *testing.T) {
 				t.Fatalf("scheduler: %v", err)
 			}
 			if err != nil {
-				t.Fatalf("transfer = %v", err)
+				t.Fatalf("transfer = %v (stalls %d)\n%s", err, s.Stats().Stalls, s.Stats().StallDump)
 			}
 			st := s.Stats()
+			if st.Stalls != 0 {
+				t.Fatalf("%d stalls (idle with no timer while the body ran):\n%s", st.Stalls, st.StallDump)
+			}
 			total += st.Simulated
 			wall += st.Wall
 		})
