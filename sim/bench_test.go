@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/simboard/simboard/apps/smtpc"
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/driver"
-	"github.com/simboard/simboard/internal/boardtest"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/sim"

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/driver"
-	"github.com/simboard/simboard/internal/boardtest"
 	"github.com/simboard/simboard/sim"
 )
 

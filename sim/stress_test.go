@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/driver"
-	"github.com/simboard/simboard/internal/boardtest"
 	"github.com/simboard/simboard/sim"
 )
 
