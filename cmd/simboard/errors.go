@@ -31,8 +31,6 @@ var optionNames = strings.NewReplacer(
 	"Options.TLS", "--tls",
 	"Options.Port", "--port",
 	"Options.Auth", "--auth",
-	"Options.APOP", "--login apop",
-	"Options.DisableSASL", "--login user",
 	"Options.Profile", "--netx",
 	"Options.MaxEvents", "--max-events",
 	"Options.MaxHeldBytes", "--max-held-bytes",
