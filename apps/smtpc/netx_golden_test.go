@@ -245,3 +245,26 @@ func readNetXGolden(t *testing.T, path string, body []byte) netxGolden {
 	}
 	return g
 }
+
+// TestNetXWindow: ProfileNetX's socket advertises NX_SMTP_CLIENT_TCP_WINDOW_SIZE,
+// 1460 (nxd_smtp_client.c 352-356, audit §4); the default profile keeps the
+// IP's default window; an explicit Options.Window wins in both.
+func TestNetXWindow(t *testing.T) {
+	cli, srv := netxPair(t)
+	for _, tc := range []struct {
+		profile Profile
+		window  int
+		want    int
+	}{{ProfileNetX, 0, 1460}, {ProfileNetX, 8192, 8192}, {ProfileDefault, 4096, 4096}} {
+		c, err := Create(Options{IP: cli.IP, Pool: cli.Pool, From: netxFrom, ServerAddr: srv.Addr, Profile: tc.profile, Window: tc.window})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.sock.Info().ReceiveWindow; got != tc.want {
+			t.Errorf("profile %d, Window %d: socket window %d, want %d", tc.profile, tc.window, got, tc.want)
+		}
+		if err := c.Delete(); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -316,7 +316,7 @@ func (r *recordLink) record(f []byte) {
 		return
 	}
 	pos := int(seq - r.isn - 1)
-	if pos < 0 || pos > 1<<30 {
+	if pos < 0 || pos > len(r.buf)+4<<20 { // before the stream, or far beyond any window
 		return
 	}
 	if end := pos + len(data); end > len(r.buf) {
