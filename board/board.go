@@ -44,6 +44,9 @@ const (
 // PoolOptions sizes one packet pool (nx_packet_pool_create). The zero value
 // is DefaultCount packets of DefaultPayloadSize bytes.
 type PoolOptions struct {
+	// Name is the pool's name (nx_packet_pool_create's name). "" means
+	// "<board>-pool" for Options.Pool and "<board>-rx" for Options.RxPool.
+	Name string
 	// PayloadSize is payload_size in bytes; 0 means DefaultPayloadSize.
 	PayloadSize int
 	// Count is the number of packets. 0 means DefaultCount, unless
@@ -56,6 +59,9 @@ type PoolOptions struct {
 }
 
 func (o PoolOptions) packetpool(name string, clk nx.Clock, debug bool) packetpool.Options {
+	if o.Name != "" {
+		name = o.Name
+	}
 	po := packetpool.Options{Name: name, PayloadSize: o.PayloadSize, Count: o.Count, MemorySize: o.MemorySize, Clock: clk, Debug: debug}
 	if po.PayloadSize == 0 {
 		po.PayloadSize = DefaultPayloadSize

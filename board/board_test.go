@@ -82,6 +82,17 @@ func TestPoolsByCountAndMemory(t *testing.T) {
 		t.Errorf("names: board %q pool %q rx %q port %v", b.Name, b.Pool.Name(), b.RxPool.Name(), b.Port)
 	}
 
+	n, err := board.New(board.Options{Name: "n", Wire: w, Pool: board.PoolOptions{Name: "n pool", Count: 2}})
+	if err != nil {
+		t.Fatalf("board.New(named pool) = %v", err)
+	}
+	if n.Pool.Name() != "n pool" || n.RxPool.Name() != "n-rx" {
+		t.Errorf("named pool: %q and %q, want \"n pool\" and \"n-rx\"", n.Pool.Name(), n.RxPool.Name())
+	}
+	if err := n.Close(); err != nil {
+		t.Errorf("Close() = %v", err)
+	}
+
 	d, err := board.New(board.Options{Name: "d", Wire: w})
 	if err != nil {
 		t.Fatalf("board.New(defaults) = %v", err)
