@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 
+	sbboard "github.com/simboard/simboard/board"
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/netstack"
@@ -32,77 +33,63 @@ type boardConfig struct {
 	logger    *slog.Logger
 }
 
-// board is a booted board: pools, driver (behind an optional capture) and IP.
+// board is a booted board (a board.Board): pools, driver (behind an
+// optional capture) and IP, plus the pcap file the CLI opened for it.
 type board struct {
 	pool, rxPool *packetpool.Pool
 	capture      *driver.Capture
 	pcapFile     *os.File
 	drv          *driver.Driver
 	ip           *netstack.IP
+	b            *sbboard.Board
 }
 
 func bootBoard(c boardConfig) (*board, error) {
 	b := &board{}
-	var err error
-	if b.pool, err = packetpool.New(poolOptions(c.name+" pool", c.payload, c.packets, c.memory)); err != nil {
-		return nil, err
+	opts := sbboard.Options{
+		Name:   c.name,
+		Pool:   sbPool(c.name+" pool", c.payload, c.packets, c.memory),
+		RxPool: sbPool(c.name+" rx pool", c.rxPayload, c.rxPackets, c.memory),
+		Link:   c.link,
+		Addr:   c.addr, Gateway: c.gw, Addr6: c.addr6, Logger: c.logger,
 	}
-	if b.rxPool, err = packetpool.New(poolOptions(c.name+" rx pool", c.rxPayload, c.rxPackets, c.memory)); err != nil {
-		return nil, err
-	}
-	link := c.link
 	if c.pcapPath != "" {
-		if b.pcapFile, err = os.Create(c.pcapPath); err != nil {
+		f, err := os.Create(c.pcapPath)
+		if err != nil {
+			_ = c.link.Close()
 			return nil, fmt.Errorf("pcap: %w", err)
 		}
-		if b.capture, err = driver.NewCapture(link, b.pcapFile, driver.CaptureOptions{Logger: c.logger}); err != nil {
-			b.pcapFile.Close()
-			return nil, err
-		}
-		link = b.capture
+		b.pcapFile, opts.Capture = f, f
 	}
-	if b.drv, err = driver.New(driver.Options{Name: c.name, Link: link, RxPool: b.rxPool, Logger: c.logger}); err != nil {
-		b.closeLink()
-		return nil, err
-	}
-	b.ip, err = netstack.New(netstack.Options{
-		Name: c.name, Pool: b.pool, Driver: b.drv,
-		Addr: c.addr, Gateway: c.gw, Addr6: c.addr6, Logger: c.logger,
-	})
+	brd, err := sbboard.New(opts) // closes the link when it fails
 	if err != nil {
-		b.drv.Close()
-		b.closeLink()
+		if b.pcapFile != nil {
+			b.pcapFile.Close()
+		}
 		return nil, err
 	}
+	b.b, b.pool, b.rxPool, b.capture, b.drv, b.ip = brd, brd.Pool, brd.RxPool, brd.Capture, brd.Driver, brd.IP
 	return b, nil
 }
 
-func (b *board) closeLink() {
-	if b.capture != nil {
-		b.capture.Close()
+// sbPool sizes a pool by packet count, or, when memory > 0, by the bytes
+// NetX Duo would be given (nx_packet_pool_create's pool_size): the pool then
+// holds exactly the packets NetX carves from that memory.
+func sbPool(name string, payload, packets, memory int) sbboard.PoolOptions {
+	if memory > 0 {
+		return sbboard.PoolOptions{Name: name, PayloadSize: payload, MemorySize: memory}
 	}
-	if b.pcapFile != nil {
-		b.pcapFile.Close()
-	}
+	return sbboard.PoolOptions{Name: name, PayloadSize: payload, Count: packets}
 }
 
-// Close stops the IP and the driver, flushes the pcap, and reports any
-// packet the board still holds (a leak) as an error.
+// Close stops the IP and the driver, flushes and closes the pcap, and
+// reports any packet the board still holds (a leak) as an error.
 func (b *board) Close() error {
-	var errs []error
-	errs = append(errs, b.ip.Close(), b.drv.Close())
-	if b.capture != nil {
-		errs = append(errs, b.capture.Close())
-	}
+	err := b.b.Close()
 	if b.pcapFile != nil {
-		errs = append(errs, b.pcapFile.Close())
+		err = errors.Join(err, b.pcapFile.Close())
 	}
-	for _, p := range []*packetpool.Pool{b.pool, b.rxPool} {
-		if in := p.Info(); in.Free != in.Total || in.InvalidReleases != 0 {
-			errs = append(errs, fmt.Errorf("pool %q not balanced: %d of %d free, %d invalid releases", p.Name(), in.Free, in.Total, in.InvalidReleases))
-		}
-	}
-	return errors.Join(errs...)
+	return err
 }
 
 // progress prints how much of a long transfer is done, on a terminal only.
@@ -190,14 +177,4 @@ func (p *mailPeer) Close() error {
 	p.host.Close()
 	p.wg.Wait()
 	return p.brd.Close()
-}
-
-// poolOptions sizes a pool by packet count, or, when memory > 0, by the bytes
-// NetX Duo would be given (nx_packet_pool_create's pool_size): the pool then
-// holds exactly the packets NetX carves from that memory.
-func poolOptions(name string, payload, packets, memory int) packetpool.Options {
-	if memory > 0 {
-		return packetpool.Options{Name: name, PayloadSize: payload, MemorySize: memory}
-	}
-	return packetpool.Options{Name: name, PayloadSize: payload, Count: packets}
 }
