@@ -9,19 +9,8 @@ import (
 	"github.com/simboard/simboard/board"
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/internal/netsvc"
-	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 )
-
-// newBoard boots a board on w (board.New, pools of 32 packets); addr may be
-// the zero Prefix (0.0.0.0, as a board before DHCP).
-func newBoard(w *driver.Wire, name string, addr netip.Prefix) (*netstack.IP, func()) {
-	b, err := board.New(board.Options{Name: name, Wire: w, Addr: addr, Pool: board.PoolOptions{Count: 32}, RxPool: board.PoolOptions{Count: 32}})
-	if err != nil {
-		panic(err)
-	}
-	return b.IP, func() { _ = b.Close() }
-}
 
 // Example leases the board's address from a DHCP server on a peer board, as
 // NetX's demo_netxduo_dhcp.c does: nx_dhcp_create, nx_dhcp_start, then wait
@@ -29,10 +18,13 @@ func newBoard(w *driver.Wire, name string, addr netip.Prefix) (*netstack.IP, fun
 func Example() {
 	wire, _ := driver.NewWire(driver.WireOptions{Seed: 1})
 	defer wire.Close()
-	peer, closePeer := newBoard(wire, "peer", netip.MustParsePrefix("198.51.100.1/24"))
-	defer closePeer()
-	board, closeBoard := newBoard(wire, "board", netip.Prefix{})
-	defer closeBoard()
+	// Two boards (board.New: pools, a driver on a Wire port, nx_ip_create);
+	// the client starts at 0.0.0.0, as before DHCP.
+	peerB, _ := board.New(board.Options{Name: "peer", Wire: wire, Addr: netip.MustParsePrefix("198.51.100.1/24")})
+	defer peerB.Close()
+	clientB, _ := board.New(board.Options{Name: "board", Wire: wire})
+	defer clientB.Close()
+	peer, board := peerB.IP, clientB.IP
 
 	self := []netip.Addr{netip.MustParseAddr("198.51.100.1")}
 	srv, _ := netsvc.StartDHCP(netsvc.DHCPOptions{IP: peer, Router: self[0], DNS: self, NTP: self, Domain: "simboard.test"})

@@ -10,20 +10,7 @@ import (
 	"github.com/simboard/simboard/board"
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/mailhost"
-	"github.com/simboard/simboard/netstack"
 )
-
-// exampleBoard boots one board on the wire (board.New: a default pool and a
-// receive pool of 128 packets, a driver and an IP instance at
-// 198.51.100.<host>); the returned func closes it.
-func exampleBoard(w *driver.Wire, name string, host byte) (*netstack.IP, func()) {
-	b, err := board.New(board.Options{Name: name, Wire: w, Addr: netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, host}), 24),
-		Pool: board.PoolOptions{Count: 128}, RxPool: board.PoolOptions{Count: 128}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	return b.IP, func() { _ = b.Close() }
-}
 
 // Example fetches a mail between two boards on a virtual wire: the built-in
 // mail host serves POP3 on the server board, the client board logs in
@@ -35,10 +22,19 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer w.Close()
-	serverIP, closeServer := exampleBoard(w, "server", 1)
-	defer closeServer()
-	clientIP, closeClient := exampleBoard(w, "client", 2)
-	defer closeClient()
+	// Two boards: board.New creates each one's pools, its driver on a Wire
+	// port and its IP instance (nx_packet_pool_create, nx_ip_create).
+	server, err := board.New(board.Options{Name: "server", Wire: w, Addr: netip.MustParsePrefix("198.51.100.1/24")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer server.Close()
+	client, err := board.New(board.Options{Name: "client", Wire: w, Addr: netip.MustParsePrefix("198.51.100.2/24")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	serverIP, clientIP := server.IP, client.IP
 
 	host, err := mailhost.New(mailhost.Options{Users: map[string]string{"alice": "secret"}, AllowInsecureAuth: true})
 	if err != nil {
