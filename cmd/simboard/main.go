@@ -99,6 +99,7 @@ func commands() []command {
 			short: "print TCP flows and the SMTP/POP3 dialogue of an Ethernet pcap",
 			long:  "Reads an Ethernet pcap and prints its TCP flows and SMTP/POP3 dialogue, credentials redacted."},
 		{name: "fleet", synopsis: "--boards N [flags]", new: func() runner { return new(fleetCmd) }, short: "run N boards on one Wire, each sending a mail to one mail host and fetching it back", long: "Boots N boards and the built-in mail host on one Wire; each board sends one mail by SMTP and\nfetches it back by POP3. Prints delivered and failed counts, wall time, peak RSS and pool peaks;\nexits 1 when a board failed."},
+		{name: "run", synopsis: "[--pcap FILE] [--json FILE] SCENARIO.toml", nargs: 1, new: func() runner { return new(runCmd) }, short: "run an experiment from a TOML scenario file and print a report with pass/fail per check", long: "Reads a TOML scenario (boards, link and timeline, mail host with faults, workload, checks),\nruns it and prints a report; exits 1 when a check failed, 2 for a bad file (naming the line)."},
 		{name: "tap", synopsis: "[--apply] [--teardown] [flags]", new: func() runner { return new(tapCmd) },
 			short: "print (or run with --apply) the commands for a persistent user-owned TAP",
 			long:  "Prints the ip(8) commands that create a TAP a user may open without root, or runs them with --apply."},

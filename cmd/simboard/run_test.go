@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/simboard/simboard/internal/scenario"
+)
+
+// TestRunExamples runs `simboard run` on every scenario in
+// examples/scenarios and checks each report: exit status 0, every check
+// passed, every mail delivered, and what each scenario is about.
+func TestRunExamples(t *testing.T) {
+	files, err := filepath.Glob("../../examples/scenarios/*.toml")
+	if err != nil || len(files) < 4 {
+		t.Fatalf("scenario files %v (%v), want at least 4", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			dir := t.TempDir()
+			js, pcap := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.pcap")
+			var out, errb strings.Builder
+			code := dispatch(context.Background(), []string{"run", "--json", js, "--pcap", pcap, f}, strings.NewReader(""), &out, &errb)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+			}
+			b, err := os.ReadFile(js)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rep scenario.Report
+			if err := json.Unmarshal(b, &rep); err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Pass || len(rep.Checks) == 0 || rep.Delivered == 0 || rep.Delivered != rep.Sent {
+				t.Fatalf("report: pass %v, %d checks, %d sent, %d delivered\n%s", rep.Pass, len(rep.Checks), rep.Sent, rep.Delivered, out.String())
+			}
+			if st, err := os.Stat(pcap); err != nil || st.Size() < 1000 {
+				t.Fatalf("pcap %v %v", st, err)
+			}
+			if !strings.Contains(out.String(), "result: PASS") {
+				t.Fatalf("text report lacks the result:\n%s", out.String())
+			}
+			switch filepath.Base(f) {
+			case "cable-pull.toml":
+				if rep.Retries < 2 || !strings.Contains(out.String(), "failed 451") || !strings.Contains(out.String(), "cable pulled") {
+					t.Errorf("cable pull report lacks retries, 451 or the pull:\n%s", out.String())
+				}
+			case "server-faults.toml":
+				if rep.Retries < 2 {
+					t.Errorf("server faults: %d retries", rep.Retries)
+				}
+			case "small-fleet.toml":
+				if rep.Delivered != 40 || rep.Fetched != 40 {
+					t.Errorf("fleet: %d delivered, %d fetched, want 40", rep.Delivered, rep.Fetched)
+				}
+			}
+		})
+	}
+}
+
+// TestRunFailedCheckExits1: a check that cannot pass makes the exit status
+// 1 with FAIL in the report; a bad file is 2 with the line.
+func TestRunFailedCheckExits1(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "s.toml")
+	os.WriteFile(f, []byte("name = \"impossible\"\n[mailhost]\nusers = { a = \"b\" }\n[[boards]]\n[boards.workload]\nmails = 1\n[checks]\ndelivered = true\nexpect_statuses = [\"554\"]\n"), 0o644)
+	var out, errb strings.Builder
+	if code := dispatch(context.Background(), []string{"run", f}, strings.NewReader(""), &out, &errb); code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "FAIL status 554") || !strings.Contains(out.String(), "PASS delivered") {
+		t.Fatalf("report:\n%s", out.String())
+	}
+	os.WriteFile(f, []byte("name = \"x\"\n[mailhost]\nusers = { a = \"b\" }\nfaults = 3\n"), 0o644)
+	out.Reset()
+	errb.Reset()
+	if code := dispatch(context.Background(), []string{"run", f}, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), "s.toml:4:") {
+		t.Fatalf("exit %d, want 2 naming line 4: %s", code, errb.String())
+	}
+}
