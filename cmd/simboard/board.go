@@ -14,6 +14,7 @@ import (
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/netstack"
+	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
 )
 
@@ -31,6 +32,8 @@ type boardConfig struct {
 	memory    int    // > 0: both pools carved from this many bytes, as nx_packet_pool_create does (packets ignored)
 	pcapPath  string // "" = no capture
 	logger    *slog.Logger
+	clock     nx.Clock  // nil: real time (--clock virtual: the sim's)
+	rand      io.Reader // nil: crypto/rand (--clock virtual: seeded)
 }
 
 // board is a booted board (a board.Board): pools, driver (behind an
@@ -52,6 +55,7 @@ func bootBoard(c boardConfig) (*board, error) {
 		RxPool: sbPool(c.name+" rx pool", c.rxPayload, c.rxPackets, c.memory),
 		Link:   c.link,
 		Addr:   c.addr, Gateway: c.gw, Addr6: c.addr6, Logger: c.logger,
+		Clock: c.clock, Rand: c.rand,
 	}
 	if c.pcapPath != "" {
 		f, err := os.Create(c.pcapPath)

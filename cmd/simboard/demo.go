@@ -21,7 +21,9 @@ import (
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/netstack"
+	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
+	"github.com/simboard/simboard/sim"
 )
 
 const (
@@ -59,6 +61,10 @@ type demoFlags struct {
 	timeout     time.Duration
 	boot        netbootFlags // netboot.go: --dhcp
 	compareNetX bool         // comparenetx.go
+	clock       string       // --clock real|virtual
+
+	// sim runs the demo in virtual time (--clock virtual); nil: real time.
+	sim *sim.Sim
 
 	// Parsed by check.
 	authType smtpc.AuthType
@@ -80,7 +86,8 @@ func (f *demoFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.payload, "payload", 1536, "payload `BYTES` per packet in the board's pools, 256..65536")
 	fs.BoolVar(&f.ipv6, "ipv6", false, "talk to the mail host over IPv6 (2001:db8::/64)")
 	fs.StringVar(&f.pcap, "pcap", "", "pcap `FILE` to write (default: simboard-demo.pcap in the temp directory)")
-	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this `DURATION`")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this `DURATION` (of simulated time with --clock virtual)")
+	fs.StringVar(&f.clock, "clock", clockReal, "`CLOCK`: real (the host's) or virtual (simulated time: delays, timeouts and retransmissions cost no wall time; experimental)")
 	f.boot.register(fs)
 	fs.BoolVar(&f.compareNetX, "compare-netx", false, "send the demo mail in the default profile and in the NetX Duo profile and print where\nthe MCU differs: corrupted body lines, statuses, wire bytes, pool peaks")
 }
@@ -103,6 +110,12 @@ func (f *demoFlags) check() error {
 		return usagef("--recipients %d is out of range: use 1..100", f.recipients)
 	case f.delay < 0:
 		return usagef("--delay %v must not be negative", f.delay)
+	case f.clock != clockReal && f.clock != clockVirtual:
+		return usagef("--clock %q: use real or virtual", f.clock)
+	case f.clock == clockVirtual && f.compareNetX:
+		return usagef("--clock virtual does not support --compare-netx yet: use --clock real")
+	case f.clock == clockVirtual && f.boot.dhcp:
+		return usagef("--clock virtual does not support --dhcp yet (its DHCP/DNS/SNTP peers are not on the simulated clock): use --clock real")
 	}
 	if err := checkLoss(f.loss); err != nil {
 		return err
@@ -172,6 +185,9 @@ func (c *demoCmd) run(e *cmdEnv) (err error) {
 	if f.pcap == "" {
 		f.pcap = filepath.Join(os.TempDir(), "simboard-demo.pcap")
 	}
+	if f.clock == clockVirtual {
+		return c.runVirtual(e, f, log)
+	}
 	ctx, cancel := withTimeout(e.ctx, f.timeout)
 	defer func() { err = noteTimeout(ctx, err) }()
 	defer cancel()
@@ -185,6 +201,43 @@ func (c *demoCmd) run(e *cmdEnv) (err error) {
 		return enc.Encode(rep)
 	}
 	printDemo(e.stdout, rep)
+	return nil
+}
+
+const (
+	clockReal    = "real"
+	clockVirtual = "virtual"
+)
+
+// runVirtual runs the demo inside a sim.Sim: the Wire, both boards and the
+// mail host run on its clock, --timeout bounds simulated time, and the run
+// ends with "simulated X s in Y s" (on stderr with --json). Stage times in
+// the report are wall times.
+func (c *demoCmd) runVirtual(e *cmdEnv, f demoFlags, log *slog.Logger) error {
+	f.sim = sim.New(sim.Options{Seed: f.seed, Limit: f.timeout})
+	var rep *demoReport
+	err := f.sim.Run(e.ctx, func(ctx context.Context) error {
+		var err error
+		rep, err = demo(ctx, f, f.authType, f.rateBits, log, e.stderr)
+		return err
+	})
+	st := f.sim.Stats()
+	line := fmt.Sprintf("simulated %.1f s in %.2f s\n", st.Simulated.Seconds(), st.Wall.Seconds())
+	if err != nil {
+		fmt.Fprint(e.stderr, line)
+		return err
+	}
+	if f.json {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+		fmt.Fprint(e.stderr, line)
+		return nil
+	}
+	printDemo(e.stdout, rep)
+	fmt.Fprint(e.stdout, line)
 	return nil
 }
 
@@ -237,7 +290,12 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 
 	// Boot: one Wire, the board (captured) and the mail host's peer board.
 	t0 := time.Now()
-	wire, err := driver.NewWire(driver.WireOptions{Seed: f.seed, Logger: log})
+	var clk nx.Clock // nil: real time
+	rnd := func(string) io.Reader { return nil }
+	if f.sim != nil {
+		clk, rnd = f.sim.Clock(), f.sim.Rand
+	}
+	wire, err := driver.NewWire(driver.WireOptions{Seed: f.seed, Logger: log, Clock: clk})
 	if err != nil {
 		return nil, err
 	}
@@ -252,9 +310,9 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 		return nil, err
 	}
 	bcfg := boardConfig{name: "board", link: boardPort, addr: boardAddr, payload: f.payload, packets: f.poolPackets, memory: f.poolMemory,
-		rxPayload: f.payload, rxPackets: f.poolPackets, pcapPath: f.pcap, logger: log}
+		rxPayload: f.payload, rxPackets: f.poolPackets, pcapPath: f.pcap, logger: log, clock: clk, rand: rnd("board")}
 	hcfg := boardConfig{name: "mailhost", link: hostPort, addr: hostAddr, payload: 1536, packets: 1024,
-		rxPayload: 1536, rxPackets: 1024, logger: log}
+		rxPayload: 1536, rxPackets: 1024, logger: log, clock: clk, rand: rnd("mailhost")}
 	if f.ipv6 {
 		bcfg.addr6, hcfg.addr6 = boardAddr6, hostAddr6
 	}
@@ -286,7 +344,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	host, err := mailhost.New(mailhost.Options{
 		Domain: demoDomain, Users: users, Tokens: map[string]string{"board": "board-secret"},
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: f.tls == tlsOff,
-		MaxMessageBytes: int64(f.bodySize) + 1<<20, Logger: log,
+		MaxMessageBytes: int64(f.bodySize) + 1<<20, Logger: log, Clock: clk,
 	})
 	if err != nil {
 		return nil, err
