@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/simboard/simboard/apps/pop3c"
 	"github.com/simboard/simboard/apps/smtpc"
 	"github.com/simboard/simboard/boardtest"
+	"github.com/simboard/simboard/nx"
 )
 
 // boardSMTP returns smtpc options for the board against addr as u.
@@ -86,8 +88,9 @@ func TestBoardSMTPDelivers(t *testing.T) {
 			if o.Profile == smtpc.ProfileNetX {
 				// NetX Duo sends the body verbatim (no dot-stuffing), then
 				// "\r\n.\r\n": a body without dot lines and without a final
-				// CRLF arrives intact (smtpc's doc.go table).
-				body = []byte("hello from the board\r\nno dot lines: NetX sends the body unstuffed\r\nbye")
+				// CRLF arrives intact (smtpc's doc.go table). A few KiB, so
+				// it goes in several of NetX's payload-40 chunks.
+				body = netxCleanBody()
 				want = crlfToLF(append(body, "\r\n"...))
 			}
 			subject := "board " + tt.name
@@ -106,6 +109,81 @@ func TestBoardSMTPDelivers(t *testing.T) {
 			got := env.WaitMail(t, u, subject)
 			if !bytes.Equal(got.Body(), want) {
 				t.Errorf("delivered body: %d bytes, want %d (first difference at %d)", len(got.Body()), len(want), firstDiff(got.Body(), want))
+			}
+		})
+	}
+}
+
+// netxCleanBody is a body NetX Duo sends correctly: CRLF lines, none
+// starting with '.', no final CRLF (NetX's "\r\n.\r\n" ends the last
+// line), long enough for several body packets.
+func netxCleanBody() []byte {
+	var b bytes.Buffer
+	b.WriteString("hello from the board\r\n")
+	for i := range 64 {
+		fmt.Fprintf(&b, "line %02d: no dot lines, so NetX's unstuffed body arrives as sent\r\n", i)
+	}
+	b.WriteString("bye")
+	return b.Bytes()
+}
+
+// TestBoardSMTPNetXDotLines shows, against real Postfix, the defect
+// ProfileNetX reproduces: NetX Duo does not dot-stuff the body
+// (nxd_smtp_client.c 2795-2837). The server drops the leading dot of
+// ".leading dot line" and takes the line "." for the end of the message, so
+// the mail is delivered truncated there; the next body line ("-- ", a
+// signature separator) is a non-SMTP command to Postfix, which answers 221
+// and disconnects in the same flush as the 250. NetX has the 250 (the mail
+// counts as accepted), then fails on QUIT with the transport status,
+// NX_NOT_CONNECTED, as nx_smtp_mail_send returns it (from the QUIT send when
+// Postfix's close met NetX's unread "\r\n.\r\n" and became a RST, else from
+// the receive after its FIN). The default profile delivers the same body
+// byte-exact.
+func TestBoardSMTPNetXDotLines(t *testing.T) {
+	env := startEnv(t)
+	b := env.NewBoard(t, boardtest.Options{})
+	body := []byte("hello from the board\r\n.leading dot line\r\n.\r\n-- \r\nsent by the board\r\n")
+	for _, tt := range []struct {
+		name string
+		netx bool
+		want []byte // the body in the Maildir
+	}{
+		{name: "default-profile", want: crlfToLF(body)},
+		{name: "NetX-profile", netx: true, want: []byte("hello from the board\nleading dot line\n")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			u := env.NewUser(t)
+			o := boardSMTP(env, b, env.Submission, u)
+			o.TLS, o.Auth, o.AllowPlaintextAuth = smtpc.TLSOff, smtpc.AuthPlain, true
+			if tt.netx {
+				o.Profile = smtpc.ProfileNetX
+			}
+			var transcript bytes.Buffer
+			o.Transcript = &transcript
+			c, err := smtpc.Create(o)
+			if err != nil {
+				t.Fatalf("smtpc.Create = %v", err)
+			}
+			defer c.Delete()
+			subject := "board dot lines " + tt.name
+			ctx, cancel := context.WithTimeout(context.Background(), 2*sessionTimeout)
+			defer cancel()
+			res, err := c.MailSend(ctx, u.Addr, smtpc.PriorityNormal, subject, body)
+			if tt.netx {
+				if !errors.Is(err, nx.ErrNotConnected) || !res.Accepted {
+					t.Fatalf("MailSend() = %v (accepted %v), want NX_NOT_CONNECTED after an accepted mail\ntranscript:\n%s",
+						err, res.Accepted, transcript.Bytes())
+				}
+				t.Logf("MailSend() = %v (accepted)", err)
+				if !bytes.Contains(transcript.Bytes(), []byte("S: 221 ")) {
+					t.Errorf("transcript has no 221 from Postfix for the body line after \".\":\n%s", transcript.Bytes())
+				}
+			} else if err != nil || !res.Accepted {
+				t.Fatalf("MailSend() = %+v, %v; want accepted\ntranscript:\n%s", res, err, transcript.Bytes())
+			}
+			got := env.WaitMail(t, u, subject)
+			if !bytes.Equal(got.Body(), tt.want) {
+				t.Errorf("delivered body %q, want %q", got.Body(), tt.want)
 			}
 		})
 	}
