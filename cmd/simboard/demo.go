@@ -62,6 +62,7 @@ type demoFlags struct {
 	boot        netbootFlags // netboot.go: --dhcp
 	compareNetX bool         // comparenetx.go
 	clock       string       // --clock real|virtual
+	faults      faultList    // faultflag.go: --fault
 
 	// sim runs the demo in virtual time (--clock virtual); nil: real time.
 	sim *sim.Sim
@@ -73,6 +74,7 @@ type demoFlags struct {
 
 func (f *demoFlags) register(fs *flag.FlagSet) {
 	f.commonFlags.register(fs)
+	fs.Var(&f.faults, "fault", faultUsage)
 	fs.IntVar(&f.bodySize, "body-size", 64<<10, "mail body size in `BYTES`, 1..268435456 (lines of 76 characters, some starting with '.')")
 	fs.IntVar(&f.recipients, "recipients", 1, "`N` recipients, 1..100 (each gets a mailbox on the mail host)")
 	fs.StringVar(&f.auth, "auth", "plain", "SMTP AUTH `MECH`: auto, plain, login, cram-md5, xoauth2 or none")
@@ -344,7 +346,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	host, err := mailhost.New(mailhost.Options{
 		Domain: demoDomain, Users: users, Tokens: map[string]string{"board": "board-secret"},
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: f.tls == tlsOff,
-		MaxMessageBytes: int64(f.bodySize) + 1<<20, Logger: log, Clock: clk,
+		MaxMessageBytes: int64(f.bodySize) + 1<<20, Logger: log, Clock: clk, Faults: f.faults,
 	})
 	if err != nil {
 		return nil, err

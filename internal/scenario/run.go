@@ -390,10 +390,10 @@ func sleepUntil(ctx context.Context, clk nx.Clock, t time.Time) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	tm := time.NewTimer(d)
+	tm := clk.NewTimer(d)
 	defer tm.Stop()
 	select {
-	case <-tm.C:
+	case <-tm.C():
 		return true
 	case <-ctx.Done():
 		return false
