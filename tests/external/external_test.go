@@ -30,7 +30,11 @@ func TestExternalModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// go test puts the go command's own GOROOT/bin first in PATH.
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	mod := "module example.com/mylab\n\ngo 1.26\n\nrequire github.com/simboard/simboard v0.0.0\n\n" +
 		"replace github.com/simboard/simboard => " + root + "\n"

@@ -87,7 +87,7 @@ func run(out io.Writer) error {
 		Profile: smtpc.ProfileNetX, AllowPlaintextAuth: true})
 	if err != nil {
 		client.Close()
-		return fmt.Errorf("Error creating the client. Status: 0x%x: %w", smtpc.NetXStatus(err), err)
+		return fmt.Errorf("error creating the client. Status: 0x%x: %w", smtpc.NetXStatus(err), err)
 	}
 	// nx_smtp_mail_send(&demo_client, RECIPIENT_ADDRESS, NX_SMTP_MAIL_PRIORITY_NORMAL,
 	//     SUBJECT_LINE, MAIL_BODY, sizeof(MAIL_BODY) - 1);
