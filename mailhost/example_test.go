@@ -63,7 +63,10 @@ func ExampleParseFault() {
 	fmt.Printf("%+v %v\n", f, err)
 	f, err = mailhost.ParseFault("pop3.retr:delay:1.5s")
 	fmt.Printf("%s %s %v %v\n", f.Stage, f.Kind, f.Delay, err)
+	f, err = mailhost.ParseFault("smtp.data-end>100KB:reset") // RST after 100 KB of DATA
+	fmt.Printf("%s %s after %d octets %v\n", f.Stage, f.Kind, f.AfterBytes, err)
 	// Output:
-	// {Stage:smtp.rcpt Kind:reply Code:550 Text:5.1.1 No such user Delay:0s Skip:1 Times:1} <nil>
+	// {Stage:smtp.rcpt Kind:reply Code:550 Text:5.1.1 No such user Delay:0s Skip:1 Times:1 AfterBytes:0} <nil>
 	// pop3.retr delay 1.5s <nil>
+	// smtp.data-end reset after 102400 octets <nil>
 }

@@ -115,6 +115,13 @@ type Fault struct {
 	// Times is how many times the fault fires; 0 means every occurrence
 	// after Skip.
 	Times int
+	// AfterBytes, with SMTPDataEnd and a delay, close, reset or silent
+	// fault, fires the fault once this many octets of a DATA body have
+	// arrived, before the end of data ("RST after 100 KB of DATA"); the
+	// message is not delivered unless the fault is a delay. A body shorter
+	// than AfterBytes meets the fault at its end, as with 0 (the default:
+	// at the end of data). BDAT chunks meet it after the LAST chunk.
+	AfterBytes int64
 }
 
 func (f Fault) validate() error {
@@ -127,8 +134,11 @@ func (f Fault) validate() error {
 	if f.Code != 0 && (f.Code < 200 || f.Code > 599) {
 		return fmt.Errorf("mailhost: fault %s: reply code %d outside 200..599", f.Stage, f.Code)
 	}
-	if f.Delay < 0 || f.Skip < 0 || f.Times < 0 {
-		return fmt.Errorf("mailhost: fault %s: negative delay, skip or times", f.Stage)
+	if f.Delay < 0 || f.Skip < 0 || f.Times < 0 || f.AfterBytes < 0 {
+		return fmt.Errorf("mailhost: fault %s: negative delay, skip, times or after-bytes", f.Stage)
+	}
+	if f.AfterBytes > 0 && (f.Stage != SMTPDataEnd || (f.Kind != FaultDelay && f.Kind != FaultClose && f.Kind != FaultReset && f.Kind != FaultSilent)) {
+		return fmt.Errorf("mailhost: fault %s %s: after-bytes needs stage %s and kind delay, close, reset or silent", f.Stage, f.Kind, SMTPDataEnd)
 	}
 	if strings.ContainsAny(f.Text, "\r") || (f.Kind == FaultGarbage && strings.Contains(f.Text, "\n")) {
 		return fmt.Errorf("mailhost: fault %s: text contains CR (or LF in garbage)", f.Stage)
@@ -136,11 +146,13 @@ func (f Fault) validate() error {
 	return nil
 }
 
-// ParseFault parses the command-line form "stage[@n]:kind[:arg]", e.g.
-// "smtp.rcpt:reply:451 4.2.1 Mailbox busy", "pop3.retr:delay:2s",
+// ParseFault parses the command-line form "stage[@n][>size]:kind[:arg]",
+// e.g. "smtp.rcpt:reply:451 4.2.1 Mailbox busy", "pop3.retr:delay:2s",
 // "smtp.greeting:close", "smtp.rcpt@2:reply:550 5.1.1 No such user" (only
-// the second RCPT). arg is the code and text for reply (POP3: the text), a
-// duration for delay, the line for garbage.
+// the second RCPT), "smtp.data-end>100KB:reset" (an RST once 100 KiB of
+// the body have arrived; size in octets, or with K/KB/M/MB, 1024-based).
+// arg is the code and text for reply (POP3: the text), a duration for
+// delay, the line for garbage.
 func ParseFault(s string) (Fault, error) {
 	parts := strings.SplitN(s, ":", 3)
 	if len(parts) < 2 {
@@ -148,6 +160,14 @@ func ParseFault(s string) (Fault, error) {
 	}
 	var f Fault
 	stage := parts[0]
+	if gt := strings.IndexByte(stage, '>'); gt >= 0 {
+		n, err := parseSize(stage[gt+1:])
+		if err != nil || n < 1 {
+			return Fault{}, fmt.Errorf("mailhost: fault %q: bad size %q after >", s, stage[gt+1:])
+		}
+		f.AfterBytes = n
+		stage = stage[:gt]
+	}
 	if at := strings.IndexByte(stage, '@'); at >= 0 {
 		n, err := strconv.Atoi(stage[at+1:])
 		if err != nil || n < 1 {
@@ -183,6 +203,23 @@ func ParseFault(s string) (Fault, error) {
 		f.Text = arg
 	}
 	return f, f.validate()
+}
+
+// parseSize reads "100", "100K", "100KB", "2M" or "2MB" (1024-based).
+func parseSize(v string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(v))
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(t, "KB"), strings.HasSuffix(t, "K"):
+		t, mult = strings.TrimRight(t, "KB"), 1<<10
+	case strings.HasSuffix(t, "MB"), strings.HasSuffix(t, "M"):
+		t, mult = strings.TrimRight(t, "MB"), 1<<20
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n > (1<<62)/mult {
+		return 0, fmt.Errorf("bad size %q", v)
+	}
+	return n * mult, nil
 }
 
 const defaultGarbage = "*** mailhost: injected garbage ***"

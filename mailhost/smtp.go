@@ -67,7 +67,9 @@ type smtpConn struct {
 	raw net.Conn      // the accepted connection
 	cli net.Conn      // raw, or TLS over raw
 	cr  *bufio.Reader // client reader
-	tls atomic.Bool   // the client's side is TLS
+	// bodyState is the end-of-data scanner's state in a DATA body.
+	bodyState int
+	tls       atomic.Bool // the client's side is TLS
 
 	mine *pipeEnd // interceptor's end of the pipe to go-smtp
 	srv  *pipeEnd // go-smtp's end
@@ -524,7 +526,24 @@ func (c *smtpConn) data() error {
 		return nil
 	}
 	f, faulted := c.prepareDataEnd()
-	n, err := c.copyBody()
+	var limit int64
+	if faulted && f.AfterBytes > 0 {
+		limit = f.AfterBytes
+	}
+	c.bodyState = bodyBeginLine
+	n, done, err := c.copyBody(limit)
+	if err == nil && !done {
+		// AfterBytes reached inside the body: the fault fires now.
+		c.logC("<message body, " + strconv.FormatInt(n, 10) + " octets so far>")
+		c.h.log.Info("mailhost: fault", "stage", SMTPDataEnd, "kind", f.Kind, "after_bytes", n, "id", c.id)
+		if !c.act(f) {
+			return net.ErrClosed
+		}
+		faulted = false // a delay: the rest of the body follows
+		var m int64
+		m, _, err = c.copyBody(0)
+		n += m
+	}
 	c.logC("<message body, " + strconv.FormatInt(n, 10) + " octets>")
 	if err != nil {
 		return err
@@ -585,25 +604,35 @@ func scanBody(state *int, b []byte) (int, bool) {
 }
 
 // copyBody streams the DATA body, end-of-data line included, to go-smtp.
-func (c *smtpConn) copyBody() (int64, error) {
-	state := bodyBeginLine
+// With limit > 0 it stops once limit octets have passed and reports
+// done false (unless the end of data came first). The scanner state is
+// c.bodyState (data sets it to bodyBeginLine first), so a second call goes
+// on where the first stopped.
+func (c *smtpConn) copyBody(limit int64) (int64, bool, error) {
+	state := &c.bodyState
 	var total int64
 	for {
 		_ = c.cli.SetReadDeadline(c.h.deadline())
 		if c.cr.Buffered() == 0 {
 			if _, err := c.cr.Peek(1); err != nil {
-				return total, err
+				return total, false, err
 			}
 		}
 		b, _ := c.cr.Peek(c.cr.Buffered())
-		n, done := scanBody(&state, b)
+		if limit > 0 && int64(len(b)) > limit-total {
+			b = b[:limit-total]
+		}
+		n, done := scanBody(state, b)
 		if _, err := (innerWriter{c}).Write(b[:n]); err != nil {
-			return total, err
+			return total, false, err
 		}
 		_, _ = c.cr.Discard(n)
 		total += int64(n)
 		if done {
-			return total, nil
+			return total, true, nil
+		}
+		if limit > 0 && total >= limit {
+			return total, false, nil
 		}
 	}
 }

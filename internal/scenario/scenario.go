@@ -125,7 +125,7 @@ type MailHost struct {
 // FaultSpec is one injected failure: at Stage ("smtp.rcpt", ...), Action
 // (reply, delay, close, reset, silent, garbage) after Skip occurrences,
 // Times times (0 = always). Code and Text make the reply; Delay is the
-// delay's length (or how long "silent" lasts before the stage goes on).
+// delay's length; AfterBytes moves a smtp.data-end fault into the body.
 type FaultSpec struct {
 	Stage  string   `toml:"stage"`
 	Action string   `toml:"action"`
@@ -134,6 +134,9 @@ type FaultSpec struct {
 	Delay  Duration `toml:"delay"`
 	Skip   int      `toml:"skip"`
 	Times  int      `toml:"times"`
+	// AfterBytes fires a smtp.data-end delay, close, reset or silent fault
+	// once this much of the DATA body has arrived ("100KB").
+	AfterBytes Size `toml:"after_bytes"`
 }
 
 // BoardGroup is Count boards with the same pools and workload.
@@ -317,7 +320,7 @@ func (s *Scenario) validate() error {
 
 func (f FaultSpec) fault() (mailhost.Fault, error) {
 	mf := mailhost.Fault{Stage: mailhost.Stage(f.Stage), Kind: mailhost.FaultKind(f.Action), Code: f.Code, Text: f.Text,
-		Delay: time.Duration(f.Delay), Skip: f.Skip, Times: f.Times}
+		Delay: time.Duration(f.Delay), Skip: f.Skip, Times: f.Times, AfterBytes: int64(f.AfterBytes)}
 	if mf.Kind == mailhost.FaultDelay && mf.Delay == 0 {
 		return mf, fmt.Errorf("fault %s: delay needs \"delay\"", f.Stage)
 	}
