@@ -19,6 +19,11 @@
 //	defer h.Close()
 //	// clients trust pool, or refuse the certificate by not using it
 //
+// On a board the listener is the board's own: l, _ := brd.IP.ListenTCP(25)
+// (see Example_onBoard); in a test, boardtest's Lab.MailHost does that
+// wiring and the cleanup. The Examples cover SASL (CRAM-MD5, XOAUTH2),
+// APOP with a real digest, implicit TLS and fault counts.
+//
 // # Maildrop
 //
 // Store holds one mailbox per user. Mail accepted by SMTP goes, byte-exact
@@ -68,7 +73,8 @@
 // Options.Faults (or SetFaults) lists Fault values: at a Stage of either
 // protocol, do one FaultKind (reply with a code and text, delay, close,
 // reset, stay silent, send a garbage line), optionally only for some
-// occurrences. SMTP faults act in the interceptor, POP3 faults in the
+// occurrences (Skip, Times), and for smtp.data-end after some octets of the
+// body (AfterBytes: "RST after 100 KB of DATA"). SMTP faults act in the interceptor, POP3 faults in the
 // server loop, so both work over any net.Conn; a reset uses SetLinger(0)
 // when the connection has it (kernel TCP) and falls back to Close.
 //
