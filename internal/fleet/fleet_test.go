@@ -2,11 +2,14 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/simboard/simboard/boardtest"
+	"github.com/simboard/simboard/driver"
 )
 
 // TestFleet: every board's mail is delivered and fetched back byte-exact,
@@ -82,4 +85,46 @@ func TestFleetProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", rep)
+}
+
+// TestTwoFleetsThroughUplinks is the scale-out form without a kernel: two
+// fleets, each on its own Wire with its own uplink, meet on a third Wire
+// (standing in for the Linux bridge). Fleet A (boards 0-19) runs the mail
+// host and lingers; fleet B (boards 20-39) has no host of its own and
+// mails A's through both uplinks. Every mail of both is delivered and
+// fetched back.
+func TestTwoFleetsThroughUplinks(t *testing.T) {
+	boardtest.CheckGoroutines(t)
+	bridge := boardtest.NewWire(t, 9)
+	upA, err := bridge.Attach(driver.PortOptions{Name: "to A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upB, err := bridge.Attach(driver.PortOptions{Name: "to B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := Addresses(40)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		rep *Report
+		err error
+	}
+	resA := make(chan result, 1)
+	go func() {
+		rep, err := Run(ctx, Options{Boards: 20, HostUsers: 40, Uplink: upA, Linger: time.Minute, Seed: 1})
+		resA <- result{rep, err}
+	}()
+	// B starts once A's host answers: it retries nothing itself.
+	time.Sleep(500 * time.Millisecond)
+	repB, err := Run(context.Background(), Options{Boards: 20, FirstBoard: 20, MailHost: host.Addr(), Uplink: upB, Seed: 2})
+	cancel() // A stops lingering
+	a := <-resA
+	if err != nil || repB.Delivered != 20 || repB.Fetched != 20 {
+		t.Errorf("fleet B through the uplinks: %+v, %v", repB, err)
+	}
+	if a.rep == nil || a.rep.Delivered != 20 || a.rep.Fetched != 20 || !errors.Is(a.err, context.Canceled) {
+		t.Errorf("fleet A: %+v, %v; want 20 delivered and the linger ended by the context", a.rep, a.err)
+	}
 }
