@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"time"
 
 	"github.com/simboard/simboard/internal/fleet"
@@ -12,9 +15,12 @@ import (
 
 // fleetCmd is `simboard fleet`: N boards on one Wire, each sending one mail
 // to one mail host and fetching it back (internal/fleet does the work).
-type fleetCmd struct{ f fleetFlags }
+type fleetCmd struct {
+	f  fleetFlags
+	up uplinkFlags
+}
 
-func (c *fleetCmd) groups() []flagGroup { return []flagGroup{&c.f} }
+func (c *fleetCmd) groups() []flagGroup { return []flagGroup{&c.f, &c.up} }
 
 type fleetFlags struct {
 	boards      int
@@ -24,6 +30,10 @@ type fleetFlags struct {
 	hostPackets int
 	seed        int64
 	json        bool
+	firstBoard  int
+	hostUsers   int
+	mailHost    string
+	linger      time.Duration
 }
 
 func (f *fleetFlags) register(fs *flag.FlagSet) {
@@ -34,6 +44,11 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.hostPackets, "host-pool-packets", 0, "packets in each of the mail host board's pools, `N` (0: sized from --concurrency)")
 	fs.Int64Var(&f.seed, "seed", 1, "the Wire's `SEED`")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
+	fs.IntVar(&f.firstBoard, "first-board", 0, "number this run's boards from `N` (user bN, its address): processes sharing one\n"+
+		"segment through --uplink take disjoint ranges")
+	fs.IntVar(&f.hostUsers, "host-users", 0, "users b0..b<N-1> the built-in mail host knows, `N` (0: first-board + boards)")
+	fs.StringVar(&f.mailHost, "mail-host", "", "mail with the mail host at `ADDR` (another process's, through --uplink) instead of a built-in one")
+	fs.DurationVar(&f.linger, "linger", 0, "keep the built-in mail host serving this long after the boards are done, `DURATION`")
 }
 
 func (f *fleetFlags) check() error {
@@ -46,6 +61,12 @@ func (f *fleetFlags) check() error {
 		return usagef("--body-size %d: want at least 1", f.bodySize)
 	case f.poolPackets < 2:
 		return usagef("--pool-packets %d: want at least 2", f.poolPackets)
+	case f.firstBoard < 0 || f.firstBoard+f.boards > fleet.MaxBoards:
+		return usagef("--first-board %d with --boards %d: want at most %d boards in all", f.firstBoard, f.boards, fleet.MaxBoards)
+	case f.hostUsers < 0 || f.linger < 0:
+		return usagef("--host-users and --linger must not be negative")
+	case f.mailHost != "" && !validAddr(f.mailHost):
+		return usagef("--mail-host %q is not an IP address", f.mailHost)
 	case f.hostPackets < 0:
 		return usagef("--host-pool-packets %d: want 0 (sized from --concurrency) or more", f.hostPackets)
 	}
@@ -54,7 +75,16 @@ func (f *fleetFlags) check() error {
 
 func (c *fleetCmd) run(e *cmdEnv) error {
 	f := c.f
-	opts := fleet.Options{Boards: f.boards, Concurrency: f.concurrency, BodySize: f.bodySize, Seed: f.seed}
+	opts := fleet.Options{Boards: f.boards, Concurrency: f.concurrency, BodySize: f.bodySize, Seed: f.seed,
+		FirstBoard: f.firstBoard, HostUsers: f.hostUsers, Linger: f.linger}
+	if f.mailHost != "" {
+		opts.MailHost = netip.MustParseAddr(f.mailHost)
+	}
+	up, err := c.up.open()
+	if err != nil {
+		return err
+	}
+	opts.Uplink = up
 	opts.Pool.PayloadSize, opts.Pool.Count = 1536, f.poolPackets
 	opts.RxPool = opts.Pool
 	if f.hostPackets > 0 {
@@ -62,6 +92,9 @@ func (c *fleetCmd) run(e *cmdEnv) error {
 		opts.HostRxPool = opts.HostPool
 	}
 	rep, err := fleet.Run(e.ctx, opts)
+	if f.linger > 0 && errors.Is(err, context.Canceled) && e.ctx.Err() != nil {
+		err = nil // a signal ended the linger: the run itself is done (the exit status says so)
+	}
 	if rep != nil {
 		if f.json {
 			enc := json.NewEncoder(e.stdout)
@@ -103,4 +136,9 @@ func printFleet(w io.Writer, r *fleet.Report) {
 	for _, ce := range r.CloseErrors {
 		fmt.Fprintf(w, "  close: %s\n", ce)
 	}
+}
+
+func validAddr(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }
