@@ -64,7 +64,8 @@ type Options struct {
 	// fetched mail is then checked against the body sent.
 	MailHost netip.Addr
 	// Uplink, when non-nil, bridges the fleet's Wire to this link (a TAP)
-	// with driver.NewUplink. The fleet closes it.
+	// with driver.NewUplink. The fleet closes it. An uplinked fleet keeps
+	// to 198.51.100.0/24: at most 253 boards (and host users) in all.
 	Uplink driver.Link
 	// Linger keeps the built-in mail host serving this long after the
 	// fleet's own boards are done (for other processes' boards), or until
@@ -137,7 +138,8 @@ type Report struct {
 
 // Addresses of the fleet: the mail host and board i (0-based). Fleets of up
 // to 253 boards use 198.51.100.0/24 (host .1); larger fleets use the RFC 2544
-// benchmarking range 198.18.0.0/15, which never leaves this process's Wire.
+// benchmarking range 198.18.0.0/15, which never leaves this process's Wire
+// (Run refuses an uplink for them).
 func Addresses(n int) (host netip.Prefix, boardAddr func(i int) netip.Prefix) {
 	if n <= 253 {
 		return netip.MustParsePrefix("198.51.100.1/24"), func(i int) netip.Prefix {
@@ -209,6 +211,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		// there while the host's stack catches up on a busy machine).
 		opts.HostRxPool = HostPoolFor(2 * conc)
 	}
+	if opts.Uplink != nil && max(opts.FirstBoard+opts.Boards, opts.HostUsers) > 253 {
+		_ = opts.Uplink.Close()
+		return nil, fmt.Errorf("fleet: an uplinked fleet stays in 198.51.100.0/24: at most 253 boards in all (boards %d from %d, host users %d)", opts.Boards, opts.FirstBoard, opts.HostUsers)
+	}
 	start := time.Now()
 	rep := &Report{Boards: opts.Boards}
 	wire, err := driver.NewWire(driver.WireOptions{Seed: opts.Seed, Logger: opts.Logger, DirectARP: true})
@@ -224,7 +230,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		defer up.Close()
 	}
 
-	hostAddr, boardAddr := Addresses(opts.FirstBoard + opts.Boards)
+	hostAddr, boardAddr := Addresses(max(opts.FirstBoard+opts.Boards, opts.HostUsers))
 	server := hostAddr.Addr()
 	var host *mailhost.Host
 	var hb *board.Board

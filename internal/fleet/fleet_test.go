@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,19 @@ func TestBadOptions(t *testing.T) {
 		if _, err := Run(context.Background(), Options{Boards: n}); err == nil {
 			t.Errorf("Run(Boards: %d) = nil error", n)
 		}
+	}
+	// An uplinked fleet must stay inside 198.51.100.0/24: nothing from
+	// 198.18.0.0/15 may reach a TAP. The link is closed.
+	w := boardtest.NewWire(t, 1)
+	p, err := w.Attach(driver.PortOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), Options{Boards: 200, HostUsers: 300, Uplink: p}); err == nil || !strings.Contains(err.Error(), "198.51.100.0/24") {
+		t.Errorf("Run(200 boards, 300 host users, uplink) = %v, want a refusal naming 198.51.100.0/24", err)
+	}
+	if p.LinkUp() {
+		t.Errorf("the refused uplink's link is still open")
 	}
 }
 
