@@ -381,6 +381,9 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 		From: "board@" + demoDomain, ClientDomain: "board." + demoDomain, Auth: auth,
 		ServerAddr: server, TLSConfig: tlsCfg, Logger: log,
 	}
+	if nb != nil {
+		sopts.Now = nb.wallClock(brd.ip) // the Date header from SNTP's time, as firmware does
+	}
 	sopts.Port = f.tls.smtpPort()
 	switch f.tls {
 	case tlsOff:

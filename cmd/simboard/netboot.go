@@ -118,6 +118,14 @@ type demoNetboot struct {
 	client *dhcpc.Client
 	board  string // the leased address
 	server netip.Addr
+	offset time.Duration // server time minus board clock, from the SNTP stage
+}
+
+// wallClock is the board's wall time after the SNTP stage, for the Date
+// header: the IP's clock plus the measured offset.
+func (nb *demoNetboot) wallClock(ip *netstack.IP) func() time.Time {
+	clk, off := ip.Clock(), nb.offset
+	return func() time.Time { return clk.Now().Add(off) }
 }
 
 // runDemoNetboot runs DHCP → DNS for mail.simboard.test → SNTP on brd, with
@@ -196,6 +204,7 @@ func runDemoNetboot(ctx context.Context, brd *board, peer *netstack.IP, ipv6 boo
 		nb.Close()
 		return nil, fmt.Errorf("sntp: %v: %w", l.NTP[0], err)
 	}
+	nb.offset = u.Offset
 	timed("sntp", t2, fmt.Sprintf("time from %v (stratum %d); %s", u.Server, u.Stratum, m.since(brd)))
 	return nb, nil
 }
