@@ -18,6 +18,7 @@ import (
 	"github.com/simboard/simboard/apps/smtpc"
 	"github.com/simboard/simboard/board"
 	"github.com/simboard/simboard/driver"
+	"github.com/simboard/simboard/internal/fleet"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/nx"
 )
@@ -96,6 +97,9 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Report, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(s.Timeout))
 	defer cancel()
+	if s.Fleet != nil {
+		return runFleet(ctx, s)
+	}
 	start := clk.Now()
 	since := func() float64 { return clk.Now().Sub(start).Seconds() }
 	rep := &Report{Name: s.Name}
@@ -341,6 +345,9 @@ func (rep *Report) check(s *Scenario, mails []*sentMail) {
 				fetchWanted += g.Count * g.Workload.Mails
 			}
 		}
+		if s.Fleet != nil {
+			fetchWanted = s.Fleet.Boards
+		}
 		pass := rep.Delivered == len(mails) && rep.Fetched == fetchWanted
 		add("delivered", pass, "%d of %d mails delivered byte-exact, %d of %d fetched back byte-exact", rep.Delivered, len(mails), rep.Fetched, fetchWanted)
 	}
@@ -382,6 +389,46 @@ func (rep *Report) check(s *Scenario, mails []*sentMail) {
 	for _, ch := range rep.Checks {
 		rep.Pass = rep.Pass && ch.Pass
 	}
+}
+
+// runFleet runs a [fleet] scenario through internal/fleet.
+func runFleet(ctx context.Context, s *Scenario) (*Report, error) {
+	f := s.Fleet
+	opts := fleet.Options{Boards: f.Boards, BodySize: int(f.BodySize), Concurrency: f.Concurrency, Seed: s.Seed}
+	if f.PoolPackets > 0 {
+		opts.Pool = board.PoolOptions{Count: f.PoolPackets}
+		opts.RxPool = opts.Pool
+	}
+	fr, err := fleet.Run(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Name: s.Name, Wall: fr.Wall.Seconds(), Sent: fr.Delivered, Delivered: fr.Delivered, Fetched: fr.Fetched,
+		Errors: fr.CloseErrors}
+	for _, fl := range fr.Failures {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("%d boards failed at %s, first: %s", fl.Count, fl.Stage, fl.First))
+	}
+	if fr.HostShortfall != "" {
+		rep.Errors = append(rep.Errors, "host: "+fr.HostShortfall)
+	}
+	rep.Timeline = append(rep.Timeline, fmt.Sprintf("%d boards booted in %.2fs, mail done in %.2fs, peak RSS %d MiB",
+		fr.Boards, fr.Boot.Seconds(), fr.Mail.Seconds(), fr.PeakRSS>>20))
+	for _, p := range []struct {
+		name string
+		pp   fleet.PoolPeaks
+	}{{"boards-pool", fr.BoardPool}, {"boards-rx", fr.BoardRx}} {
+		rep.Pools = append(rep.Pools, PoolUse{Pool: p.name, Total: p.pp.Packets / max(1, p.pp.Pools), Peak: p.pp.MaxPeakInUse, // per board
+			InvalidReleases: p.pp.Invalid, EmptyRequests: p.pp.EmptyRequests})
+		if p.pp.Unbalanced > 0 {
+			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %d pools not balanced", p.name, p.pp.Unbalanced))
+		}
+	}
+	rep.Pools = append(rep.Pools,
+		PoolUse{Pool: "mailhost-pool", Total: fr.HostPool.Total, Peak: fr.HostPool.Total - fr.HostPool.LowWater, InvalidReleases: fr.HostPool.InvalidReleases, EmptyRequests: fr.HostPool.EmptyRequests},
+		PoolUse{Pool: "mailhost-rx", Total: fr.HostRx.Total, Peak: fr.HostRx.Total - fr.HostRx.LowWater, InvalidReleases: fr.HostRx.InvalidReleases, EmptyRequests: fr.HostRx.EmptyRequests})
+	mails := make([]*sentMail, f.Boards) // one mail per board, for the delivered check
+	rep.check(s, mails)
+	return rep, nil
 }
 
 // sleepUntil waits until t on clk; false when ctx ended first.

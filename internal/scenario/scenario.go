@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/simboard/simboard/internal/fleet"
 	"github.com/simboard/simboard/mailhost"
 )
 
@@ -88,6 +89,7 @@ type Scenario struct {
 	Link     Link         `toml:"link"`
 	MailHost MailHost     `toml:"mailhost"`
 	Boards   []BoardGroup `toml:"boards"`
+	Fleet    *Fleet       `toml:"fleet"`
 	Checks   Checks       `toml:"checks"`
 
 	lines lineIndex
@@ -137,6 +139,18 @@ type FaultSpec struct {
 	// AfterBytes fires a smtp.data-end delay, close, reset or silent fault
 	// once this much of the DATA body has arrived ("100KB").
 	AfterBytes Size `toml:"after_bytes"`
+}
+
+// Fleet runs `simboard fleet` from a scenario: Boards boards on one Wire,
+// each sending one mail of BodySize bytes to one mail host and fetching it
+// back (internal/fleet), Concurrency at a time. It replaces [[boards]],
+// [link] and [mailhost]; the checks delivered, peak_pool_max and
+// no_invalid_release apply.
+type Fleet struct {
+	Boards      int  `toml:"boards"`
+	BodySize    Size `toml:"body_size"`
+	PoolPackets int  `toml:"pool_packets"`
+	Concurrency int  `toml:"concurrency"`
 }
 
 // BoardGroup is Count boards with the same pools and workload.
@@ -238,6 +252,22 @@ func (s *Scenario) validate() error {
 	}
 	if s.Timeout == 0 {
 		s.Timeout = Duration(2 * time.Minute)
+	}
+	if s.Fleet != nil {
+		f := s.Fleet
+		switch {
+		case len(s.Boards) > 0 || len(s.MailHost.Faults) > 0 || len(s.Link.Timeline) > 0:
+			return bad("[fleet] runs alone: no [[boards]], link timeline or mail-host faults with it", "fleet")
+		case f.Boards < 1 || f.Boards > fleet.MaxBoards:
+			return bad(fmt.Sprintf("boards %d: want 1..%d", f.Boards, fleet.MaxBoards), "fleet", "boards")
+		case f.PoolPackets < 0 || f.PoolPackets == 1:
+			return bad(fmt.Sprintf("pool_packets %d: want 0 (16) or at least 2", f.PoolPackets), "fleet", "pool_packets")
+		case f.Concurrency < -1:
+			return bad(fmt.Sprintf("concurrency %d: want -1 (all at once), 0 (default) or more", f.Concurrency), "fleet", "concurrency")
+		case len(s.Checks.Statuses) > 0 || s.Checks.MinRetries > 0:
+			return bad("a fleet has no per-attempt statuses or retries to check", "checks")
+		}
+		return nil
 	}
 	for i, e := range s.Link.Timeline {
 		el := fmt.Sprintf("timeline#%d", i)

@@ -94,6 +94,9 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"unknown user", base + "[[boards]]\n[boards.workload]\nto = \"zed\"\n", 6, `to "zed" is no user`},
 		{"bad fault stage", base + "[[mailhost.faults]]\nstage = \"smtp.helo\"\naction = \"close\"\n[[boards]]\n", 5, "unknown stage"},
 		{"bad action", base + "[[link.timeline]]\nat = \"1s\"\naction = \"unplug\"\n[[boards]]\n", 6, `unknown action "unplug"`},
+		{"fleet with boards", "name = \"x\"\n[fleet]\nboards = 3\n[[boards]]\n", 2, "[fleet] runs alone"},
+		{"fleet bad boards", "name = \"x\"\n[fleet]\nboards = 0\n", 3, "boards 0"},
+		{"fleet statuses", "name = \"x\"\n[fleet]\nboards = 2\n[checks]\nexpect_statuses = [\"451\"]\n", 4, "no per-attempt statuses"},
 		{"syntax", base + "[[boards]]\ncount = = 1\n", 5, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,7 +151,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if len(s.Boards) == 0 || len(s.MailHost.Users) == 0 {
+		if s.Fleet == nil && (len(s.Boards) == 0 || len(s.MailHost.Users) == 0) {
 			t.Fatalf("accepted a scenario without boards or users")
 		}
 	})
