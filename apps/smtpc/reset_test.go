@@ -98,7 +98,13 @@ func TestTransmitQueueReleasedOnResetSMTP(t *testing.T) {
 				// packets of a live connection: NetX's 2 s packet wait
 				// would then end in 0xA6 without any reset. Long waits
 				// keep the test about the reset; on the old netstack it
-				// still failed (after 30 s instead of 2 s).
+				// still failed (after 30 s instead of 2 s). Measured
+				// with 2 s waits at load ~20 under -race: Allocate
+				// waited up to 3 s on an ESTABLISHED connection with
+				// 2-3 chains unacknowledged, no frame dropped (driver
+				// and Wire counters all 0) and the retransmission
+				// count rising: spurious RTOs of a starved stack, then
+				// 0xA6 before the server's reset had happened.
 				Timeouts: Timeouts{Packet: nx.Seconds(30), Send: nx.Seconds(30)},
 			}
 			c, err := Create(o)
