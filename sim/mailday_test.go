@@ -3,6 +3,7 @@ package sim_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -28,8 +29,10 @@ func mailBody(i int) []byte {
 
 // mailEveryMinute sends n 10 KiB mails, one per simulated minute, from a
 // board to the built-in mail host over a Wire with 5 % loss each way and
-// 20 ms delay, and checks every one is stored with its body byte-exact.
-func mailEveryMinute(tb testing.TB, s *sim.Sim, n int) error {
+// 20 ms delay, and checks every one is stored with its body byte-exact. A
+// mail that fails is sent again (at most twice more), as firmware would;
+// *retries counts those.
+func mailEveryMinute(tb testing.TB, s *sim.Sim, n int, retries *int) error {
 	clk := s.Clock()
 	return s.Run(context.Background(), func(ctx context.Context) error {
 		imp := driver.PortOptions{Loss: 0.05, Delay: 20 * time.Millisecond}
@@ -65,9 +68,16 @@ func mailEveryMinute(tb testing.TB, s *sim.Sim, n int) error {
 			due := clk.Now().Add(time.Minute)
 			body := mailBody(i)
 			res, err := c.MailSend(ctx, "bob@example.com", smtpc.PriorityNormal, fmt.Sprintf("reading %d", i), body)
+			for try := 1; try < 3 && err != nil && !res.Accepted && !errors.Is(err, context.Canceled); try++ {
+				// At 5 % loss a few connections a day lose the greeting and
+				// its retransmission within NetX's 10 s greeting wait
+				// (NX_NO_PACKET): firmware sends the mail again.
+				*retries++
+				res, err = c.MailSend(ctx, "bob@example.com", smtpc.PriorityNormal, fmt.Sprintf("reading %d", i), body)
+			}
 			if err != nil || !res.Accepted {
-				return fmt.Errorf("mail %d at %v: MailSend = %+v, %v (server pool %+v, rx %+v; client pool %+v, rx %+v)", i, clk.Now().Sub(sim.DefaultEpoch), res, err,
-					srv.Pool.Info(), srv.RxPool.Info(), cli.Pool.Info(), cli.RxPool.Info())
+				return fmt.Errorf("mail %d at %v: MailSend = %+v, %v (server pool %+v, rx %+v; client pool %+v, rx %+v; srv port %+v; cli port %+v)", i, clk.Now().Sub(sim.DefaultEpoch), res, err,
+					srv.Pool.Info(), srv.RxPool.Info(), cli.Pool.Info(), cli.RxPool.Info(), srv.Port.Stats(), cli.Port.Stats())
 			}
 			if err := clk.Sleep(ctx, due.Sub(clk.Now())); err != nil {
 				return err
@@ -91,14 +101,15 @@ func mailEveryMinute(tb testing.TB, s *sim.Sim, n int) error {
 func TestVirtualMailEveryMinute(t *testing.T) {
 	defer boardtest.CheckGoroutines(t)
 	s := sim.New(sim.Options{Seed: 1, Limit: 2 * time.Hour})
-	if err := mailEveryMinute(t, s, 20); err != nil {
+	var retries int
+	if err := mailEveryMinute(t, s, 20, &retries); err != nil {
 		t.Fatal(err)
 	}
 	st := s.Stats()
 	if st.Simulated < 20*time.Minute {
 		t.Fatalf("simulated %v, want >= 20m", st.Simulated)
 	}
-	t.Logf("simulated %v in %v (%d timers, %d snapshots)", st.Simulated, st.Wall, st.Fired, st.Snapshots)
+	t.Logf("simulated %v in %v (%d timers, %d snapshots, %d mails sent again)", st.Simulated, st.Wall, st.Fired, st.Snapshots, retries)
 }
 
 // BenchmarkVirtualMailDay: the day of firmware behaviour, one 10 KiB
@@ -106,10 +117,10 @@ func TestVirtualMailEveryMinute(t *testing.T) {
 // SIMBOARD_SIM_MAILS for another count) over 5 % loss, all stored
 // byte-exact. Read sim/wall and the ns/op (one op = the whole day).
 //
-// Open finding: with 1,440 mails, mail 60 failed twice out of two runs with
-// NX_NO_PACKET from the 10 s greeting wait at 1h0m10s of simulated time
-// (every pool balanced but one server packet in flight); 80 mails
-// (SIMBOARD_SIM_MAILS=80) passed. Not yet explained.
+// At 5 % loss a few of the day's SMTP connections lose the 220 greeting and
+// its retransmission inside NetX's 10 s greeting wait (NX_NO_PACKET; seen in
+// a pcap: the handshake took 3 s, so the RTO grew to 6.3 s); those mails are
+// sent again and counted in the "resends" metric.
 func BenchmarkVirtualMailDay(b *testing.B) {
 	n := 1440
 	if v := os.Getenv("SIMBOARD_SIM_MAILS"); v != "" {
@@ -119,10 +130,10 @@ func BenchmarkVirtualMailDay(b *testing.B) {
 		}
 	}
 	var sims, walls time.Duration
-	runs := 0
+	runs, retries := 0, 0
 	for b.Loop() {
 		s := sim.New(sim.Options{Seed: 1, Limit: time.Duration(n+60) * time.Minute})
-		if err := mailEveryMinute(b, s, n); err != nil {
+		if err := mailEveryMinute(b, s, n, &retries); err != nil {
 			b.Fatal(err)
 		}
 		sims += s.Stats().Simulated
@@ -130,4 +141,5 @@ func BenchmarkVirtualMailDay(b *testing.B) {
 		runs++
 	}
 	report(b, sims, walls, runs)
+	b.ReportMetric(float64(retries)/float64(runs), "resends/op")
 }
