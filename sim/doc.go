@@ -19,6 +19,10 @@
 // (time.Sleep) or real I/O fails the run with ErrRealTimeWait; a body that
 // can never run again fails with ErrDeadlock instead of hanging.
 //
+// The first Run adds tracebacklabels=1 to the process's GODEBUG (the
+// runtime re-reads it), so goroutine dumps of the whole program show pprof
+// labels from then on.
+//
 // Virtual time is opt-in: every package keeps the real clock
 // (nx.SystemClock) unless given another. A TAP is real time and must not be
 // used inside a Sim.
