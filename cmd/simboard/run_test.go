@@ -87,3 +87,26 @@ func TestRunFailedCheckExits1(t *testing.T) {
 		t.Fatalf("exit %d, want 2 naming line 4: %s", code, errb.String())
 	}
 }
+
+// TestRunVirtualClock: the cable-pull scenario on a sim.Sim passes with the
+// same retries and statuses; a [fleet] scenario refuses --clock virtual.
+func TestRunVirtualClock(t *testing.T) {
+	js := filepath.Join(t.TempDir(), "r.json")
+	var out, errb strings.Builder
+	code := dispatch(context.Background(), []string{"run", "--clock", "virtual", "--json", js, "../../examples/scenarios/cable-pull.toml"}, strings.NewReader(""), &out, &errb)
+	if code != 0 || !strings.Contains(errb.String(), "simulated") {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	b, _ := os.ReadFile(js)
+	var rep scenario.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Pass || rep.Clock != "virtual" || rep.Retries < 2 || rep.Delivered != 3 {
+		t.Fatalf("report: %+v", rep)
+	}
+	errb.Reset()
+	if code := dispatch(context.Background(), []string{"run", "--clock", "virtual", "../../examples/scenarios/fleet.toml"}, strings.NewReader(""), &out, &errb); code != 2 {
+		t.Fatalf("fleet with --clock virtual: exit %d, want 2: %s", code, errb.String())
+	}
+}

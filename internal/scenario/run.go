@@ -55,7 +55,8 @@ type PoolUse struct {
 type Report struct {
 	Name      string    `json:"name"`
 	Pass      bool      `json:"pass"`
-	Wall      float64   `json:"wall_s"`
+	Clock     string    `json:"clock"`  // "real", or "virtual" when Options.Clock was set
+	Wall      float64   `json:"wall_s"` // seconds on the run's clock
 	Sent      int       `json:"sent"`
 	Delivered int       `json:"delivered"`
 	Fetched   int       `json:"fetched"`
@@ -102,7 +103,10 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Report, error) {
 	}
 	start := clk.Now()
 	since := func() float64 { return clk.Now().Sub(start).Seconds() }
-	rep := &Report{Name: s.Name}
+	rep := &Report{Name: s.Name, Clock: "real"}
+	if opts.Clock != nil {
+		rep.Clock = "virtual"
+	}
 
 	w, err := driver.NewWire(driver.WireOptions{Seed: s.Seed, Clock: opts.Clock})
 	if err != nil {
@@ -403,7 +407,7 @@ func runFleet(ctx context.Context, s *Scenario) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Name: s.Name, Wall: fr.Wall.Seconds(), Sent: fr.Delivered, Delivered: fr.Delivered, Fetched: fr.Fetched,
+	rep := &Report{Name: s.Name, Clock: "real", Wall: fr.Wall.Seconds(), Sent: fr.Delivered, Delivered: fr.Delivered, Fetched: fr.Fetched,
 		Errors: fr.CloseErrors}
 	for _, fl := range fr.Failures {
 		rep.Errors = append(rep.Errors, fmt.Sprintf("%d boards failed at %s, first: %s", fl.Count, fl.Stage, fl.First))
@@ -522,7 +526,7 @@ func fetchOwn(ctx context.Context, b *board.Board, user, pass string, del bool, 
 
 // WriteText prints the report for a terminal.
 func (rep *Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "scenario %q: %.2fs wall\n", rep.Name, rep.Wall)
+	fmt.Fprintf(w, "scenario %q: %.2fs (%s time)\n", rep.Name, rep.Wall, rep.Clock)
 	if len(rep.Timeline) > 0 {
 		fmt.Fprintln(w, "timeline:")
 		tl := append([]string(nil), rep.Timeline...)
