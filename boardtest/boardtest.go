@@ -98,6 +98,12 @@ func NewWireOptions(t testing.TB, opts driver.WireOptions) *driver.Wire {
 // pool is balanced (free == total, no invalid releases).
 func NewBoard(t testing.TB, w *driver.Wire, name string, host byte, opts Options) *Board {
 	t.Helper()
+	return newBoard(t, w, name, host, opts, t.Cleanup)
+}
+
+// newBoard is NewBoard with the cleanup registered through atEnd.
+func newBoard(t testing.TB, w *driver.Wire, name string, host byte, opts Options, atEnd func(func())) *Board {
+	t.Helper()
 	bo := board.Options{
 		Name:    name,
 		Pool:    board.PoolOptions{PayloadSize: opts.PayloadSize, Count: opts.Count},
@@ -120,7 +126,7 @@ func NewBoard(t testing.TB, w *driver.Wire, name string, host byte, opts Options
 	}
 	b := &Board{IP: brd.IP, Pool: brd.Pool, RxPool: brd.RxPool, Driver: brd.Driver, Port: brd.Port,
 		Capture: brd.Capture, Addr: bo.Addr.Addr(), Addr6: bo.Addr6.Addr(), Board: brd}
-	t.Cleanup(func() {
+	atEnd(func() {
 		b.Close()
 		if b.Capture != nil {
 			if err := b.Capture.Err(); err != nil {

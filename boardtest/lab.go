@@ -46,6 +46,27 @@ type Lab struct {
 	clock nx.Clock
 	next  byte
 	mail  *MailPeer
+	// local, in RunVirtual, collects the cleanups so they run inside the
+	// simulation instead of at the test's end.
+	local    bool
+	cleanups []func()
+}
+
+// atEnd registers f to run when the lab ends: at the test's cleanup, or
+// inside the simulation when body returns (RunVirtual). Last in, first out.
+func (l *Lab) atEnd(f func()) {
+	if l.local {
+		l.cleanups = append(l.cleanups, f)
+		return
+	}
+	l.t.Cleanup(f)
+}
+
+func (l *Lab) end() {
+	for i := len(l.cleanups) - 1; i >= 0; i-- {
+		l.cleanups[i]()
+	}
+	l.cleanups = nil
 }
 
 // NewLab returns an empty Lab. It registers the goroutine-leak check first,
@@ -77,7 +98,7 @@ func (l *Lab) Board(name string, opts Options) *Board {
 	if opts.Clock == nil {
 		opts.Clock = l.clock
 	}
-	b := NewBoard(l.t, l.Wire, name, l.next, opts)
+	b := newBoard(l.t, l.Wire, name, l.next, opts, l.atEnd)
 	l.next++
 	return b
 }
@@ -116,10 +137,10 @@ func (l *Lab) MailHost(hopts mailhost.Options, bopts Options) *MailPeer {
 	if err != nil {
 		l.t.Fatalf("mailhost.New: %v", err)
 	}
-	b := NewBoard(l.t, l.Wire, "mailhost", 1, bopts)
+	b := newBoard(l.t, l.Wire, "mailhost", 1, bopts, l.atEnd)
 	p := &MailPeer{Board: b, Host: h}
-	// Registered after NewBoard's cleanup, so it runs before it.
-	l.t.Cleanup(func() {
+	// Registered after the board's cleanup, so it runs before it.
+	l.atEnd(func() {
 		_ = h.Close()
 		p.wg.Wait()
 	})
@@ -141,4 +162,39 @@ func (l *Lab) MailHost(hopts mailhost.Options, bopts Options) *MailPeer {
 	}
 	l.mail = p
 	return p
+}
+
+// NewLabFunc is NewLab for a lab that must close before the test ends,
+// inside a simulation: with LabOptions.Clock set to a sim.Sim's clock,
+// build the lab inside the body given to Sim.Run and defer end() there.
+// end closes the mail host and the boards and checks every pool (last
+// added, first closed); it is idempotent. The goroutine-leak check is
+// registered on t as in NewLab. Failures are reported with t.Error, so the
+// lab may be used from the simulation's goroutine (not with t.Fatal).
+//
+//	sm := sim.New(sim.Options{Seed: 1})
+//	err := sm.Run(ctx, func(ctx context.Context) error {
+//		lab, end := boardtest.NewLabFunc(t, boardtest.LabOptions{Clock: sm.Clock()})
+//		defer end()
+//		...
+//	})
+func NewLabFunc(t testing.TB, opts LabOptions) (lab *Lab, end func()) {
+	t.Helper()
+	CheckGoroutines(t)
+	wo := opts.Wire
+	if wo.Seed == 0 {
+		wo.Seed = 1
+	}
+	if opts.Clock != nil {
+		wo.Clock = opts.Clock
+	}
+	l := &Lab{t: t, clock: opts.Clock, next: 2, local: true}
+	w, err := driver.NewWire(wo)
+	if err != nil {
+		t.Errorf("driver.NewWire: %v", err)
+		return nil, func() {}
+	}
+	l.Wire = w
+	l.atEnd(func() { _ = w.Close() })
+	return l, l.end
 }

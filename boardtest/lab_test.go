@@ -14,6 +14,7 @@ import (
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
+	"github.com/simboard/simboard/sim"
 )
 
 // TestLabMailRoundTrip: a board sends a mail to the lab's mail host with
@@ -101,3 +102,46 @@ type failTB struct {
 func (f *failTB) Helper()                        {}
 func (f *failTB) Error(args ...any)              { fmt.Fprintln(&f.errs, args...) }
 func (f *failTB) Errorf(format string, a ...any) { fmt.Fprintf(&f.errs, format+"\n", a...) }
+
+// TestLabVirtual: the lab's mail host stays silent 20 s before the first
+// SMTP greeting, longer than NetX's 10 s greeting timeout, so the first
+// send fails and the second succeeds; in virtual time those seconds cost
+// no wall time, and the pools are checked inside the simulation.
+func TestLabVirtual(t *testing.T) {
+	var first, second error
+	sm := sim.New(sim.Options{Seed: 1, Limit: 5 * time.Minute})
+	err := sm.Run(context.Background(), func(ctx context.Context) error {
+		lab, end := boardtest.NewLabFunc(t, boardtest.LabOptions{Clock: sm.Clock()})
+		defer end()
+		mail := lab.MailHost(mailhost.Options{Users: map[string]string{"alice": "secret"}, AllowInsecureAuth: true,
+			Faults: []mailhost.Fault{{Stage: mailhost.SMTPGreeting, Kind: mailhost.FaultDelay, Delay: 20 * time.Second, Times: 1}}}, boardtest.Options{})
+		dev := lab.Board("device", boardtest.Options{Count: 32, RxCount: 32})
+		send := func() error {
+			s, err := smtpc.Create(smtpc.Options{IP: dev.IP, Pool: dev.Pool, Username: "alice", Password: "secret",
+				From: "device@board.test", ServerAddr: mail.SMTP().Addr(), Port: mail.SMTP().Port(),
+				Auth: smtpc.AuthPlain, TLS: smtpc.TLSOff, AllowPlaintextAuth: true})
+			if err != nil {
+				return err
+			}
+			defer s.Delete()
+			_, err = s.MailSend(ctx, "alice@mailhost.test", smtpc.PriorityNormal, "virtual", []byte("tick\n"))
+			return err
+		}
+		first, second = send(), send()
+		if n := len(mail.Host.Store().Messages("alice")); n != 1 {
+			t.Errorf("%d messages stored, want 1", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("simulation: %v", err)
+	}
+	st := sm.Stats()
+	if smtpc.NetXStatus(first) == 0 || second != nil {
+		t.Fatalf("first send %v (want the greeting timeout), second %v", first, second)
+	}
+	if st.Simulated < 10*time.Second {
+		t.Fatalf("simulated %v, want at least the 10 s greeting timeout", st.Simulated)
+	}
+	t.Logf("first send: %v; simulated %v in %v", first, st.Simulated, st.Wall)
+}
