@@ -37,6 +37,11 @@ package netstack_test
 //	                                   into pool chains); added: every byte arrives, unmixed
 //	netx_tcp_multiple_send_test2       the same with 200-byte packets (a send split over packets)    TestNetxTCPMultipleSend/
 //	                                                                                                 netx_tcp_multiple_send_test2
+//	netx_tcp_client_socket_unbind_test unbind of a socket whose bind waits on a taken port is       TestNetxTCPClientSocketUnbind
+//	                                   NX_SUCCESS and clears the bind in progress; unbind of the
+//	                                   owner and both deletes succeed. bind_in_progress is not
+//	                                   visible: the port asserts the bind is still waiting before
+//	                                   the unbind and returns right after it (NX_PORT_UNAVAILABLE)
 //
 // Earlier ports live in netstack_test.go: netx_tcp_chained_packet_test
 // (TestChainedSend), netx_tcp_send_fail_test (TestSendPoolExhausted),
@@ -651,5 +656,67 @@ func netxTCPMultipleSend(t *testing.T, size int) {
 		if bytes.Count(run, run[:1]) != size {
 			t.Fatalf("bytes %d..%d mix the two senders' packets: %q", off, off+size, run)
 		}
+	}
+}
+
+// TestNetxTCPClientSocketUnbind ports netx_tcp_client_socket_unbind_test:
+// socket 0 binds port 12; socket 1 (thread 1) binds port 12 with a 2 s wait
+// and suspends (nx_tcp_socket_bind_in_progress set). Unbinding socket 1
+// while its bind is in progress returns NX_SUCCESS and clears the bind in
+// progress; then unbinding socket 0 and deleting both sockets succeed.
+// NetX's bind_in_progress field is not visible here, so the port asserts
+// what it means: the bind has not returned before the unbind, and returns
+// right after it (well inside its 2 s wait) with NX_PORT_UNAVAILABLE, the
+// status _nx_tcp_client_bind_cleanup gives the resumed thread (the C test
+// does not check that status; this port does).
+func TestNetxTCPClientSocketUnbind(t *testing.T) {
+	boardtest.CheckGoroutines(t)
+	client, _ := boardtest.Pair(t, boardtest.Options{PayloadSize: 256, Count: 24})
+	ctx := context.Background()
+	s0, err := client.IP.TCPSocketCreate("Client Socket 0", 200)
+	if err != nil {
+		t.Fatalf("nx_tcp_socket_create(socket 0) = %v", err)
+	}
+	if err := s0.ClientBind(ctx, 12, nx.NoWait); err != nil {
+		t.Fatalf("nx_tcp_client_socket_bind(socket 0, 12, NX_NO_WAIT) = %v", err)
+	}
+	s1, err := client.IP.TCPSocketCreate("Client Socket 1", 200)
+	if err != nil {
+		t.Fatalf("nx_tcp_socket_create(socket 1) = %v", err)
+	}
+	bound := make(chan error, 1)
+	start := time.Now()
+	go func() { bound <- s1.ClientBind(ctx, 12, nx.Seconds(2)) }() // ntest_1
+	sleep(nx.Ticks(10))                                            // tx_thread_relinquish
+	select {
+	case err := <-bound:
+		t.Fatalf("socket 1's bind returned %v before the unbind; want it in progress (suspended on port 12)", err)
+	default:
+	}
+	if err := s1.ClientUnbind(); err != nil {
+		t.Errorf("nx_tcp_client_socket_unbind(socket 1, bind in progress) = %v, want NX_SUCCESS", err)
+	}
+	select {
+	case err := <-bound:
+		if !errors.Is(err, nx.ErrPortUnavailable) {
+			t.Errorf("socket 1's bind after the unbind = %v, want NX_PORT_UNAVAILABLE", err)
+		}
+		if d := time.Since(start); d >= 2*time.Second {
+			t.Errorf("socket 1's bind returned after %v: the unbind did not end it, its 2 s wait did", d)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("socket 1's bind still in progress 1 s after its unbind")
+	}
+	if s1.Port() != 0 {
+		t.Errorf("socket 1 bound to port %d after the unbind, want unbound", s1.Port())
+	}
+	if err := s0.ClientUnbind(); err != nil {
+		t.Errorf("nx_tcp_client_socket_unbind(socket 0) = %v", err)
+	}
+	if err := s1.Delete(); err != nil {
+		t.Errorf("nx_tcp_socket_delete(socket 1) = %v", err)
+	}
+	if err := s0.Delete(); err != nil {
+		t.Errorf("nx_tcp_socket_delete(socket 0) = %v", err)
 	}
 }

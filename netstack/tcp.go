@@ -73,6 +73,9 @@ type TCPSocket struct {
 
 	rxWake chan struct{}
 	txWake chan struct{}
+	// bindCancel is non-nil while a ClientBind waits for its port
+	// (nx_tcp_socket_bind_in_progress); ClientUnbind closes it.
+	bindCancel chan struct{}
 
 	txq     []txEntry
 	written uint64
@@ -147,7 +150,8 @@ func (s *TCPSocket) attach(ep tcpip.Endpoint, wq *waiter.Queue) {
 
 // ClientBind mirrors nx_tcp_client_socket_bind. Port 0 is NX_ANY_PORT: a free
 // port is searched from a random start in [0xC000, 0xFFFF]. When the port is
-// taken, the call waits up to wait for it to be released.
+// taken, the call waits up to wait for it to be released; a ClientUnbind of
+// this socket meanwhile ends the wait with nx.ErrPortUnavailable.
 // Errors: nx.ErrAlreadyBound, nx.ErrPortUnavailable (taken, after the wait),
 // nx.ErrNoFreePorts, nx.ErrNotCreated (deleted), nx.ErrWaitAborted.
 func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) error {
@@ -158,6 +162,7 @@ func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) e
 		s.mu.Lock()
 		switch {
 		case s.deleted:
+			s.bindCancel = nil
 			s.mu.Unlock()
 			ip.mu.Unlock()
 			return fmt.Errorf("netstack: tcp socket %q: bind: %w", s.name, nx.ErrNotCreated)
@@ -166,6 +171,7 @@ func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) e
 			ip.mu.Unlock()
 			return fmt.Errorf("netstack: tcp socket %q: bind: %w", s.name, nx.ErrAlreadyBound)
 		case ip.closed:
+			s.bindCancel = nil
 			s.mu.Unlock()
 			ip.mu.Unlock()
 			return fmt.Errorf("netstack: tcp socket %q: bind: %w", s.name, nx.ErrNotEnabled)
@@ -182,6 +188,7 @@ func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) e
 				}
 			}
 			if port == 0 {
+				s.bindCancel = nil
 				s.mu.Unlock()
 				ip.mu.Unlock()
 				return fmt.Errorf("netstack: tcp socket %q: bind: %w", s.name, nx.ErrNoFreePorts)
@@ -190,17 +197,36 @@ func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) e
 		if _, used := ip.ports[port]; !used {
 			ip.ports[port] = s
 			s.port = port
+			s.bindCancel = nil
 			s.mu.Unlock()
 			ip.mu.Unlock()
 			return nil
 		}
-		s.mu.Unlock()
-		ip.mu.Unlock()
 		rem := dl.remaining(ip.clock)
 		if rem == nx.NoWait {
+			s.bindCancel = nil
+			s.mu.Unlock()
+			ip.mu.Unlock()
 			return fmt.Errorf("netstack: tcp socket %q: bind port %d: %w", s.name, port, nx.ErrPortUnavailable)
 		}
-		if err := nx.Await(ctx, ip.clock, min(rem, nx.Ticks(1)), nil, nx.ErrPortUnavailable); errors.Is(err, nx.ErrWaitAborted) {
+		if s.bindCancel == nil {
+			s.bindCancel = make(chan struct{})
+		}
+		cancel := s.bindCancel
+		s.mu.Unlock()
+		ip.mu.Unlock()
+		err := nx.Await(ctx, ip.clock, min(rem, nx.Ticks(1)), cancel, nx.ErrPortUnavailable)
+		if err == nil {
+			// ClientUnbind while the bind waited: _nx_tcp_client_bind_cleanup
+			// resumes the thread with NX_PORT_UNAVAILABLE.
+			return fmt.Errorf("netstack: tcp socket %q: bind port %d: unbound while waiting: %w", s.name, port, nx.ErrPortUnavailable)
+		}
+		if errors.Is(err, nx.ErrWaitAborted) {
+			s.mu.Lock()
+			if s.bindCancel == cancel {
+				s.bindCancel = nil
+			}
+			s.mu.Unlock()
 			return err
 		}
 	}
@@ -861,13 +887,21 @@ func (s *TCPSocket) closeGraceful() {
 }
 
 // ClientUnbind mirrors nx_tcp_client_socket_unbind: it frees the port. The
-// connection must be closed (Disconnect first).
+// connection must be closed (Disconnect first). On a socket whose ClientBind
+// is waiting for a taken port it ends that wait instead (the bind returns
+// nx.ErrPortUnavailable at once) and returns nil, as NetX does for a bind in
+// progress. It does not block.
 // Errors: nx.ErrNotBound, nx.ErrNotClosed.
 func (s *TCPSocket) ClientUnbind() error {
 	s.ip.mu.Lock()
 	defer s.ip.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.port == 0 && s.bindCancel != nil {
+		close(s.bindCancel)
+		s.bindCancel = nil
+		return nil
+	}
 	if s.port == 0 || s.server != nil {
 		return fmt.Errorf("netstack: tcp socket %q: unbind: %w", s.name, nx.ErrNotBound)
 	}
