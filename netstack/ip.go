@@ -134,11 +134,14 @@ type IP struct {
 	// Options.Rand); called with mu held.
 	portN func(n int) int
 
-	mu        sync.Mutex
-	closed    bool
-	ports     map[uint16]*TCPSocket // client-bound TCP ports
-	listeners map[uint16]*listener
-	udpPorts  map[uint16]*UDPSocket
+	mu     sync.Mutex
+	closed bool
+	ports  map[uint16]*TCPSocket // client-bound TCP ports
+	// bindWaiters are the sockets whose ClientBind waits for a taken port,
+	// with that port (NetX's bind suspension lists).
+	bindWaiters map[*TCPSocket]uint16
+	listeners   map[uint16]*listener
+	udpPorts    map[uint16]*UDPSocket
 }
 
 // New mirrors nx_ip_create followed by nx_arp_enable, nx_icmp_enable,
@@ -264,9 +267,10 @@ func New(opts Options) (*IP, error) {
 		name: name, pool: opts.Pool, drv: opts.Driver, clock: clk, log: log,
 		tcpOpt: tcpOpt, addr: opts.Addr, addr6: opts.Addr6,
 		stack: s, link: link, acks: acks, reap: newReaper(), cancel: cancel, portN: rnd.intN,
-		ports:     make(map[uint16]*TCPSocket),
-		listeners: make(map[uint16]*listener),
-		udpPorts:  make(map[uint16]*UDPSocket),
+		ports:       make(map[uint16]*TCPSocket),
+		bindWaiters: make(map[*TCPSocket]uint16),
+		listeners:   make(map[uint16]*listener),
+		udpPorts:    make(map[uint16]*UDPSocket),
 	}
 	rxq := make(chan *packetpool.Packet, rxDeferDepth)
 	ip.wg.Add(4)

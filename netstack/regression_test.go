@@ -42,6 +42,10 @@ package netstack_test
 //	                                   owner and both deletes succeed. bind_in_progress is not
 //	                                   visible: the port asserts the bind is still waiting before
 //	                                   the unbind and returns right after it (NX_PORT_UNAVAILABLE)
+//	netx_tcp_client_bind_cleanup_test  two binds wait on port 12 (2 s, 1 s): each ends                TestNetxTCPClientBindCleanup
+//	                                   NX_PORT_UNAVAILABLE; the owner's bind suspended count goes
+//	                                   0, 1, 2, 1, 0 (BindSuspendedCount), the waiters' stay 0;
+//	                                   unbind owner OK, waiters NX_NOT_BOUND; deletes OK
 //
 // Earlier ports live in netstack_test.go: netx_tcp_chained_packet_test
 // (TestChainedSend), netx_tcp_send_fail_test (TestSendPoolExhausted),
@@ -718,5 +722,87 @@ func TestNetxTCPClientSocketUnbind(t *testing.T) {
 	}
 	if err := s0.Delete(); err != nil {
 		t.Errorf("nx_tcp_socket_delete(socket 0) = %v", err)
+	}
+}
+
+// TestNetxTCPClientBindCleanup ports netx_tcp_client_bind_cleanup_test:
+// socket 0 binds port 12; socket 1 binds it with a 2 s wait (ntest_0) and
+// socket 2 with a 1 s wait (ntest_1). Socket 0's bind suspended count is 0,
+// then 1, then 2 while both wait, 1 after socket 2's wait ends
+// NX_PORT_UNAVAILABLE, and 0 after socket 1's does; sockets 1 and 2 never
+// count anything. Then unbind of socket 0 succeeds, unbind of sockets 1 and
+// 2 is NX_NOT_BOUND, and the three deletes succeed.
+func TestNetxTCPClientBindCleanup(t *testing.T) {
+	boardtest.CheckGoroutines(t)
+	client, _ := boardtest.Pair(t, boardtest.Options{PayloadSize: 256, Count: 24})
+	ctx := context.Background()
+	var socks [3]*netstack.TCPSocket
+	for i := range socks {
+		s, err := client.IP.TCPSocketCreate("Client Socket", 200)
+		if err != nil {
+			t.Fatalf("nx_tcp_socket_create(socket %d) = %v", i, err)
+		}
+		socks[i] = s
+	}
+	counts := func(when string, want0 int) {
+		t.Helper()
+		for i, s := range socks {
+			want := 0
+			if i == 0 {
+				want = want0
+			}
+			if got := s.BindSuspendedCount(); got != want {
+				t.Errorf("%s: socket %d nx_tcp_socket_bind_suspended_count = %d, want %d", when, i, got, want)
+			}
+		}
+	}
+	counts("after create", 0)
+	if err := socks[0].ClientBind(ctx, 12, nx.NoWait); err != nil {
+		t.Fatalf("nx_tcp_client_socket_bind(socket 0, 12, NX_NO_WAIT) = %v", err)
+	}
+	counts("after socket 0's bind", 0)
+
+	bind1 := make(chan error, 1)
+	go func() { bind1 <- socks[1].ClientBind(ctx, 12, nx.Seconds(2)) }() // ntest_0
+	waitCount(t, socks[0], 1)
+	counts("socket 1 waiting (ntest_1's first check)", 1)
+	bind2 := make(chan error, 1)
+	go func() { bind2 <- socks[2].ClientBind(ctx, 12, nx.Seconds(1)) }() // ntest_1
+	waitCount(t, socks[0], 2)
+	counts("sockets 1 and 2 waiting (ntest_2)", 2)
+	if err := <-bind2; !errors.Is(err, nx.ErrPortUnavailable) {
+		t.Errorf("nx_tcp_client_socket_bind(socket 2, 12, 1 s) = %v, want NX_PORT_UNAVAILABLE", err)
+	}
+	counts("after socket 2's wait ended", 1)
+	if err := <-bind1; !errors.Is(err, nx.ErrPortUnavailable) {
+		t.Errorf("nx_tcp_client_socket_bind(socket 1, 12, 2 s) = %v, want NX_PORT_UNAVAILABLE", err)
+	}
+	counts("after socket 1's wait ended", 0)
+
+	if err := socks[0].ClientUnbind(); err != nil {
+		t.Errorf("nx_tcp_client_socket_unbind(socket 0) = %v", err)
+	}
+	for _, i := range []int{1, 2} {
+		if err := socks[i].ClientUnbind(); !errors.Is(err, nx.ErrNotBound) {
+			t.Errorf("nx_tcp_client_socket_unbind(socket %d) = %v, want NX_NOT_BOUND", i, err)
+		}
+	}
+	for i, s := range socks {
+		if err := s.Delete(); err != nil {
+			t.Errorf("nx_tcp_socket_delete(socket %d) = %v", i, err)
+		}
+	}
+}
+
+// waitCount waits (up to 1 s) until s's bind suspended count is want: the
+// Go stand-in for the C test's thread priorities, which run the next thread
+// only once the previous one has suspended.
+func waitCount(t *testing.T, s *netstack.TCPSocket, want int) {
+	t.Helper()
+	for end := time.Now().Add(time.Second); s.BindSuspendedCount() != want; {
+		if time.Now().After(end) {
+			t.Fatalf("bind suspended count %d after 1 s, want %d", s.BindSuspendedCount(), want)
+		}
+		sleep(nx.Ticks(1))
 	}
 }

@@ -162,7 +162,7 @@ func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) e
 		s.mu.Lock()
 		switch {
 		case s.deleted:
-			s.bindCancel = nil
+			s.endBindWaitLocked()
 			s.mu.Unlock()
 			ip.mu.Unlock()
 			return fmt.Errorf("netstack: tcp socket %q: bind: %w", s.name, nx.ErrNotCreated)
@@ -171,7 +171,7 @@ func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) e
 			ip.mu.Unlock()
 			return fmt.Errorf("netstack: tcp socket %q: bind: %w", s.name, nx.ErrAlreadyBound)
 		case ip.closed:
-			s.bindCancel = nil
+			s.endBindWaitLocked()
 			s.mu.Unlock()
 			ip.mu.Unlock()
 			return fmt.Errorf("netstack: tcp socket %q: bind: %w", s.name, nx.ErrNotEnabled)
@@ -188,7 +188,7 @@ func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) e
 				}
 			}
 			if port == 0 {
-				s.bindCancel = nil
+				s.endBindWaitLocked()
 				s.mu.Unlock()
 				ip.mu.Unlock()
 				return fmt.Errorf("netstack: tcp socket %q: bind: %w", s.name, nx.ErrNoFreePorts)
@@ -197,20 +197,21 @@ func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) e
 		if _, used := ip.ports[port]; !used {
 			ip.ports[port] = s
 			s.port = port
-			s.bindCancel = nil
+			s.endBindWaitLocked()
 			s.mu.Unlock()
 			ip.mu.Unlock()
 			return nil
 		}
 		rem := dl.remaining(ip.clock)
 		if rem == nx.NoWait {
-			s.bindCancel = nil
+			s.endBindWaitLocked()
 			s.mu.Unlock()
 			ip.mu.Unlock()
 			return fmt.Errorf("netstack: tcp socket %q: bind port %d: %w", s.name, port, nx.ErrPortUnavailable)
 		}
 		if s.bindCancel == nil {
 			s.bindCancel = make(chan struct{})
+			ip.bindWaiters[s] = port
 		}
 		cancel := s.bindCancel
 		s.mu.Unlock()
@@ -222,14 +223,45 @@ func (s *TCPSocket) ClientBind(ctx context.Context, port uint16, wait nx.Wait) e
 			return fmt.Errorf("netstack: tcp socket %q: bind port %d: unbound while waiting: %w", s.name, port, nx.ErrPortUnavailable)
 		}
 		if errors.Is(err, nx.ErrWaitAborted) {
+			ip.mu.Lock()
 			s.mu.Lock()
 			if s.bindCancel == cancel {
-				s.bindCancel = nil
+				s.endBindWaitLocked()
 			}
 			s.mu.Unlock()
+			ip.mu.Unlock()
 			return err
 		}
 	}
+}
+
+// endBindWaitLocked ends a ClientBind wait's bookkeeping. Caller holds
+// s.ip.mu and s.mu.
+func (s *TCPSocket) endBindWaitLocked() {
+	s.bindCancel = nil
+	delete(s.ip.bindWaiters, s)
+}
+
+// BindSuspendedCount mirrors the NX_TCP_SOCKET field
+// nx_tcp_socket_bind_suspended_count: how many ClientBind calls of other
+// sockets are waiting for the port s holds (0 when s is not bound). It does
+// not block.
+func (s *TCPSocket) BindSuspendedCount() int {
+	s.ip.mu.Lock()
+	defer s.ip.mu.Unlock()
+	s.mu.Lock()
+	port, listening := s.port, s.server != nil
+	s.mu.Unlock()
+	if port == 0 || listening {
+		return 0
+	}
+	n := 0
+	for w, p := range s.ip.bindWaiters {
+		if p == port && w != s {
+			n++
+		}
+	}
+	return n
 }
 
 // Port returns the bound or listening port, 0 when unbound.
@@ -899,7 +931,7 @@ func (s *TCPSocket) ClientUnbind() error {
 	defer s.mu.Unlock()
 	if s.port == 0 && s.bindCancel != nil {
 		close(s.bindCancel)
-		s.bindCancel = nil
+		s.endBindWaitLocked()
 		return nil
 	}
 	if s.port == 0 || s.server != nil {
