@@ -176,7 +176,7 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Report, error) {
 			b, err := board.New(board.Options{Name: name, Wire: w, Port: port, Clock: opts.Clock,
 				Pool:   board.PoolOptions{PayloadSize: g.Payload, Count: g.Packets},
 				RxPool: board.PoolOptions{PayloadSize: g.Payload, Count: g.RxPacket},
-				Addr:   netip.PrefixFrom(Addr(len(devs)), 24)})
+				Addr:   netip.PrefixFrom(g.Addr(i), 24)})
 			if err != nil {
 				closeAll()
 				return nil, fmt.Errorf("board %s: %w", name, err)

@@ -155,12 +155,18 @@ type Fleet struct {
 
 // BoardGroup is Count boards with the same pools and workload.
 type BoardGroup struct {
-	Name     string   `toml:"name"`
-	Count    int      `toml:"count"`
+	Name  string `toml:"name"`
+	Count int    `toml:"count"`
+	// Address is the group's first IPv4 address in 198.51.100.0/24 (the
+	// next boards take the following ones); "" continues after the
+	// previous group (the first group starts at .2; the mail host is .1).
+	Address  string   `toml:"address"`
 	Payload  int      `toml:"payload"`
 	Packets  int      `toml:"pool_packets"`
 	RxPacket int      `toml:"rx_packets"`
 	Workload Workload `toml:"workload"`
+
+	first int // last octet of the first board's address (validate)
 }
 
 // Workload is what each board of a group does: send Mails mails of Size
@@ -339,6 +345,31 @@ func (s *Scenario) validate() error {
 			w.RetryWait = Duration(time.Second)
 		}
 	}
+	used := map[netip.Addr]string{netip.AddrFrom4([4]byte{198, 51, 100, 1}): "the mail host"}
+	next := 2
+	for i := range s.Boards {
+		g := &s.Boards[i]
+		el := fmt.Sprintf("boards#%d", i)
+		if g.Address != "" {
+			a, err := netip.ParseAddr(g.Address)
+			if err != nil || !a.Is4() || a.As4()[0] != 198 || a.As4()[1] != 51 || a.As4()[2] != 100 {
+				return bad(fmt.Sprintf("address %q: want an IPv4 address in 198.51.100.0/24", g.Address), el, "address")
+			}
+			next = int(a.As4()[3])
+		}
+		g.first = next
+		for j := 0; j < g.Count; j++ {
+			a := netip.AddrFrom4([4]byte{198, 51, 100, byte(next + j)})
+			if who, ok := used[a]; ok {
+				return bad(fmt.Sprintf("address %v of %s is taken by %s", a, g.Name, who), el, "address")
+			}
+			if next+j < 2 || next+j > 254 {
+				return bad(fmt.Sprintf("group %s runs past 198.51.100.254 (or starts below .2)", g.Name), el, "address")
+			}
+			used[a] = g.Name
+		}
+		next += g.Count
+	}
 	if total > 250 {
 		return bad(fmt.Sprintf("%d boards: at most 250 in one scenario (use simboard fleet for more)", total), "boards", "count")
 	}
@@ -362,9 +393,10 @@ func (f FaultSpec) fault() (mailhost.Fault, error) {
 	return mf, err
 }
 
-// Addr returns the address of board i (0-based over all groups):
-// 198.51.100.2 and up; the mail host is .1.
-func Addr(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, 100, byte(2 + i)}) }
+// Addr returns the address of board i (0-based) of group g.
+func (g *BoardGroup) Addr(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{198, 51, 100, byte(g.first + i)})
+}
 
 // lineIndex maps full keys (tables joined with ".") to the first line
 // that defines them.

@@ -97,6 +97,9 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"fleet with boards", "name = \"x\"\n[fleet]\nboards = 3\n[[boards]]\n", 2, "[fleet] runs alone"},
 		{"fleet bad boards", "name = \"x\"\n[fleet]\nboards = 0\n", 3, "boards 0"},
 		{"fleet statuses", "name = \"x\"\n[fleet]\nboards = 2\n[checks]\nexpect_statuses = [\"451\"]\n", 4, "no per-attempt statuses"},
+		{"address outside the prefix", base + "[[boards]]\naddress = \"192.168.1.9\"\n", 5, "198.51.100.0/24"},
+		{"address taken", base + "[[boards]]\ncount = 3\n[[boards]]\naddress = \"198.51.100.4\"\n", 7, "is taken by board1"},
+		{"address of the host", base + "[[boards]]\naddress = \"198.51.100.1\"\n", 5, "is taken by the mail host"},
 		{"syntax", base + "[[boards]]\ncount = = 1\n", 5, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
