@@ -46,6 +46,9 @@ package netstack_test
 //	                                   NX_PORT_UNAVAILABLE; the owner's bind suspended count goes
 //	                                   0, 1, 2, 1, 0 (BindSuspendedCount), the waiters' stay 0;
 //	                                   unbind owner OK, waiters NX_NOT_BOUND; deletes OK
+//	netx_tcp_receive_cleanup_test      two threads receive on one server socket with no data (1 s,    TestNetxTCPReceiveCleanup
+//	                                   2 s): both NX_NO_PACKET; receive suspended counts (client 0;
+//	                                   server 0, 1, 1, 0) via ReceiveSuspendedCount
 //
 // Earlier ports live in netstack_test.go: netx_tcp_chained_packet_test
 // (TestChainedSend), netx_tcp_send_fail_test (TestSendPoolExhausted),
@@ -802,6 +805,113 @@ func waitCount(t *testing.T, s *netstack.TCPSocket, want int) {
 	for end := time.Now().Add(time.Second); s.BindSuspendedCount() != want; {
 		if time.Now().After(end) {
 			t.Fatalf("bind suspended count %d after 1 s, want %d", s.BindSuspendedCount(), want)
+		}
+		sleep(nx.Ticks(1))
+	}
+}
+
+// TestNetxTCPReceiveCleanup ports netx_tcp_receive_cleanup_test: with no data
+// ever sent, the server thread receives on the accepted socket with a 1 s
+// wait and the client thread, once connected, receives on the same server
+// socket with a 2 s wait. Both receives end NX_NO_PACKET. The receive
+// suspended counts: the client socket's stays 0; the server socket's is 0
+// after accept, 1 while the server thread waits (seen by the client thread
+// after its connect), 1 again after the server thread's receive timed out
+// (the client thread still waits), and 0 after the client thread's receive.
+// The C test ends there; the port then disconnects and deletes everything so
+// the pools can be checked.
+func TestNetxTCPReceiveCleanup(t *testing.T) {
+	boardtest.CheckGoroutines(t)
+	client, server := boardtest.Pair(t, boardtest.Options{Debug: true})
+	ctx := context.Background()
+
+	ss, err := server.IP.TCPSocketCreate("Server Socket", 200)
+	if err != nil {
+		t.Fatalf("nx_tcp_socket_create(server) = %v", err)
+	}
+	if err := server.IP.ServerListen(12, ss, 5); err != nil {
+		t.Fatalf("nx_tcp_server_socket_listen = %v", err)
+	}
+	cs, err := client.IP.TCPSocketCreate("Client Socket", 200)
+	if err != nil {
+		t.Fatalf("nx_tcp_socket_create(client) = %v", err)
+	}
+	counts := func(when string, wantServer int) {
+		t.Helper()
+		if got := cs.ReceiveSuspendedCount(); got != 0 {
+			t.Errorf("%s: client nx_tcp_socket_receive_suspended_count = %d, want 0", when, got)
+		}
+		if got := ss.ReceiveSuspendedCount(); got != wantServer {
+			t.Errorf("%s: server nx_tcp_socket_receive_suspended_count = %d, want %d", when, got, wantServer)
+		}
+	}
+
+	serverErrs := make(chan []error, 1)
+	go func() { // ntest_1
+		var errs []error
+		if err := ss.ServerAccept(ctx, nx.Seconds(2)); err != nil {
+			errs = append(errs, errors.New("nx_tcp_server_socket_accept: "+err.Error()))
+		}
+		if got := ss.ReceiveSuspendedCount(); got != 0 {
+			errs = append(errs, fmt.Errorf("after accept: server receive suspended count = %d, want 0", got))
+		}
+		p, err := ss.Receive(ctx, nx.Seconds(1))
+		if p != nil {
+			_ = p.Release()
+		}
+		if !errors.Is(err, nx.ErrNoPacket) {
+			errs = append(errs, fmt.Errorf("server thread's nx_tcp_socket_receive(1 s) = %v, want NX_NO_PACKET", err))
+		}
+		if got := ss.ReceiveSuspendedCount(); got != 1 {
+			errs = append(errs, fmt.Errorf("after the server thread's receive: server receive suspended count = %d, want 1 (the client thread's)", got))
+		}
+		serverErrs <- errs
+	}()
+
+	if err := cs.ClientBind(ctx, 12, nx.NoWait); err != nil {
+		t.Fatalf("nx_tcp_client_socket_bind = %v", err)
+	}
+	if err := cs.Connect(ctx, netip.AddrPortFrom(server.Addr, 12), nx.Seconds(1)); err != nil {
+		t.Fatalf("nx_tcp_client_socket_connect = %v", err)
+	}
+	waitReceivers(t, ss, 1) // the server thread is in its receive
+	counts("after connect", 1)
+	p, err := ss.Receive(ctx, nx.Seconds(2)) // ntest_0 on the server socket
+	if p != nil {
+		_ = p.Release()
+	}
+	if !errors.Is(err, nx.ErrNoPacket) {
+		t.Errorf("client thread's nx_tcp_socket_receive(server socket, 2 s) = %v, want NX_NO_PACKET", err)
+	}
+	for _, e := range <-serverErrs {
+		t.Errorf("server thread: %v", e)
+	}
+	counts("after both receives", 0)
+
+	_ = cs.Disconnect(ctx, nx.NoWait)
+	if err := cs.ClientUnbind(); err != nil {
+		t.Errorf("client unbind = %v", err)
+	}
+	_ = ss.Disconnect(ctx, nx.NoWait)
+	if err := ss.ServerUnaccept(); err != nil {
+		t.Errorf("server unaccept = %v", err)
+	}
+	if err := server.IP.ServerUnlisten(12); err != nil {
+		t.Errorf("server unlisten = %v", err)
+	}
+	for _, s := range []*netstack.TCPSocket{cs, ss} {
+		if err := s.Delete(); err != nil {
+			t.Errorf("delete %s = %v", s.Name(), err)
+		}
+	}
+}
+
+// waitReceivers waits (up to 1 s) until want Receive calls wait on s.
+func waitReceivers(t *testing.T, s *netstack.TCPSocket, want int) {
+	t.Helper()
+	for end := time.Now().Add(time.Second); s.ReceiveSuspendedCount() != want; {
+		if time.Now().After(end) {
+			t.Fatalf("receive suspended count %d after 1 s, want %d", s.ReceiveSuspendedCount(), want)
 		}
 		sleep(nx.Ticks(1))
 	}

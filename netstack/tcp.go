@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
@@ -73,6 +74,9 @@ type TCPSocket struct {
 
 	rxWake chan struct{}
 	txWake chan struct{}
+	// rxSuspended counts Receive calls waiting for data
+	// (nx_tcp_socket_receive_suspended_count).
+	rxSuspended atomic.Int32
 	// bindCancel is non-nil while a ClientBind waits for its port
 	// (nx_tcp_socket_bind_in_progress); ClientUnbind closes it.
 	bindCancel chan struct{}
@@ -696,11 +700,19 @@ func (s *TCPSocket) Receive(ctx context.Context, wait nx.Wait) (*packetpool.Pack
 		if rem == nx.NoWait {
 			return nil, fmt.Errorf("netstack: tcp socket %q: receive: %w", s.name, nx.ErrNoPacket)
 		}
-		if err := nx.Await(ctx, s.ip.clock, rem, merge(wake, closed), nx.ErrNoPacket); err != nil {
+		s.rxSuspended.Add(1)
+		err := nx.Await(ctx, s.ip.clock, rem, merge(wake, closed), nx.ErrNoPacket)
+		s.rxSuspended.Add(-1)
+		if err != nil {
 			return nil, fmt.Errorf("netstack: tcp socket %q: receive: %w", s.name, err)
 		}
 	}
 }
+
+// ReceiveSuspendedCount mirrors the NX_TCP_SOCKET field
+// nx_tcp_socket_receive_suspended_count: how many Receive calls on s are
+// waiting for data right now. It does not block.
+func (s *TCPSocket) ReceiveSuspendedCount() int { return int(s.rxSuspended.Load()) }
 
 // packetWriter appends what gVisor reads into a packet chain, up to limit.
 type packetWriter struct {
