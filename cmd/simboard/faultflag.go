@@ -20,7 +20,7 @@ import (
 // garbage line (mailhost.ParseFault).
 type faultList []mailhost.Fault
 
-const faultUsage = "inject a mail-host fault, `STAGE[@N|*N]=ACTION[:ARG]` (repeatable): e.g. smtp.rcpt*2=reply:451 (RCPT answers 451\n" +
+const faultUsage = "inject a mail-host `FAULT`, STAGE[@N|*N]=ACTION[:ARG] (repeatable): e.g. smtp.rcpt*2=reply:451 (RCPT answers 451\n" +
 	"the first 2 times), smtp.greeting=delay:40s, smtp.data-end@1=reset; stages smtp.greeting|ehlo|auth|mail|rcpt|data|data-end|quit\n" +
 	"and pop3.*, actions reply|delay|close|reset|silent|garbage"
 
