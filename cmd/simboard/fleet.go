@@ -40,7 +40,7 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.boards, "boards", 100, "how many boards, `N` (1.."+fmt.Sprint(fleet.MaxBoards)+")")
 	fs.IntVar(&f.concurrency, "concurrency", fleet.DefaultConcurrency, "boards mailing at the same time, `N`; -1 means all at once")
 	fs.IntVar(&f.bodySize, "body-size", 512, "each mail's body in `BYTES`")
-	fs.IntVar(&f.poolPackets, "pool-packets", 16, "packets of 1536 bytes in each board's pool and in its receive pool, `N`")
+	fs.IntVar(&f.poolPackets, "pool-packets", 8, "packets of 1536 bytes in each board's pool and in its receive pool, `N`")
 	fs.IntVar(&f.hostPackets, "host-pool-packets", 0, "packets in each of the mail host board's pools, `N` (0: sized from --concurrency)")
 	fs.Int64Var(&f.seed, "seed", 1, "the Wire's `SEED`")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
