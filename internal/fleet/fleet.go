@@ -25,6 +25,7 @@ import (
 	"github.com/simboard/simboard/board"
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/mailhost"
+	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
 )
@@ -75,6 +76,9 @@ type Options struct {
 	// Logger receives the boards' lifecycle logs; nil discards.
 	Logger *slog.Logger
 }
+
+// HostTimeWait is the mail host's TIME_WAIT (TCPOptions.TimeWait).
+const HostTimeWait = time.Second
 
 // BoardQueueFrames is each board's Wire port receive queue: a board holds
 // one mail session, so 256 frames (against the Wire's default of 4,096,
@@ -251,7 +255,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if host, err = mailhost.New(mailhost.Options{Domain: "fleet.example", Users: users, AllowInsecureAuth: true, Logger: opts.Logger}); err != nil {
 			return nil, err
 		}
+		// The host closes every session first (after 221 and +OK to QUIT),
+		// so each of the N boards leaves it two connections in TIME_WAIT:
+		// 1 s instead of gVisor's 60 s keeps 20,000 endpoints of a
+		// 10,000-board fleet from piling up (1.6 GB).
 		hb, err = board.New(board.Options{Name: "mailhost", Wire: wire, Addr: hostAddr, Port: driver.PortOptions{MAC: HostMAC},
+			TCP: netstack.TCPOptions{TimeWait: HostTimeWait},
 			Pool: opts.HostPool, RxPool: opts.HostRxPool, Logger: opts.Logger})
 		if err != nil {
 			_ = host.Close()
