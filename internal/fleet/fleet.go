@@ -260,7 +260,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		// 1 s instead of gVisor's 60 s keeps 20,000 endpoints of a
 		// 10,000-board fleet from piling up (1.6 GB).
 		hb, err = board.New(board.Options{Name: "mailhost", Wire: wire, Addr: hostAddr, Port: driver.PortOptions{MAC: HostMAC},
-			TCP: netstack.TCPOptions{TimeWait: HostTimeWait},
+			TCP:  netstack.TCPOptions{TimeWait: HostTimeWait},
 			Pool: opts.HostPool, RxPool: opts.HostRxPool, Logger: opts.Logger})
 		if err != nil {
 			_ = host.Close()
