@@ -715,12 +715,17 @@ func (s *TCPSocket) Receive(ctx context.Context, wait nx.Wait) (*packetpool.Pack
 func (s *TCPSocket) ReceiveSuspendedCount() int { return int(s.rxSuspended.Load()) }
 
 // packetWriter appends what gVisor reads into a packet chain, up to limit.
+// It fills the chain's free tail first and then adds one pool packet at a
+// time (with NX_NO_WAIT), so when the pool runs short mid-segment it keeps
+// every byte that fit and reports only those as written: gVisor keeps the
+// rest queued, in order, for the next Receive.
 type packetWriter struct {
 	ctx   context.Context
 	pkt   *packetpool.Packet
 	pool  *packetpool.Pool
 	limit int
 	n     int
+	room  int // free bytes at the end of the chain
 }
 
 func (w *packetWriter) Write(p []byte) (int, error) {
@@ -732,17 +737,29 @@ func (w *packetWriter) Write(p []byte) (int, error) {
 	if short {
 		p = p[:room]
 	}
-	if len(p) == 0 {
-		return 0, nil
+	done := 0
+	for done < len(p) {
+		c := len(p) - done
+		if w.room > 0 {
+			c = min(c, w.room)
+		} else {
+			c = min(c, w.pool.PayloadSize()) // one extra packet (type 0: whole buffer)
+		}
+		if err := w.pkt.Append(w.ctx, p[done:done+c], w.pool, nx.NoWait); err != nil {
+			return done, err // Append is all or nothing: done bytes are in the chain
+		}
+		if w.room > 0 {
+			w.room -= c
+		} else {
+			w.room = w.pool.PayloadSize() - c
+		}
+		done += c
+		w.n += c
 	}
-	if err := w.pkt.Append(w.ctx, p, w.pool, nx.NoWait); err != nil {
-		return 0, err
-	}
-	w.n += len(p)
 	if short {
-		return len(p), io.ErrShortWrite
+		return done, io.ErrShortWrite
 	}
-	return len(p), nil
+	return done, nil
 }
 
 // readOne reads up to one MSS into a new packet. It returns (nil, nil) when
@@ -756,7 +773,7 @@ func (s *TCPSocket) readOne(ctx context.Context, ep tcpip.Endpoint, v6 bool, dl 
 	if err != nil {
 		return nil, fmt.Errorf("netstack: tcp socket %q: receive: %w", s.name, err)
 	}
-	w := packetWriter{ctx: ctx, pkt: pkt, pool: s.ip.pool, limit: mss}
+	w := packetWriter{ctx: ctx, pkt: pkt, pool: s.ip.pool, limit: mss, room: s.ip.pool.PayloadSize() - pkt.HeaderRoom()}
 	_, terr := ep.Read(&w, tcpip.ReadOptions{})
 	if w.n > 0 {
 		s.mu.Lock()
