@@ -74,6 +74,10 @@ type TCPSocket struct {
 
 	rxWake chan struct{}
 	txWake chan struct{}
+	// sendTurn holds one token: a Send takes it for its whole call, so the
+	// parts of a packet written around window waits are never interleaved
+	// with another goroutine's bytes (NetX serialises sends on a socket).
+	sendTurn chan struct{}
 	// rxSuspended counts Receive calls waiting for data
 	// (nx_tcp_socket_receive_suspended_count).
 	rxSuspended atomic.Int32
@@ -108,7 +112,8 @@ func (ip *IP) TCPSocketCreate(name string, window int) (*TCPSocket, error) {
 	if window == 0 {
 		window = ip.tcpOpt.DefaultWindow
 	}
-	s := &TCPSocket{ip: ip, name: name, window: window}
+	s := &TCPSocket{ip: ip, name: name, window: window, sendTurn: make(chan struct{}, 1)}
+	s.sendTurn <- struct{}{}
 	s.resetConn()
 	return s, nil
 }
@@ -507,6 +512,11 @@ func (r *chainReader) Read(p []byte) (int, error) {
 // later Send returns nx.ErrNotConnected without waiting, as after NetX's
 // _nx_tcp_socket_connection_reset.
 //
+// Sends on one socket are serialised: a Send from another goroutine waits
+// (within its own wait and ctx; nx.ErrWindowOverflow when the wait runs out)
+// until the current one has queued its whole packet or failed, so the bytes
+// of two packets never interleave on the stream.
+//
 // Ownership: on success the socket owns pkt; it keeps it on its transmit
 // queue until the peer has acknowledged every byte, then releases it. On any
 // error the caller still owns pkt and must release it; after a partial send it
@@ -523,6 +533,10 @@ func (s *TCPSocket) Send(ctx context.Context, pkt *packetpool.Packet, wait nx.Wa
 	dl := deadlineOf(s.ip.clock, wait)
 	total := pkt.Length()
 	r := chainReader{pkt: pkt, left: total}
+	if err := nx.Await(ctx, s.ip.clock, wait, s.sendTurn, nx.ErrWindowOverflow); err != nil {
+		return s.sendFail(pkt, &r, err)
+	}
+	defer func() { s.sendTurn <- struct{}{} }()
 	for {
 		s.mu.Lock()
 		if s.port == 0 && s.server == nil {
