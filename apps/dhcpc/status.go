@@ -1,6 +1,10 @@
 package dhcpc
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/simboard/simboard/nx"
+)
 
 // Status is a DHCP client status from nxd_dhcp_client.h (0x90–0xA8). It is
 // its own type, distinct from nx.Status and from the mail clients' statuses,
@@ -64,10 +68,7 @@ func (s Status) Error() string { return "dhcpc: " + s.String() }
 // String returns "NAME (0xNN)", or "status 0xNN" for a value NetX does not
 // define.
 func (s Status) String() string {
-	if name, ok := statusNames[s]; ok {
-		return fmt.Sprintf("%s (0x%02X)", name, uint32(s))
-	}
-	return fmt.Sprintf("status 0x%02X", uint32(s))
+	return nx.StatusText(statusNames[s], uint32(s), 2)
 }
 
 // Name returns the NetX macro name ("NX_DHCP_NOT_BOUND"), or "".

@@ -1,9 +1,6 @@
 package dnsc
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/simboard/simboard/nx"
 )
 
@@ -66,10 +63,7 @@ func (s Status) Error() string { return "dnsc: " + s.String() }
 // String returns "NAME (0xNN)", or "status 0xNN" for a value NetX does not
 // define.
 func (s Status) String() string {
-	if name, ok := statusNames[s]; ok {
-		return fmt.Sprintf("%s (0x%02X)", name, uint32(s))
-	}
-	return fmt.Sprintf("status 0x%02X", uint32(s))
+	return nx.StatusText(statusNames[s], uint32(s), 2)
 }
 
 // Name returns the NetX macro name, or "" when s is not a DNS status.
@@ -78,13 +72,4 @@ func (s Status) Name() string { return statusNames[s] }
 // Code returns the UINT NetX would return for err: 0 for nil, the first DNS
 // Status it wraps, else the wrapped nx.Status (a socket or pool failure),
 // else NX_NOT_SUCCESSFUL.
-func Code(err error) uint32 {
-	if err == nil {
-		return 0
-	}
-	var s Status
-	if errors.As(err, &s) {
-		return uint32(s)
-	}
-	return uint32(nx.Code(err))
-}
+func Code(err error) uint32 { return nx.AddOnCode[Status](err) }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/simboard/simboard/internal/mailconn"
+	"github.com/simboard/simboard/nx"
 )
 
 func errf(format string, a ...any) error {
@@ -52,7 +53,7 @@ func replyError(verb string, text []byte) error {
 // timeout is NX_NO_PACKET 0x01, a closed connection NX_NOT_CONNECTED 0x38,
 // a cancelled wait NX_WAIT_ABORTED 0x1A, any other error NX_NOT_SUCCESSFUL
 // 0x43). Ported firmware can compare it with the C constants.
-func NetXStatus(err error) uint32 { return mailconn.NetXStatus[Status](err) }
+func NetXStatus(err error) uint32 { return nx.AddOnCode[Status](err) }
 
 // ProtocolError is a reply the client cannot use: neither +OK nor -ERR, a
 // malformed STAT, LIST or UIDL line, a reply line over the length limit, or

@@ -1,6 +1,6 @@
 package pop3c
 
-import "fmt"
+import "github.com/simboard/simboard/nx"
 
 // Status is a NetX Duo POP3 client status (nxd_pop3_client.h, base
 // NX_POP3_CLIENT_ERROR_CONSTANT 0xB0). It is its own type because the add-on
@@ -60,10 +60,7 @@ func (s Status) Error() string { return "pop3c: " + s.String() }
 
 // String formats the status as "NX_POP3_SERVER_ERROR_STATUS (0xB4)".
 func (s Status) String() string {
-	if name, ok := statusNames[s]; ok {
-		return fmt.Sprintf("%s (0x%02X)", name, uint32(s))
-	}
-	return fmt.Sprintf("status 0x%02X", uint32(s))
+	return nx.StatusText(statusNames[s], uint32(s), 2)
 }
 
 // Name returns the NetX name ("NX_POP3_PARAM_ERROR"), or "" for a value that

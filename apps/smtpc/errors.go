@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/simboard/simboard/internal/mailconn"
+	"github.com/simboard/simboard/nx"
 )
 
 // ReplyError is a server's negative (or unexpected) reply: the three-digit
@@ -119,4 +120,4 @@ func errorf(st Status, format string, args ...any) error {
 // timeout is NX_NO_PACKET 0x01, a closed connection NX_NOT_CONNECTED 0x38,
 // and any other error NX_NOT_SUCCESSFUL 0x43). Ported firmware can compare
 // it with the C constants.
-func NetXStatus(err error) uint32 { return mailconn.NetXStatus[Status](err) }
+func NetXStatus(err error) uint32 { return nx.AddOnCode[Status](err) }

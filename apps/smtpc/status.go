@@ -1,6 +1,6 @@
 package smtpc
 
-import "fmt"
+import "github.com/simboard/simboard/nx"
 
 // Status is an SMTP client status from nxd_smtp_client.h (0xA0–0xB2). It is
 // its own type, distinct from nx.Status and from the POP3 client's statuses:
@@ -66,10 +66,7 @@ func (s Status) Error() string { return "smtpc: " + s.String() }
 // String returns "NAME (0xNN)", or "status 0xNN" for a value NetX does not
 // define.
 func (s Status) String() string {
-	if name, ok := statusNames[s]; ok {
-		return fmt.Sprintf("%s (0x%02X)", name, uint32(s))
-	}
-	return fmt.Sprintf("status 0x%02X", uint32(s))
+	return nx.StatusText(statusNames[s], uint32(s), 2)
 }
 
 // Name returns the NetX macro name ("NX_SMTP_MAIL_REPLY_ERROR"), or "" when

@@ -1,7 +1,6 @@
 package sntpc
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/simboard/simboard/nx"
@@ -72,10 +71,7 @@ func (s Status) Error() string { return "sntpc: " + s.String() }
 // String returns "NAME (0xNNN)", or "status 0xNNN" for a value NetX does not
 // define.
 func (s Status) String() string {
-	if name, ok := statusNames[s]; ok {
-		return fmt.Sprintf("%s (0x%03X)", name, uint32(s))
-	}
-	return fmt.Sprintf("status 0x%03X", uint32(s))
+	return nx.StatusText(statusNames[s], uint32(s), 3)
 }
 
 // Name returns the NetX macro name, or "" when s is not an SNTP status.
@@ -83,16 +79,7 @@ func (s Status) Name() string { return statusNames[s] }
 
 // Code returns the UINT NetX would return for err: 0 for nil, the SNTP
 // Status it wraps, else the wrapped nx.Status, else NX_NOT_SUCCESSFUL.
-func Code(err error) uint32 {
-	if err == nil {
-		return 0
-	}
-	var s Status
-	if errors.As(err, &s) {
-		return uint32(s)
-	}
-	return uint32(nx.Code(err))
-}
+func Code(err error) uint32 { return nx.AddOnCode[Status](err) }
 
 // KissError is a kiss-o'-death reply (stratum 0): the server's four-letter
 // code (RATE, DENY, RSTR, …) and the status it led to.

@@ -119,22 +119,3 @@ func (e *ReplyError) Permanent() bool {
 	}
 	return e.Code >= 500 && e.Code < 600
 }
-
-// NetXStatus returns the UINT status a NetX service would have returned for
-// err: 0 (NX_SUCCESS) for nil, the client's own status S when err carries
-// one, else the NetX service status it wraps (nx.Code: a receive timeout is
-// NX_NO_PACKET 0x01, a closed connection NX_NOT_CONNECTED 0x38, any other
-// error NX_NOT_SUCCESSFUL 0x43).
-func NetXStatus[S interface {
-	~uint32
-	error
-}](err error) uint32 {
-	if err == nil {
-		return 0
-	}
-	var st S
-	if errors.As(err, &st) {
-		return uint32(st)
-	}
-	return uint32(nx.Code(err))
-}
