@@ -385,16 +385,8 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 		sopts.Now = nb.wallClock(brd.ip) // the Date header from SNTP's time, as firmware does
 	}
 	sopts.Port = f.tls.smtpPort()
-	switch f.tls {
-	case tlsOff:
-		sopts.TLS, sopts.AllowPlaintextAuth = smtpc.TLSOff, true
-	case tlsOpportunistic:
-		sopts.TLS = smtpc.TLSOpportunistic
-	case tlsRequired:
-		sopts.TLS = smtpc.TLSRequired
-	case tlsImplicit:
-		sopts.TLS = smtpc.TLSImplicit
-	}
+	sopts.TLS = f.tls.clientMode()
+	sopts.AllowPlaintextAuth = f.tls == tlsOff // --tls off is the user's consent to clear text
 	t1 := time.Now()
 	cl, err := smtpc.Create(sopts)
 	if err != nil {
@@ -426,16 +418,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	popts := pop3c.Options{Auth: pop3c.AuthAPOP, IP: brd.ip, Pool: brd.pool, Server: server, Name: "rcpt1", Password: users["rcpt1"],
 		TLSConfig: tlsCfg, Logger: log}
 	popts.Port = f.tls.pop3Port()
-	switch f.tls {
-	case tlsOff:
-		popts.TLS = pop3c.TLSOff
-	case tlsOpportunistic:
-		popts.TLS = pop3c.TLSOpportunistic
-	case tlsRequired:
-		popts.TLS = pop3c.TLSRequired
-	case tlsImplicit:
-		popts.TLS = pop3c.TLSImplicit
-	}
+	popts.TLS = f.tls.clientMode()
 	pc, err := pop3c.Create(ctx, popts)
 	if err != nil {
 		return nil, fmt.Errorf("pop3: create: %w", err)

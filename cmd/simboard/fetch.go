@@ -111,16 +111,8 @@ func (c *fetchCmd) run(e *cmdEnv) (err error) {
 	if f.netx {
 		opts.Profile = pop3c.ProfileNetX
 	}
-	switch n.tls {
-	case tlsOff:
-		opts.TLS, opts.AllowPlaintextAuth = pop3c.TLSOff, true
-	case tlsOpportunistic:
-		opts.TLS = pop3c.TLSOpportunistic
-	case tlsRequired:
-		opts.TLS = pop3c.TLSRequired
-	case tlsImplicit:
-		opts.TLS = pop3c.TLSImplicit
-	}
+	opts.TLS = n.tls.clientMode()
+	opts.AllowPlaintextAuth = n.tls == tlsOff // --tls off is the user's consent to clear text
 	if n.transcript {
 		opts.Transcript = e.stderr
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/simboard/simboard/apps/smtpc"
 	"github.com/simboard/simboard/packetpool"
 )
 
@@ -86,6 +87,21 @@ func (m tlsMode) smtpPort() uint16 {
 		return 587
 	}
 	return 25
+}
+
+// clientMode is the mail clients' TLS mode for a --tls value (smtpc.TLSMode
+// and pop3c.TLSMode are one type). Whether clear-text credentials are
+// allowed is the caller's choice: --tls off consents to them.
+func (m tlsMode) clientMode() smtpc.TLSMode {
+	switch m {
+	case tlsOff:
+		return smtpc.TLSOff
+	case tlsRequired:
+		return smtpc.TLSRequired
+	case tlsImplicit:
+		return smtpc.TLSImplicit
+	}
+	return smtpc.TLSOpportunistic
 }
 
 func (m tlsMode) pop3Port() uint16 {

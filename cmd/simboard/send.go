@@ -173,16 +173,8 @@ func (c *sendCmd) run(e *cmdEnv) (err error) {
 	if f.netx {
 		opts.Profile = smtpc.ProfileNetX
 	}
-	switch n.tls {
-	case tlsOff:
-		opts.TLS, opts.AllowPlaintextAuth = smtpc.TLSOff, true
-	case tlsOpportunistic:
-		opts.TLS = smtpc.TLSOpportunistic
-	case tlsRequired:
-		opts.TLS = smtpc.TLSRequired
-	case tlsImplicit:
-		opts.TLS = smtpc.TLSImplicit
-	}
+	opts.TLS = n.tls.clientMode()
+	opts.AllowPlaintextAuth = n.tls == tlsOff // --tls off is the user's consent to clear text
 	if n.transcript {
 		opts.Transcript = e.stderr
 	}
