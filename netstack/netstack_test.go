@@ -19,11 +19,18 @@ import (
 )
 
 // connectPair binds a server socket on the server board, connects a client
-// socket from the client board, and returns both.
+// socket from the client board, and returns both. Cleanup tears both down.
 func connectPair(t *testing.T, client, server *boardtest.Board, dst netip.Addr, port uint16) (c, s *netstack.TCPSocket) {
 	t.Helper()
+	return connectPairWindows(t, client, server, dst, port, 0, 0)
+}
+
+// connectPairWindows is connectPair with each socket's receive window given
+// (0: the IP's default).
+func connectPairWindows(t *testing.T, client, server *boardtest.Board, dst netip.Addr, port uint16, clientWindow, serverWindow int) (c, s *netstack.TCPSocket) {
+	t.Helper()
 	ctx := context.Background()
-	s, err := server.IP.TCPSocketCreate("server", 0)
+	s, err := server.IP.TCPSocketCreate("server", serverWindow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +39,7 @@ func connectPair(t *testing.T, client, server *boardtest.Board, dst netip.Addr, 
 	}
 	accepted := make(chan error, 1)
 	go func() { accepted <- s.ServerAccept(ctx, nx.Seconds(10)) }()
-	c, err = client.IP.TCPSocketCreate("client", 0)
+	c, err = client.IP.TCPSocketCreate("client", clientWindow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +62,23 @@ func connectPair(t *testing.T, client, server *boardtest.Board, dst netip.Addr, 
 		_ = s.Delete()
 	})
 	return c, s
+}
+
+// closePair ends a connectPair connection as firmware would: the client
+// resets (an error other than NX_IN_PROGRESS is reported), then both sockets
+// are unbound and deleted and the port unlistened.
+func closePair(t *testing.T, server *boardtest.Board, c, s *netstack.TCPSocket, port uint16) {
+	t.Helper()
+	ctx := context.Background()
+	if err := c.Disconnect(ctx, nx.NoWait); err != nil && !errors.Is(err, nx.ErrInProgress) {
+		t.Errorf("client disconnect: %v", err)
+	}
+	_ = c.ClientUnbind()
+	_ = c.Delete()
+	_ = s.Disconnect(ctx, nx.NoWait)
+	_ = s.ServerUnaccept()
+	_ = server.IP.ServerUnlisten(port)
+	_ = s.Delete()
 }
 
 func sendBytes(t testing.TB, ctx context.Context, sock *netstack.TCPSocket, pool *packetpool.Pool, data []byte, wait nx.Wait) error {

@@ -3,8 +3,6 @@ package netstack_test
 import (
 	"bytes"
 	"context"
-	"errors"
-	"net/netip"
 	"sync"
 	"testing"
 
@@ -25,28 +23,7 @@ func TestSendTwoGoroutinesNoInterleave(t *testing.T) {
 	client, server := boardtest.Pair(t, boardtest.Options{TCP: netstack.TCPOptions{SendBufferSize: 4096}, Debug: true})
 	ctx := context.Background()
 
-	s, err := server.IP.TCPSocketCreate("server", 65535)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.IP.ServerListen(12, s, 5); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.IP.TCPSocketCreate("client", 65535)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.ClientBind(ctx, 0x88, nx.WaitForever); err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan error, 1)
-	go func() { accepted <- s.ServerAccept(ctx, nx.Seconds(5)) }()
-	if err := c.Connect(ctx, netip.AddrPortFrom(server.Addr, 12), nx.Seconds(5)); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-accepted; err != nil {
-		t.Fatal(err)
-	}
+	c, s := connectPairWindows(t, client, server, server.Addr, 12, 65535, 65535)
 
 	const size, perSender = 6000, 12
 	var wg sync.WaitGroup
@@ -102,14 +79,6 @@ func TestSendTwoGoroutinesNoInterleave(t *testing.T) {
 			t.Fatalf("bytes %d..%d are not one sender's packet: byte %d is %q after %q", off, off+size, off+i, run[i], run[0])
 		}
 	}
-	if err := c.Disconnect(ctx, nx.NoWait); err != nil && !errors.Is(err, nx.ErrInProgress) {
-		t.Errorf("client disconnect: %v", err)
-	}
-	_ = c.ClientUnbind()
-	_ = c.Delete()
-	_ = s.Disconnect(ctx, nx.NoWait)
-	_ = s.ServerUnaccept()
-	_ = server.IP.ServerUnlisten(12)
-	_ = s.Delete()
+	closePair(t, server, c, s, 12)
 	boardtest.CheckBalanced(t, server.Pool, client.Pool)
 }

@@ -3,7 +3,6 @@ package netstack_test
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"testing"
 
 	"github.com/simboard/simboard/boardtest"
@@ -44,28 +43,7 @@ func TestReceiveShortPool(t *testing.T) {
 	client := boardtest.NewBoard(t, w, "client", 2, boardtest.Options{Debug: true})
 	ctx := context.Background()
 
-	s, err := server.IP.TCPSocketCreate("server", 8192)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.IP.ServerListen(12, s, 5); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.IP.TCPSocketCreate("client", 65535)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.ClientBind(ctx, 0x88, nx.WaitForever); err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan error, 1)
-	go func() { accepted <- s.ServerAccept(ctx, nx.Seconds(5)) }()
-	if err := c.Connect(ctx, netip.AddrPortFrom(server.Addr, 12), nx.Seconds(5)); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-accepted; err != nil {
-		t.Fatal(err)
-	}
+	c, s := connectPairWindows(t, client, server, server.Addr, 12, 65535, 8192)
 
 	const total = 48 << 10
 	want := streamPattern(total)
@@ -144,14 +122,6 @@ func TestReceiveShortPool(t *testing.T) {
 			t.Fatalf("stream differs at byte %d: got %d, want %d", i, got[i], want[i])
 		}
 	}
-	if err := c.Disconnect(ctx, nx.NoWait); err != nil && !errors.Is(err, nx.ErrInProgress) {
-		t.Errorf("client disconnect: %v", err)
-	}
-	_ = c.ClientUnbind()
-	_ = c.Delete()
-	_ = s.Disconnect(ctx, nx.NoWait)
-	_ = s.ServerUnaccept()
-	_ = server.IP.ServerUnlisten(12)
-	_ = s.Delete()
+	closePair(t, server, c, s, 12)
 	boardtest.CheckBalanced(t, server.Pool, client.Pool)
 }
