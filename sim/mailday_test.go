@@ -109,7 +109,7 @@ func TestVirtualMailEveryMinute(t *testing.T) {
 	if st.Simulated < 20*time.Minute {
 		t.Fatalf("simulated %v, want >= 20m", st.Simulated)
 	}
-	t.Logf("simulated %v in %v (%d timers, %d snapshots, %d mails sent again)", st.Simulated, st.Wall, st.Fired, st.Snapshots, retries)
+	t.Logf("simulated %v in %v (%d timers, %d snapshots, %d confirmed quiet, %d mails sent again)", st.Simulated, st.Wall, st.Fired, st.Snapshots, st.Confirmed, retries)
 }
 
 // BenchmarkVirtualMailDay: the day of firmware behaviour, one 10 KiB

@@ -57,6 +57,9 @@ type Stats struct {
 	Wall      time.Duration // wall time Run took
 	Fired     int           // timers fired
 	Snapshots int           // stop-the-world goroutine snapshots taken
+	// Confirmed counts the steps whose idle snapshot was confirmed by the
+	// process being quiet (runtime/metrics) instead of a second snapshot.
+	Confirmed int
 	// Stalls counts the times every goroutine of the simulation was blocked
 	// with no timer pending while the body had not returned: the body's
 	// context was cancelled then. StallDump holds the goroutines at the
@@ -166,24 +169,26 @@ func (s *Sim) Run(ctx context.Context, body func(ctx context.Context) error) err
 	limitAt := startSim.Add(s.limit)
 	cancelled := false
 	buf := make([]byte, 1<<16)
+	q := newQuietProbe()
 	for {
 		select {
 		case <-done:
 			return errors.Join(berr, simErr)
 		default:
 		}
-		// Let the simulation's goroutines run before looking.
-		runtime.Gosched()
+		// Let the simulation's goroutines run until the process looks
+		// quiet, then look (the snapshot decides).
+		q.settle()
 		var st snapState
 		st, buf = s.snapshot(buf)
 		if st.busy {
 			if st.realWait != "" {
 				fail(fmt.Errorf("%w:\n%s", ErrRealTimeWait, st.realWait))
 			}
-			// Something can still run: give it the CPU.
-			time.Sleep(20 * time.Microsecond)
+			q.busySnapshot()
 			continue
 		}
+		q.idleSnapshot()
 		select {
 		case <-done:
 			return errors.Join(berr, simErr)
@@ -195,7 +200,7 @@ func (s *Sim) Run(ctx context.Context, body func(ctx context.Context) error) err
 				if !ok {
 					// Nothing will ever run again: report it rather than
 					// hang. The body's goroutines stay blocked.
-					fail(fmt.Errorf("%w:\n%s", ErrDeadlock, st.dump))
+					fail(fmt.Errorf("%w:\n%s", ErrDeadlock, st.dump()))
 					return errors.Join(berr, simErr)
 				}
 				// Wait for the body to give up after the cancel.
@@ -211,11 +216,11 @@ func (s *Sim) Run(ctx context.Context, body func(ctx context.Context) error) err
 			if !ok {
 				s.stats.Stalls++
 				if s.stats.StallDump == "" {
-					s.stats.StallDump = st.dump
+					s.stats.StallDump = st.dump()
 				}
 			}
 			if os.Getenv("SIMBOARD_SIM_DEBUG") != "" {
-				fmt.Fprintf(os.Stderr, "sim: idle with no timer at %v; cancelling the body:\n%s\n", s.clk.Now().Sub(startSim), st.dump)
+				fmt.Fprintf(os.Stderr, "sim: idle with no timer at %v; cancelling the body:\n%s\n", s.clk.Now().Sub(startSim), st.dump())
 			}
 			if ok {
 				fail(fmt.Errorf("sim: simulated time limit %v reached", s.limit))
@@ -229,11 +234,18 @@ func (s *Sim) Run(ctx context.Context, body func(ctx context.Context) error) err
 		if testHookBeforeConfirm != nil {
 			testHookBeforeConfirm()
 		}
-		var again snapState
-		again, buf = s.snapshot(buf)
-		if again.busy {
-			fail(fmt.Errorf("%w: before advancing to %v:\n%s", ErrWorkPending, next.Sub(startSim), again.dump))
-			continue
+		// When no goroutine of the whole process is running (but this
+		// one), runnable or in a system call, none of the simulation's
+		// is: that confirms the snapshot without taking another.
+		if !q.quiet() {
+			var again snapState
+			again, buf = s.snapshot(buf)
+			if again.busy {
+				fail(fmt.Errorf("%w: before advancing to %v:\n%s", ErrWorkPending, next.Sub(startSim), again.dump()))
+				continue
+			}
+		} else {
+			s.stats.Confirmed++
 		}
 		if s.clk.fireNext(next, run) {
 			s.stats.Fired++
@@ -244,7 +256,20 @@ func (s *Sim) Run(ctx context.Context, body func(ctx context.Context) error) err
 type snapState struct {
 	busy     bool
 	realWait string // a labelled goroutine's stack in sleep or IO wait
-	dump     string // the labelled goroutines (for errors)
+	raw      []byte // the snapshot (valid until the next one)
+	want     []byte // the label pair of this Sim
+}
+
+// dump returns the labelled goroutines' stacks (for errors). It is built
+// only when asked for: it must be called before the next snapshot.
+func (st snapState) dump() string {
+	var dump strings.Builder
+	forEachLabelled(st.raw, st.want, func(g, _ []byte) bool {
+		dump.Write(g)
+		dump.WriteString("\n\n")
+		return true
+	})
+	return dump.String()
 }
 
 // blockedStates are goroutine states that only another goroutine of the
@@ -281,12 +306,34 @@ func (s *Sim) snapshot(buf []byte) (snapState, []byte) {
 	return parseSnapshot(buf[:n], s.id), buf
 }
 
+// labelPair is how a traceback prints the label of Sim id.
+func labelPair(id string) []byte {
+	return []byte(fmt.Sprintf("%q: %q", labelKey, id))
+}
+
 // parseSnapshot reads runtime.Stack(all) output. The first goroutine is the
 // caller (the scheduler) and is skipped.
 func parseSnapshot(b []byte, id string) snapState {
-	var st snapState
-	want := fmt.Sprintf("%q: %q", labelKey, id)
-	var dump strings.Builder
+	st := snapState{raw: b, want: labelPair(id)}
+	forEachLabelled(b, st.want, func(g, state []byte) bool {
+		// (Indexing a map with string(state) does not allocate.)
+		if blockedStates[string(state)] && (string(state) != "semacquire" || userSemaphore(g[bytes.IndexByte(g, '\n')+1:])) {
+			return true
+		}
+		st.busy = true
+		if string(state) == "sleep" || string(state) == "IO wait" {
+			st.realWait = string(g)
+			return false
+		}
+		return true
+	})
+	return st
+}
+
+// forEachLabelled calls f with each goroutine of a runtime.Stack(all) dump
+// (but the first, the caller) whose labels hold the pair want, and its
+// wait state ("select", "running", ...), until f returns false.
+func forEachLabelled(b, want []byte, f func(g, state []byte) bool) {
 	first := true
 	for len(b) > 0 {
 		var g []byte
@@ -304,46 +351,38 @@ func parseSnapshot(b []byte, id string) snapState {
 			nl = len(g)
 		}
 		// goroutine 7 [chan receive, 2 minutes labels:{"k": "v", ...}]:
-		hdr := string(g[:nl])
-		li := strings.Index(hdr, " labels:{")
+		hdr := g[:nl]
+		li := bytes.Index(hdr, []byte(" labels:{"))
 		if li < 0 {
 			continue
 		}
-		labels := strings.TrimSuffix(hdr[li+len(" labels:{"):], "}]:")
+		labels := bytes.TrimSuffix(hdr[li+len(" labels:{"):], []byte("}]:"))
 		if !hasLabel(labels, want) {
 			continue
 		}
-		dump.Write(g)
-		dump.WriteString("\n\n")
 		state := hdr[:li]
-		if i := strings.IndexByte(state, '['); i >= 0 {
+		if i := bytes.IndexByte(state, '['); i >= 0 {
 			state = state[i+1:]
 		}
-		if i := strings.IndexByte(state, ','); i >= 0 {
+		if i := bytes.IndexByte(state, ','); i >= 0 {
 			state = state[:i]
 		}
-		if blockedStates[state] && (state != "semacquire" || userSemaphore(g[nl:])) {
-			continue
-		}
-		st.busy = true
-		if (state == "sleep" || state == "IO wait") && st.realWait == "" {
-			st.realWait = string(g)
+		if !f(g, state) {
+			return
 		}
 	}
-	st.dump = dump.String()
-	return st
 }
 
 // hasLabel reports whether the label list `"k1": "v1", "k2": "v2"` holds the
 // pair kv exactly.
-func hasLabel(list, kv string) bool {
-	for list != "" {
-		i := strings.Index(list, kv)
+func hasLabel(list, kv []byte) bool {
+	for len(list) > 0 {
+		i := bytes.Index(list, kv)
 		if i < 0 {
 			return false
 		}
 		end := i + len(kv)
-		if (i == 0 || strings.HasSuffix(list[:i], ", ")) && (end == len(list) || strings.HasPrefix(list[end:], ", ")) {
+		if (i == 0 || bytes.HasSuffix(list[:i], []byte(", "))) && (end == len(list) || bytes.HasPrefix(list[end:], []byte(", "))) {
 			return true
 		}
 		list = list[end:]
@@ -375,9 +414,9 @@ func (s *Sim) Rand(name string) io.Reader {
 // printed, so its first frame is the allocating code. That goroutine goes
 // on by itself and must count as running.
 func userSemaphore(stack []byte) bool {
-	frame := strings.TrimLeft(string(stack), "\n")
+	frame := bytes.TrimLeft(stack, "\n")
 	for _, p := range []string{"sync.", "internal/sync.", "internal/poll.", "gvisor.dev/gvisor/pkg/sync."} {
-		if strings.HasPrefix(frame, p) {
+		if bytes.HasPrefix(frame, []byte(p)) {
 			return true
 		}
 	}

@@ -1,0 +1,120 @@
+package sim
+
+import (
+	"runtime"
+	"runtime/metrics"
+	"time"
+)
+
+// quietProbe reads the runtime's scheduler counters (runtime/metrics, Go
+// 1.26) to tell cheaply, without stopping the world, whether any goroutine
+// of the process but the caller is running, runnable or in a system call.
+//
+// It only ever saves work: a "not quiet" answer makes the scheduler wait
+// (settle) or take the snapshot it would have taken anyway; a "quiet"
+// answer lets it skip a confirming snapshot, which is sound because a
+// labelled goroutine that can run is a goroutine of the process that can
+// run. The snapshot stays the authority for the idle decision itself.
+//
+// Goroutines outside the simulation (another test, a busy library
+// goroutine, the GC) make the process look busy while the simulation is
+// idle. settle does not wait on them for ever: past its limit (settleMax,
+// doubled up to settleCeiling while the simulation itself stays busy) it
+// lets the snapshot decide; when noisyAfter steps in a row find the
+// simulation idle and the process still busy, it stops asking the probe
+// for noisySteps steps (a few Goscheds, then the snapshot, as before the
+// probe existed).
+type quietProbe struct {
+	samples []metrics.Sample
+	noisy   int           // steps left without the probe
+	fell    bool          // the last settle ended by its time limit
+	limit   time.Duration // how long settle waits for quiet
+	outside int           // steps in a row that found the process busy, the simulation idle
+}
+
+const (
+	settleMax     = time.Millisecond
+	settleCeiling = 16 * time.Millisecond
+	noisySteps    = 64
+	noisyAfter    = 3
+)
+
+func newQuietProbe() *quietProbe {
+	return &quietProbe{limit: settleMax, samples: []metrics.Sample{
+		{Name: "/sched/goroutines/running:goroutines"},
+		{Name: "/sched/goroutines/runnable:goroutines"},
+		{Name: "/sched/goroutines/not-in-go:goroutines"},
+	}}
+}
+
+// quiet reports whether, by the runtime's counters, the caller is the only
+// goroutine of the process running, none is runnable and none is in a
+// system call or cgo call. It does not block.
+func (q *quietProbe) quiet() bool {
+	if q.noisy > 0 {
+		return false
+	}
+	metrics.Read(q.samples)
+	for i, want := range [...]uint64{1, 0, 0} {
+		v := q.samples[i].Value
+		if v.Kind() != metrics.KindUint64 || v.Uint64() > want {
+			return false
+		}
+	}
+	return true
+}
+
+// settle yields the processor until the process is quiet, for at most
+// q.limit of wall time (then the snapshot decides). It blocks that long at
+// most.
+func (q *quietProbe) settle() {
+	q.fell = false
+	runtime.Gosched()
+	if q.noisy > 0 {
+		q.noisy--
+		for range 16 {
+			runtime.Gosched()
+		}
+		return
+	}
+	var start time.Time
+	for i := 0; !q.quiet(); i++ {
+		if i&63 == 63 {
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) > q.limit {
+				q.fell = true
+				return
+			}
+		}
+		runtime.Gosched()
+	}
+}
+
+// busySnapshot is told that the snapshot after settle found the simulation
+// busy. When settle had given up waiting, the simulation has long work to
+// do (a TLS handshake, a large copy): wait twice as long next time, up to
+// settleCeiling, rather than stop the world every settleMax.
+func (q *quietProbe) busySnapshot() {
+	if q.fell {
+		q.limit = min(2*q.limit, settleCeiling)
+	}
+}
+
+// idleSnapshot is told that the snapshot after settle found the simulation
+// idle. If settle gave up waiting for quiet and the process still is not
+// quiet, something outside the simulation was busy (a GC cycle, another
+// test); when that happens noisyAfter steps in a row, stop asking the probe
+// for noisySteps steps.
+func (q *quietProbe) idleSnapshot() {
+	q.limit = settleMax
+	if !q.fell || q.quiet() {
+		q.outside = 0
+		return
+	}
+	q.outside++
+	if q.outside >= noisyAfter {
+		q.outside = 0
+		q.noisy = noisySteps
+	}
+}
