@@ -302,7 +302,12 @@ func (w *Wire) Attach(opts PortOptions) (*Port, error) {
 	old := *w.ports.Load()
 	ports := append(append(make([]*Port, 0, len(old)+1), old...), p)
 	w.ports.Store(&ports)
-	go p.run()
+	if fc, ok := w.clk.(nx.FuncClock); ok && nx.Sequencing(w.clk) {
+		p.fclk = fc
+		close(p.schedDone)
+	} else {
+		go p.run()
+	}
 	w.log.Info("driver: wire: port attached", "port", name, "mac", mac.String(), "mtu", mtu, "queue", q)
 	return p, nil
 }
@@ -446,7 +451,14 @@ type Port struct {
 
 	c portCounters
 
-	rng *rand.Rand // owned by the scheduler goroutine
+	rng *rand.Rand // owned by the scheduler goroutine (p.smu on a sequencing clock)
+
+	// fclk is the Wire's clock when it is sequencing (nx.Sequencer): then
+	// WriteFrame applies impairments itself under smu and no scheduler
+	// goroutine runs. nil otherwise.
+	fclk nx.FuncClock
+	smu  sync.Mutex
+	sh   shaper // guarded by smu
 }
 
 // portCounters groups counters by writer, padded apart so the sending and
@@ -613,6 +625,10 @@ func (p *Port) WriteFrame(frame []byte) error {
 	fb.at = p.w.clk.Now()
 	fb.imp = im
 	p.inflight.Add(1)
+	if p.fclk != nil {
+		p.writeSeq(fb)
+		return nil
+	}
 	select {
 	case p.egress <- fb:
 		return nil
@@ -626,7 +642,27 @@ func (p *Port) WriteFrame(frame []byte) error {
 // deliver queues fb on p's receive queue. block applies back-pressure when
 // the queue is full; otherwise a full queue drops and counts. It takes
 // ownership of fb.
+//
+// On a sequencing clock the frame's arrival is an event of its own
+// (nx.Post): the receiving board takes it only once the sender has settled,
+// and frames arriving at one instant are taken one at a time, in order.
+// There is no back-pressure then (the receiver drains each frame in its own
+// event, so its queue fills only when nothing reads the port; a full queue
+// drops and counts).
 func (p *Port) deliver(src *Port, fb *fbuf, block bool) error {
+	if p.fclk != nil {
+		p.w.clk.(nx.Sequencer).Post(func() { _ = p.arrive(src, fb, false) })
+		return nil
+	}
+	return p.arrive(src, fb, block)
+}
+
+// arrive is deliver's work: the frame enters p's receive queue now.
+func (p *Port) arrive(src *Port, fb *fbuf, block bool) error {
+	if p.closed() {
+		putBuf(fb)
+		return nil
+	}
 	if !p.up.Load() {
 		p.c.linkDown.Add(1)
 		putBuf(fb)
@@ -721,19 +757,106 @@ func txTime(n int, rate int64) time.Duration {
 	return time.Duration((bits*int64(time.Second) + rate - 1) / rate)
 }
 
+// shaper holds the state of a port's impairments between frames: the
+// rate-limited PHY's last departure, the last due instant (delivery never
+// overtakes: dues only grow), and the frame held back for reordering. The
+// port's scheduler goroutine owns it; on a sequencing clock p.smu guards it.
+type shaper struct {
+	lastDepart time.Time
+	lastDue    time.Time
+	held       *fbuf
+	heldUntil  time.Time
+}
+
+// push gives fb its place in delivery order (never before the frame
+// scheduled last) and hands it to out.
+func (sh *shaper) push(fb *fbuf, out func(*fbuf)) {
+	if fb.due.Before(sh.lastDue) {
+		fb.due = sh.lastDue
+	}
+	sh.lastDue = fb.due
+	out(fb)
+}
+
+// releaseHeld schedules the frame held back for reordering once its hold
+// has run out at now.
+func (sh *shaper) releaseHeld(now time.Time, out func(*fbuf)) {
+	if sh.held != nil && !now.Before(sh.heldUntil) {
+		sh.held.due = sh.heldUntil
+		sh.push(sh.held, out)
+		sh.held = nil
+	}
+}
+
+// admit applies fb's impairments: loss (fb is released), rate, delay,
+// jitter, reordering (fb is held back, or releases the frame held) and
+// duplication. Each frame that gets a due instant goes to out, in delivery
+// order. It draws from p.rng in a fixed order per frame, so the same seed
+// and the same frames give the same fate.
+func (p *Port) admit(sh *shaper, fb *fbuf, out func(*fbuf)) {
+	im := fb.imp
+	if im == nil {
+		fb.due = fb.at
+		sh.push(fb, out)
+		return
+	}
+	if im.Loss > 0 && p.rng.Float64() < im.Loss {
+		p.c.loss.Add(1)
+		p.inflight.Add(-1)
+		putBuf(fb)
+		return
+	}
+	depart := fb.at
+	if im.RateBitsPerSecond > 0 {
+		if sh.lastDepart.After(depart) {
+			depart = sh.lastDepart
+		}
+		depart = depart.Add(txTime(len(fb.b), im.RateBitsPerSecond))
+		sh.lastDepart = depart
+	}
+	due := depart.Add(im.Delay)
+	if im.Jitter > 0 {
+		due = due.Add(time.Duration(p.rng.Int64N(2*int64(im.Jitter)+1)) - im.Jitter)
+		if due.Before(depart) {
+			due = depart
+		}
+	}
+	fb.due = due
+	if sh.held == nil && im.Reorder > 0 && p.rng.Float64() < im.Reorder {
+		if fb.due.Before(sh.lastDue) {
+			fb.due = sh.lastDue
+		}
+		sh.held = fb
+		sh.heldUntil = fb.due.Add(ReorderHold)
+		return
+	}
+	sh.push(fb, out)
+	if im.Duplicate > 0 && p.rng.Float64() < im.Duplicate {
+		d := getBuf(fb.b)
+		d.due = fb.due
+		p.inflight.Add(1)
+		sh.push(d, out)
+		p.c.duplicated.Add(1)
+	}
+	if sh.held != nil {
+		sh.held.due = fb.due
+		sh.push(sh.held, out)
+		sh.held = nil
+		p.c.reordered.Add(1)
+	}
+}
+
 // run is the port's scheduler: it applies impairments to frames from the
 // egress queue and delivers them when due. It exits when the port closes.
+// A port on a sequencing clock has no scheduler goroutine (see writeSeq).
 func (p *Port) run() {
 	defer close(p.schedDone)
 	clk := p.w.clk
 	var (
-		q          fifo
-		held       *fbuf
-		heldUntil  time.Time
-		lastDepart time.Time
-		lastDue    time.Time
-		timer      nx.Timer
-		timerAt    time.Time
+		q       fifo
+		sh      shaper
+		timer   nx.Timer
+		timerAt time.Time
 	)
 	defer func() {
 		if timer != nil {
@@ -742,8 +865,8 @@ func (p *Port) run() {
 		for fb := q.pop(); fb != nil; fb = q.pop() {
 			putBuf(fb)
 		}
-		if held != nil {
-			putBuf(held)
+		if sh.held != nil {
+			putBuf(sh.held)
 		}
 		for {
 			select {
@@ -754,20 +877,9 @@ func (p *Port) run() {
 			}
 		}
 	}()
-	push := func(fb *fbuf) {
-		if fb.due.Before(lastDue) {
-			fb.due = lastDue
-		}
-		lastDue = fb.due
-		q.push(fb)
-	}
 	for {
 		now := clk.Now()
-		if held != nil && !now.Before(heldUntil) {
-			held.due = heldUntil
-			push(held)
-			held = nil
-		}
+		sh.releaseHeld(now, q.push)
 		for fb := q.peek(); fb != nil && !now.Before(fb.due); fb = q.peek() {
 			q.pop()
 			if err := p.emit(fb); err != nil {
@@ -778,11 +890,11 @@ func (p *Port) run() {
 		if fb := q.peek(); fb != nil {
 			wake = fb.due
 		}
-		if held != nil && (wake.IsZero() || heldUntil.Before(wake)) {
-			wake = heldUntil
+		if sh.held != nil && (wake.IsZero() || sh.heldUntil.Before(wake)) {
+			wake = sh.heldUntil
 		}
 		egress := p.egress
-		if q.len()+btoi(held != nil) >= p.limit {
+		if q.len()+btoi(sh.held != nil) >= p.limit {
 			egress = nil // full: WriteFrame blocks once the hand-off queue fills
 		}
 		var timerC <-chan time.Time
@@ -798,62 +910,52 @@ func (p *Port) run() {
 		}
 		select {
 		case fb := <-egress:
-			im := fb.imp
-			if im == nil {
-				fb.due = fb.at
-				push(fb)
-				continue
-			}
-			if im.Loss > 0 && p.rng.Float64() < im.Loss {
-				p.c.loss.Add(1)
-				p.inflight.Add(-1)
-				putBuf(fb)
-				continue
-			}
-			depart := fb.at
-			if im.RateBitsPerSecond > 0 {
-				if lastDepart.After(depart) {
-					depart = lastDepart
-				}
-				depart = depart.Add(txTime(len(fb.b), im.RateBitsPerSecond))
-				lastDepart = depart
-			}
-			due := depart.Add(im.Delay)
-			if im.Jitter > 0 {
-				due = due.Add(time.Duration(p.rng.Int64N(2*int64(im.Jitter)+1)) - im.Jitter)
-				if due.Before(depart) {
-					due = depart
-				}
-			}
-			fb.due = due
-			if held == nil && im.Reorder > 0 && p.rng.Float64() < im.Reorder {
-				if fb.due.Before(lastDue) {
-					fb.due = lastDue
-				}
-				held = fb
-				heldUntil = fb.due.Add(ReorderHold)
-				continue
-			}
-			push(fb)
-			if im.Duplicate > 0 && p.rng.Float64() < im.Duplicate {
-				d := getBuf(fb.b)
-				d.due = fb.due
-				p.inflight.Add(1)
-				push(d)
-				p.c.duplicated.Add(1)
-			}
-			if held != nil {
-				held.due = fb.due
-				push(held)
-				held = nil
-				p.c.reordered.Add(1)
-			}
+			p.admit(&sh, fb, q.push)
 		case <-timerC:
 			timer = nil
 		case <-p.done:
 			return
 		}
 	}
+}
+
+// writeSeq is WriteFrame's path on a sequencing clock (nx.Sequencer, a
+// sim.Clock under a Sim): the impairments are applied in the writer's
+// goroutine and each frame's delivery is a timer of its own on the clock,
+// so frames leave in the order written, at instants that depend only on the
+// seed, and nothing runs beside the writer. There is no scheduler goroutine
+// and no in-flight limit: the writer never blocks (TCP's window bounds what
+// is in flight). It takes ownership of fb.
+func (p *Port) writeSeq(fb *fbuf) {
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	now := p.w.clk.Now()
+	p.sh.releaseHeld(now, p.scheduleSeq)
+	wasHeld := p.sh.held
+	p.admit(&p.sh, fb, p.scheduleSeq)
+	if h := p.sh.held; h != nil && h != wasHeld {
+		until := p.sh.heldUntil
+		p.fclk.AfterFunc(until.Sub(now), func() {
+			p.smu.Lock()
+			defer p.smu.Unlock()
+			if p.sh.held == h {
+				p.sh.releaseHeld(until, p.scheduleSeq)
+			}
+		})
+	}
+}
+
+// scheduleSeq sets the timer that hands fb to the switch at fb.due.
+// p.smu is held.
+func (p *Port) scheduleSeq(fb *fbuf) {
+	p.fclk.AfterFunc(fb.due.Sub(p.w.clk.Now()), func() {
+		if p.closed() {
+			p.inflight.Add(-1)
+			putBuf(fb)
+			return
+		}
+		_ = p.emit(fb)
+	})
 }
 
 // emit hands a due frame to the switch.

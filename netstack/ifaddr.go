@@ -244,10 +244,12 @@ func (ip *IP) ARPProbe(ctx context.Context, addr netip.Addr, probes int, interva
 	done := make(chan stack.DADResult, 1)
 	a := tcpip.AddrFrom4(addr.As4())
 	disp, terr := ip.stack.CheckDuplicateAddress(nicID, ipv4.ProtocolNumber, a, func(r stack.DADResult) {
-		select {
-		case done <- r:
-		default:
-		}
+		ip.post(func() {
+			select {
+			case done <- r:
+			default:
+			}
+		})
 	})
 	if terr != nil {
 		return nil, fmt.Errorf("netstack: ip %q: arp probe: %w", ip.name, translate(terr))
@@ -293,7 +295,7 @@ func (ip *IP) ARPResolve(ctx context.Context, addr netip.Addr, wait nx.Wait) (ne
 		if !once {
 			once = true
 			res = r
-			close(done)
+			ip.post(func() { close(done) })
 		}
 	})
 	if terr != nil {

@@ -115,6 +115,7 @@ type IP struct {
 	pool   *packetpool.Pool
 	drv    *driver.Driver
 	clock  nx.Clock
+	seq    bool // clock is sequencing a simulation (nx.Sequencer): wakeups are posted
 	log    *slog.Logger
 	tcpOpt TCPOptions
 	addrMu sync.RWMutex // guards addr, which InterfaceAddressSet changes
@@ -211,6 +212,7 @@ func New(opts Options) (*IP, error) {
 
 	acks := newAckTracker()
 	link := newLinkEP(opts.Driver, acks)
+	link.seq = nx.Sequencing(clk)
 	if err := s.CreateNIC(nicID, ethernet.New(link)); err != nil {
 		s.Close()
 		s.Wait()
@@ -264,7 +266,7 @@ func New(opts Options) (*IP, error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	ip := &IP{
-		name: name, pool: opts.Pool, drv: opts.Driver, clock: clk, log: log,
+		name: name, pool: opts.Pool, drv: opts.Driver, clock: clk, seq: link.seq, log: log,
 		tcpOpt: tcpOpt, addr: opts.Addr, addr6: opts.Addr6,
 		stack: s, link: link, acks: acks, reap: newReaper(), cancel: cancel, portN: rnd.intN,
 		ports:       make(map[uint16]*TCPSocket),
@@ -272,6 +274,7 @@ func New(opts Options) (*IP, error) {
 		listeners:   make(map[uint16]*listener),
 		udpPorts:    make(map[uint16]*UDPSocket),
 	}
+	link.post = ip.post
 	rxq := make(chan *packetpool.Packet, rxDeferDepth)
 	ip.wg.Add(4)
 	go func() { defer ip.wg.Done(); link.rxLoop(ctx, rxq) }()

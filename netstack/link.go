@@ -47,6 +47,15 @@ type linkEP struct {
 
 	acks *ackTracker
 
+	// seq is set when the IP's clock sequences a simulation
+	// (nx.Sequencer): WritePackets then hands each frame to the driver in
+	// the writer's own goroutine (no ring, no tx goroutine), so frames
+	// leave in the order gVisor wrote them and nothing runs beside the
+	// writer. seqBuf is the flattening buffer then (guarded by txMu).
+	seq    bool
+	seqBuf []byte
+	post   func(func()) // IP.post
+
 	// txBlocked counts writes that waited for ring space (back-pressure).
 	// Frame and byte counts are the driver's (driver.Stats), not kept twice.
 	txBlocked atomic.Uint64
@@ -103,6 +112,9 @@ func (e *linkEP) IsAttached() bool {
 // while the ring is full. It never drops a frame silently: after Close it
 // reports ErrClosedForSend.
 func (e *linkEP) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	if e.seq {
+		return e.writeSeq(pkts)
+	}
 	n := 0
 	for _, pkt := range pkts.AsSlice() {
 		e.txMu.Lock()
@@ -141,6 +153,42 @@ func (e *linkEP) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 		e.txCond.Broadcast()
 		e.txMu.Unlock()
 		n++
+	}
+	return n, nil
+}
+
+// writeSeq is WritePackets on a sequencing clock: each frame goes to the
+// driver at once, in the caller's goroutine, in order. The driver copies
+// it (the Wire applies its impairments and sets a timer for its delivery),
+// so the writer never blocks. After Close it reports ErrClosedForSend.
+func (e *linkEP) writeSeq(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	e.txMu.Lock()
+	defer e.txMu.Unlock()
+	n := 0
+	for _, pkt := range pkts.AsSlice() {
+		if e.txClosed {
+			if n == 0 {
+				return 0, &tcpip.ErrClosedForSend{}
+			}
+			return n, nil
+		}
+		size := pkt.Size()
+		if cap(e.seqBuf) < size {
+			e.seqBuf = make([]byte, max(size, 1514))
+		}
+		buf := e.seqBuf[:size]
+		off := 0
+		for _, s := range pkt.AsSlices() {
+			off += copy(buf[off:], s)
+		}
+		n++
+		if e.muting.Load() > 0 && e.muted(buf) {
+			continue // consumed on purpose: a quiet end sends nothing
+		}
+		e.acks.outbound(buf, e.post)
+		// A failed write is counted by the driver (Stats.Errors); TCP
+		// retransmits what was lost.
+		_ = e.drv.SendFrame(buf)
 	}
 	return n, nil
 }
@@ -202,7 +250,7 @@ func (e *linkEP) txLoop() {
 		frame := e.txRing[slot][:e.txLen[slot]]
 		e.txMu.Unlock()
 
-		e.acks.outbound(frame)
+		e.acks.outbound(frame, nil)
 		// A failed write is counted by the driver (Stats.Errors); TCP
 		// retransmits what was lost.
 		_ = e.drv.SendFrame(frame)
@@ -338,7 +386,12 @@ func parseTCP(frame []byte) (t header.TCP, k flowKey, src tcpip.Address, ok bool
 }
 
 // outbound records the ISN of every SYN or SYN-ACK the board sends.
-func (a *ackTracker) outbound(frame []byte) {
+//
+// run calls setISN on the flow's socket; nil calls it at once. On a
+// sequencing clock the frame is written in the caller's goroutine, which
+// may hold the socket's lock (Connect sends the SYN under it), so the call
+// is posted instead.
+func (a *ackTracker) outbound(frame []byte, run func(func())) {
 	t, k, _, ok := parseTCP(frame)
 	if !ok || t.Flags()&header.TCPFlagSyn == 0 {
 		return
@@ -353,7 +406,12 @@ func (a *ackTracker) outbound(frame []byte) {
 	// Never call into a socket holding a.mu: sockets take a.mu (in
 	// unregister) while holding their own lock.
 	if s != nil {
-		s.setISN(t.SequenceNumber())
+		isn := t.SequenceNumber()
+		if run != nil {
+			run(func() { s.setISN(isn) })
+			return
+		}
+		s.setISN(isn)
 	}
 }
 

@@ -57,7 +57,7 @@ func (ip *IP) newListener(port uint16, backlog int) (*listener, error) {
 		return nil, translate(terr)
 	}
 	wake := l.wake
-	l.ent = waiter.NewFunctionEntry(waiter.ReadableEvents|waiter.EventHUp|waiter.EventErr, func(waiter.EventMask) { signal(wake) })
+	l.ent = waiter.NewFunctionEntry(waiter.ReadableEvents|waiter.EventHUp|waiter.EventErr, func(waiter.EventMask) { ip.wake(wake) })
 	l.wq.EventRegister(&l.ent)
 	l.ep = ep
 	return l, nil
@@ -71,7 +71,7 @@ func (l *listener) close() {
 	}
 	l.closed = true
 	close(l.done)
-	signal(l.wake) // a waiting accept re-checks done
+	l.ip.wake(l.wake) // a waiting accept re-checks done
 	l.mu.Unlock()
 	l.wq.EventUnregister(&l.ent)
 	l.ep.Close()

@@ -135,6 +135,30 @@ func signal(c chan struct{}) {
 	}
 }
 
+// wake signals c, through the IP's clock when it is sequencing a
+// simulation (nx.Post): an application goroutine is never woken in the
+// middle of the event that made its socket ready (gVisor's TCP processor
+// may still be working on it), so a simulated run repeats exactly. On any
+// other clock it signals at once. It never blocks; callable with any lock
+// held (gVisor calls waiter callbacks with its endpoint lock held).
+func (ip *IP) wake(c chan struct{}) {
+	if ip.seq {
+		ip.clock.(nx.Sequencer).Post(func() { signal(c) })
+		return
+	}
+	signal(c)
+}
+
+// post runs f as an event of its own on a sequencing clock, at once
+// otherwise (nx.Post).
+func (ip *IP) post(f func()) {
+	if ip.seq {
+		ip.clock.(nx.Sequencer).Post(f)
+		return
+	}
+	f()
+}
+
 // Name returns the socket's name.
 func (s *TCPSocket) Name() string { return s.name }
 
@@ -145,11 +169,11 @@ func (s *TCPSocket) IP() *IP { return s.ip }
 // Caller holds s.mu.
 func (s *TCPSocket) attach(ep tcpip.Endpoint, wq *waiter.Queue) {
 	s.ep, s.wq = ep, wq
-	rx, tx := s.rxWake, s.txWake
-	s.rxEntry = waiter.NewFunctionEntry(waiter.ReadableEvents|waiter.EventHUp|waiter.EventErr, func(waiter.EventMask) { signal(rx) })
-	s.txEntry = waiter.NewFunctionEntry(waiter.WritableEvents|waiter.EventHUp|waiter.EventErr, func(waiter.EventMask) { signal(tx) })
+	rx, tx, ip := s.rxWake, s.txWake, s.ip
+	s.rxEntry = waiter.NewFunctionEntry(waiter.ReadableEvents|waiter.EventHUp|waiter.EventErr, func(waiter.EventMask) { ip.wake(rx) })
+	s.txEntry = waiter.NewFunctionEntry(waiter.WritableEvents|waiter.EventHUp|waiter.EventErr, func(waiter.EventMask) { ip.wake(tx) })
 	reap := s.ip.reap
-	s.hupEntry = waiter.NewFunctionEntry(waiter.EventHUp|waiter.EventErr, func(waiter.EventMask) { reap.post(s) })
+	s.hupEntry = waiter.NewFunctionEntry(waiter.EventHUp|waiter.EventErr, func(waiter.EventMask) { ip.post(func() { reap.post(s) }) })
 	wq.EventRegister(&s.rxEntry)
 	wq.EventRegister(&s.txEntry)
 	wq.EventRegister(&s.hupEntry)
@@ -674,7 +698,7 @@ func (s *TCPSocket) peerAcked(ack uint32) {
 		releaseSent(e.pkt)
 	}
 	if n > 0 {
-		signal(wake)
+		s.ip.wake(wake)
 	}
 }
 
@@ -909,9 +933,12 @@ func (s *TCPSocket) resetLocked() {
 func (s *TCPSocket) abortLocked(err error) {
 	if s.abortErr == nil {
 		s.abortErr = err
-		close(s.closed)
-		signal(s.rxWake)
-		signal(s.txWake)
+		closed, rx, tx := s.closed, s.rxWake, s.txWake
+		s.ip.post(func() {
+			close(closed)
+			signal(rx)
+			signal(tx)
+		})
 	}
 	for _, e := range s.txq {
 		releaseSent(e.pkt)

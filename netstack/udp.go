@@ -66,7 +66,8 @@ func (u *UDPSocket) Bind(ctx context.Context, port uint16, wait nx.Wait) error {
 	la, _ := ep.GetLocalAddress()
 	u.port = la.Port
 	wake := u.wake
-	u.ent = waiter.NewFunctionEntry(waiter.ReadableEvents, func(waiter.EventMask) { signal(wake) })
+	ip := u.ip
+	u.ent = waiter.NewFunctionEntry(waiter.ReadableEvents, func(waiter.EventMask) { ip.wake(wake) })
 	u.wq.EventRegister(&u.ent)
 	u.ep = ep
 	u.ip.mu.Lock()

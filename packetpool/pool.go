@@ -633,7 +633,11 @@ func (p *Pool) drainLocked() {
 		p.takeLocked(pk, w.packetType, w.site)
 		w.pkt = pk
 		w.done = true
-		close(w.ready)
+		// On a sequencing clock the allocator wakes as an event of its
+		// own, not beside the releaser (nx.Post); the packet is its
+		// already.
+		ready := w.ready
+		nx.Post(p.clock, func() { close(ready) })
 	}
 }
 

@@ -35,6 +35,7 @@ type Clock struct {
 var (
 	_ nx.Clock     = (*Clock)(nil)
 	_ nx.FuncClock = (*Clock)(nil)
+	_ nx.Sequencer = (*Clock)(nil)
 )
 
 // NewClock returns a virtual clock reading epoch. A zero epoch means
@@ -57,7 +58,9 @@ func (c *Clock) Now() time.Time {
 func (c *Clock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
 
 // NewTimer returns a timer whose channel receives the simulated time once d
-// has elapsed on this clock. A d <= 0 fires at once. It does not block.
+// has elapsed on this clock. A d <= 0 fires at once on a clock stepped by
+// hand; on a Sim's clock it fires at the current instant as an event of its
+// own, after everything running has settled (see Post). It does not block.
 func (c *Clock) NewTimer(d time.Duration) nx.Timer {
 	t := &Timer{c: c, ch: make(chan time.Time, 1), index: -1}
 	c.mu.Lock()
@@ -76,6 +79,26 @@ func (c *Clock) AfterFunc(d time.Duration, f func()) nx.FuncTimer {
 	c.schedule(t, d)
 	c.mu.Unlock()
 	return t
+}
+
+// Sequencing reports whether a Sim's scheduler drives this clock (it came
+// from Sim.Clock). Components on a sequencing clock post their wake-ups
+// through Post, which is what makes a simulation repeat exactly
+// (nx.Sequencer). A clock from NewClock, stepped by hand, is not
+// sequencing.
+func (c *Clock) Sequencing() bool { return c.wake != nil }
+
+// Post runs f as an event of its own at the current simulated instant: on
+// a Sim's clock the scheduler fires it, in its own goroutine, once nothing
+// of the simulation can run, after the timers due earlier and the events
+// posted before it; time does not move. On a clock stepped by hand it calls
+// f at once. It does not block and may be called with locks held.
+func (c *Clock) Post(f func()) {
+	if c.wake == nil {
+		f()
+		return
+	}
+	c.AfterFunc(0, f)
 }
 
 // Sleep waits d of simulated time, or until ctx is done (then it returns
@@ -167,9 +190,10 @@ func (c *Clock) schedule(t *Timer, d time.Duration) {
 	if t.index >= 0 {
 		heap.Remove(&c.timers, t.index)
 	}
-	if d <= 0 && t.ch != nil {
+	if d <= 0 && t.ch != nil && c.wake == nil {
 		// A channel timer with no duration fires at once, as time.NewTimer(0)
-		// does soon after.
+		// does soon after. Under a Sim it is an event like any other, so
+		// its receiver wakes in order, not in the middle of another event.
 		select {
 		case t.ch <- c.now:
 		default:
