@@ -3,6 +3,9 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,5 +139,59 @@ func TestClockSleepContext(t *testing.T) {
 	}
 	if n := c.Pending(); n != 0 {
 		t.Fatalf("Pending() = %d after an aborted Sleep", n)
+	}
+}
+
+// TestPostOrder: a clock stepped by hand is not sequencing and Post runs f
+// at once; under a Sim, Post runs f as an event of its own, after the
+// poster has settled, at the same instant, in the order posted, and a
+// zero-delay timer waits its turn the same way.
+func TestPostOrder(t *testing.T) {
+	hand := NewClock(time.Time{})
+	if hand.Sequencing() {
+		t.Fatalf("NewClock: Sequencing() = true, want false")
+	}
+	ran := false
+	hand.Post(func() { ran = true })
+	if !ran {
+		t.Fatalf("Post on a hand-stepped clock did not run f at once")
+	}
+	if nx.Sequencing(nx.SystemClock) {
+		t.Fatalf("nx.Sequencing(SystemClock) = true")
+	}
+
+	s := New(Options{})
+	clk := s.Clock()
+	if !clk.Sequencing() || !nx.Sequencing(clk) {
+		t.Fatalf("Sim clock: Sequencing() = false, want true")
+	}
+	var order []string
+	var mu sync.Mutex
+	note := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	err := s.Run(context.Background(), func(ctx context.Context) error {
+		start := clk.Now()
+		done := make(chan struct{})
+		tm := clk.NewTimer(0)
+		nx.Post(clk, func() { note("post 1") })
+		clk.Post(func() { note("post 2"); close(done) })
+		note("poster")
+		<-tm.C()
+		note("timer")
+		<-done
+		if !clk.Now().Equal(start) {
+			return fmt.Errorf("time moved from %v to %v", start, clk.Now())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	want := "poster,timer,post 1,post 2"
+	if got := strings.Join(order, ","); got != want {
+		t.Fatalf("order %s, want %s", got, want)
 	}
 }

@@ -23,6 +23,17 @@
 // runtime re-reads it), so goroutine dumps of the whole program show pprof
 // labels from then on.
 //
+// A run repeats exactly: same seed, same frames at the same simulated
+// instants. Besides the seeded randomness (Rand, the Wire's seed), that
+// needs each event to run alone. The Clock is an nx.Sequencer: the Wire,
+// netstack and the packet pools post every wake-up that crosses from one
+// party to another (a frame arriving at a port, a socket becoming readable
+// or writable, an accept, a packet handed to a suspended allocator) as an
+// event of its own instead of waking the other party at once, and the
+// Wire and netstack hand frames on in the writer's goroutine. So gVisor's
+// TCP processor finishes an incoming segment before the application sees
+// it, and events at one instant run in the order they were posted.
+//
 // Virtual time is opt-in: every package keeps the real clock
 // (nx.SystemClock) unless given another. A TAP is real time and must not be
 // used inside a Sim.
