@@ -218,6 +218,11 @@ func New(opts Options) (*IP, error) {
 		s.Wait()
 		return nil, fmt.Errorf("netstack: ip %q: create nic: %w", name, translate(err))
 	}
+	if err := s.SetNUDConfigurations(nicID, ipv4.ProtocolNumber, arpNUD()); err != nil {
+		s.Close()
+		s.Wait()
+		return nil, fmt.Errorf("netstack: ip %q: arp timing: %w", name, translate(err))
+	}
 	var routes []tcpip.Route
 	if opts.Addr.IsValid() {
 		pa := tcpip.ProtocolAddress{
@@ -501,4 +506,46 @@ func (d deadline) remaining(clk nx.Clock) nx.Wait {
 		return nx.WaitForever
 	}
 	return nx.FromDuration(d.at.Sub(clk.Now()))
+}
+
+// NetX ARP timing (common/inc/nx_api.h defaults; nx_arp_periodic_update.c
+// runs once per IP periodic interval, NX_IP_PERIODIC_RATE = 1 s).
+const (
+	// arpUpdateRate is NX_ARP_UPDATE_RATE (10 periodic intervals): the time
+	// between ARP requests for an unresolved address.
+	arpUpdateRate = 10 * time.Second
+	// arpMaximumRetries is NX_ARP_MAXIMUM_RETRIES: requests sent again
+	// after the first before the entry is abandoned and its queued packets
+	// released.
+	arpMaximumRetries = 18
+	// arpNeverExpires stands for NX_ARP_EXPIRATION_RATE = 0 (a resolved
+	// entry never expires): longer than any run, short enough that gVisor's
+	// random factor cannot overflow a time.Duration.
+	arpNeverExpires = 100 * 365 * 24 * time.Hour
+)
+
+// arpNUD is the IPv4 neighbour (ARP) configuration that mirrors NetX's ARP
+// instead of gVisor's RFC 4861 defaults (a request a second, 3 requests,
+// entries stale after 15-45 s):
+//
+//   - an unresolved address gets a request at once, then one every
+//     NX_ARP_UPDATE_RATE (10 s), NX_ARP_MAXIMUM_RETRIES (18) times: 19
+//     requests, given up 190 s after the first (NetX's periodic phase
+//     makes its retries 9-10 s apart). gVisor's 3 s would give up on a
+//     peer 2 s away each way before its first reply arrives;
+//   - a resolved entry stays reachable (NX_ARP_EXPIRATION_RATE = 0: no
+//     expiry), so no re-confirmation probes are sent while it is in use;
+//     the reachable time is not randomised.
+//
+// What stays gVisor's: an entry is learnt from a request received (NetX
+// does too), packets waiting for resolution queue in gVisor (NetX queues
+// NX_ARP_MAX_QUEUE_DEPTH = 4 per entry), and IPv6 neighbour discovery
+// keeps RFC 4861 timing (as NetX Duo's ND does).
+func arpNUD() stack.NUDConfigurations {
+	c := stack.DefaultNUDConfigurations()
+	c.RetransmitTimer = arpUpdateRate
+	c.MaxMulticastProbes = 1 + arpMaximumRetries
+	c.BaseReachableTime = arpNeverExpires
+	c.MinRandomFactor, c.MaxRandomFactor = 1, 1
+	return c
 }
