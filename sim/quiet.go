@@ -30,6 +30,7 @@ type quietProbe struct {
 	fell    bool          // the last settle ended by its time limit
 	limit   time.Duration // how long settle waits for quiet
 	outside int           // steps in a row that found the process busy, the simulation idle
+	onNoisy func()        // called when the probe stops being trusted
 }
 
 const (
@@ -65,9 +66,9 @@ func (q *quietProbe) quiet() bool {
 }
 
 // settle yields the processor until the process is quiet, for at most
-// q.limit of wall time (then the snapshot decides). It blocks that long at
-// most.
-func (q *quietProbe) settle() {
+// q.limit of wall time (then the snapshot decides), and reports whether it
+// found the process quiet. It blocks that long at most.
+func (q *quietProbe) settle() bool {
 	q.fell = false
 	runtime.Gosched()
 	if q.noisy > 0 {
@@ -75,20 +76,20 @@ func (q *quietProbe) settle() {
 		for range 16 {
 			runtime.Gosched()
 		}
-		return
+		return false
 	}
-	var start time.Time
-	for i := 0; !q.quiet(); i++ {
-		if i&63 == 63 {
-			if start.IsZero() {
-				start = time.Now()
-			} else if time.Since(start) > q.limit {
-				q.fell = true
-				return
-			}
+	if q.quiet() {
+		return true
+	}
+	start := time.Now()
+	for !q.quiet() {
+		if time.Since(start) > q.limit {
+			q.fell = true
+			return false
 		}
 		runtime.Gosched()
 	}
+	return true
 }
 
 // busySnapshot is told that the snapshot after settle found the simulation
@@ -116,5 +117,8 @@ func (q *quietProbe) idleSnapshot() {
 	if q.outside >= noisyAfter {
 		q.outside = 0
 		q.noisy = noisySteps
+		if q.onNoisy != nil {
+			q.onNoisy()
+		}
 	}
 }

@@ -271,3 +271,34 @@ func TestRunBusyOutsider(t *testing.T) {
 	}
 	t.Logf("stats %+v", s.Stats())
 }
+
+// TestRunRealTimeWaitBetweenEvents: events due at the current instant fire
+// without a snapshot, but a goroutine of the simulation in time.Sleep while
+// they do is still caught before time next moves.
+func TestRunRealTimeWaitBetweenEvents(t *testing.T) {
+	s := New(Options{})
+	clk := s.Clock()
+	err := s.Run(context.Background(), func(ctx context.Context) error {
+		slept := make(chan struct{})
+		go func() {
+			defer close(slept)
+			time.Sleep(200 * time.Millisecond)
+		}()
+		fired := make(chan struct{}, 10)
+		for i := 0; i < 10; i++ {
+			clk.Post(func() { fired <- struct{}{} })
+		}
+		for i := 0; i < 10; i++ {
+			<-fired
+		}
+		err := clk.Sleep(ctx, time.Second)
+		<-slept
+		return err
+	})
+	if !errors.Is(err, ErrRealTimeWait) {
+		t.Fatalf("Run = %v, want ErrRealTimeWait", err)
+	}
+	if st := s.Stats(); st.Simulated != 0 {
+		t.Fatalf("time moved %v past a goroutine in time.Sleep", st.Simulated)
+	}
+}
