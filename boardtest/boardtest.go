@@ -6,6 +6,7 @@
 package boardtest
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -22,6 +23,7 @@ import (
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
+	"github.com/simboard/simboard/sim"
 )
 
 // Options describe one board. Zero values are noted per field.
@@ -43,11 +45,15 @@ type Options struct {
 	// flushed by Board.Close; read it after that.
 	Capture io.Writer
 	// Clock is the board's clock (pools, driver, capture, IP and through it
-	// gVisor's timers). nil means nx.SystemClock. With a sim.Clock, build
-	// and Close the board inside the Sim's Run.
+	// gVisor's timers). nil means the clock of the simulation the caller
+	// runs in (sim.Current), else, with ClockEnv=virtual, that of a new
+	// simulation started for the test (sim.Test), else nx.SystemClock.
+	// With a sim.Clock, build and Close the board inside the simulation.
 	Clock nx.Clock
 	// Rand is the IP's source of random choices (netstack.Options.Rand:
-	// TCP initial sequence numbers, NX_ANY_PORT); nil means crypto/rand.
+	// TCP initial sequence numbers, NX_ANY_PORT); nil means the
+	// simulation's stream named after the board (Sim.Rand) when the board
+	// runs in one, else crypto/rand.
 	Rand io.Reader
 }
 
@@ -82,9 +88,17 @@ func NewWire(t testing.TB, seed int64) *driver.Wire {
 }
 
 // NewWireOptions returns a Wire built from opts (e.g. with a sim.Clock),
-// closed at the end of the test.
+// closed at the end of the test. A nil opts.Clock means the clock of the
+// simulation the caller runs in, else (ClockEnv=virtual) of a new one
+// seeded with opts.Seed that the rest of the test runs in (sim.Test), else
+// the system clock.
 func NewWireOptions(t testing.TB, opts driver.WireOptions) *driver.Wire {
 	t.Helper()
+	if opts.Clock == nil {
+		if s := simFor(t, opts.Seed, VirtualMode(), 0); s != nil {
+			opts.Clock = s.Clock()
+		}
+	}
 	w, err := driver.NewWire(opts)
 	if err != nil {
 		t.Fatalf("driver.NewWire: %v", err)
@@ -104,6 +118,14 @@ func NewBoard(t testing.TB, w *driver.Wire, name string, host byte, opts Options
 // newBoard is NewBoard with the cleanup registered through atEnd.
 func newBoard(t testing.TB, w *driver.Wire, name string, host byte, opts Options, atEnd func(func())) *Board {
 	t.Helper()
+	if opts.Clock == nil {
+		if s := simFor(t, 1, VirtualMode(), 0); s != nil {
+			opts.Clock = s.Clock()
+			if opts.Rand == nil {
+				opts.Rand = s.Rand("board/" + name)
+			}
+		}
+	}
 	bo := board.Options{
 		Name:    name,
 		Pool:    board.PoolOptions{PayloadSize: opts.PayloadSize, Count: opts.Count},
@@ -149,11 +171,12 @@ func Pair(t testing.TB, opts Options) (client, server *Board) {
 
 // CheckBalanced fails t unless every pool has all its packets free and no
 // invalid release was counted. Packets still held by stack goroutines that
-// are shutting down get a moment to come back first.
+// are shutting down get a second to come back first (of simulated time
+// when the caller runs in a simulation).
 func CheckBalanced(t testing.TB, pools ...*packetpool.Pool) {
 	t.Helper()
 	for _, p := range pools {
-		if err := board.Balanced(p, time.Second); err != nil {
+		if err := balanced(p, time.Second); err != nil {
 			t.Error(err)
 		}
 	}
@@ -164,9 +187,18 @@ func CheckBalanced(t testing.TB, pools ...*packetpool.Pool) {
 // goroutines finish), and prints their stacks. Call it first in a test so
 // its cleanup runs last; boards close in their own cleanups, so a test that
 // fails midway is still checked after everything it started is closed.
+//
+// When the check runs inside a simulation (it was registered after the
+// simulation started), it waits on the simulation's clock.
 func CheckGoroutines(t testing.TB) {
 	t.Helper()
-	leak.Check(t)
+	leak.CheckWith(t, func(d time.Duration) {
+		if s := sim.Current(); s != nil {
+			_ = s.Clock().Sleep(context.Background(), d)
+			return
+		}
+		time.Sleep(d)
+	})
 }
 
 // RequireNetNSEnv is the environment variable that turns a missing network

@@ -1,14 +1,17 @@
 package boardtest
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/nx"
+	"github.com/simboard/simboard/sim"
 )
 
 // Mail ports the MailPeer serves, the standard ones so Wireshark decodes a
@@ -28,10 +31,23 @@ type LabOptions struct {
 	// Seed means 1. Wire.Clock is replaced by Clock when Clock is set.
 	Wire driver.WireOptions
 	// Clock is the clock of the Wire, every board and the mail host: the
-	// seam for virtual time. nil means nx.SystemClock (real time). A
-	// virtual clock (sim/) plugs in here without changing the tests that
-	// use the Lab.
+	// seam for virtual time. nil means the clock of the simulation the
+	// caller runs in (sim.Current), else that of a new one when Virtual
+	// is set, else nx.SystemClock (real time).
 	Clock nx.Clock
+	// Virtual runs the rest of the test in virtual time (sim.Test, seeded
+	// with Wire.Seed): the Wire, every board, the mail host, the test's own
+	// goroutine and the lab's cleanups run on a simulated clock that moves
+	// only when none of them can run, so a 30 s server silence costs no
+	// wall time and a seed gives the same run. The test must then wait
+	// only on Lab.Clock (never time.Sleep) and should pass Lab.Context to
+	// its blocking calls. SIMBOARD_TEST_CLOCK=virtual (ClockEnv) sets it
+	// for every Lab whose Clock is nil. Ignored when Clock is set.
+	Virtual bool
+	// Limit, in virtual time, stops the simulation once this much
+	// simulated time has passed (sim.Options.Limit): Context is cancelled
+	// and the test fails. 0 means no limit.
+	Limit time.Duration
 }
 
 // Lab is a Wire with boards on it, in the spirit of net/http/httptest: a
@@ -44,6 +60,8 @@ type Lab struct {
 	t     testing.TB
 	Wire  *driver.Wire
 	clock nx.Clock
+	sim   *sim.Sim        // the simulation the lab runs in, nil in real time
+	ctx   context.Context // Context's value
 	next  byte
 	mail  *MailPeer
 	// local, in RunVirtual, collects the cleanups so they run inside the
@@ -71,8 +89,11 @@ func (l *Lab) end() {
 
 // NewLab returns an empty Lab. It registers the goroutine-leak check first,
 // so that check runs last, after every board and the mail host have closed,
-// whether the test passed or failed midway. It calls t.Fatal if the Wire
-// cannot be built.
+// whether the test passed or failed midway. In virtual time
+// (LabOptions.Virtual) it then starts the simulation the rest of the test
+// runs in, so the boards close and their pools are checked in simulated
+// time and the simulation has ended before the leak check. It calls
+// t.Fatal if the Wire cannot be built.
 func NewLab(t testing.TB, opts LabOptions) *Lab {
 	t.Helper()
 	CheckGoroutines(t)
@@ -80,10 +101,48 @@ func NewLab(t testing.TB, opts LabOptions) *Lab {
 	if wo.Seed == 0 {
 		wo.Seed = 1
 	}
-	if opts.Clock != nil {
-		wo.Clock = opts.Clock
+	l := &Lab{t: t, clock: opts.Clock, next: 2}
+	if opts.Clock == nil {
+		if s := simFor(t, wo.Seed, opts.Virtual || VirtualMode(), opts.Limit); s != nil {
+			l.sim, l.clock = s, s.Clock()
+		}
 	}
-	return &Lab{t: t, Wire: NewWireOptions(t, wo), clock: opts.Clock, next: 2}
+	if l.clock != nil {
+		wo.Clock = l.clock
+	}
+	l.Wire = NewWireOptions(t, wo)
+	return l
+}
+
+// Sim returns the simulation the lab runs in, or nil in real time.
+func (l *Lab) Sim() *sim.Sim { return l.sim }
+
+// Clock returns the lab's clock: the simulation's in virtual time, else
+// LabOptions.Clock or nx.SystemClock. Wait on it (nx.Await, or
+// Sim().Clock().Sleep) rather than on real time.
+func (l *Lab) Clock() nx.Clock {
+	if l.clock == nil {
+		return nx.SystemClock
+	}
+	return l.clock
+}
+
+// Context returns the context for the test's blocking calls. In virtual
+// time it is cancelled when the simulation stalls (every goroutine blocked,
+// no timer pending) or breaks, so a stuck test fails with NX_WAIT_ABORTED
+// instead of hanging; in real time it is the test's context (t.Context).
+func (l *Lab) Context() context.Context {
+	if l.ctx != nil {
+		return l.ctx
+	}
+	if l.sim != nil {
+		if c := l.sim.Context(); c != nil {
+			l.ctx = c
+			return c
+		}
+	}
+	l.ctx = l.t.Context()
+	return l.ctx
 }
 
 // Board attaches a new board named name to the lab's Wire at the next free
@@ -97,6 +156,9 @@ func (l *Lab) Board(name string, opts Options) *Board {
 	}
 	if opts.Clock == nil {
 		opts.Clock = l.clock
+	}
+	if opts.Rand == nil && l.sim != nil {
+		opts.Rand = l.sim.Rand("board/" + name)
 	}
 	b := newBoard(l.t, l.Wire, name, l.next, opts, l.atEnd)
 	l.next++
@@ -132,6 +194,9 @@ func (l *Lab) MailHost(hopts mailhost.Options, bopts Options) *MailPeer {
 	}
 	if bopts.Clock == nil {
 		bopts.Clock = l.clock
+	}
+	if bopts.Rand == nil && l.sim != nil {
+		bopts.Rand = l.sim.Rand("board/mailhost")
 	}
 	h, err := mailhost.New(hopts)
 	if err != nil {

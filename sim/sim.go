@@ -224,6 +224,7 @@ func (s *Sim) Run(ctx context.Context, body func(ctx context.Context) error) err
 	// a snapshot skips the scheduler itself.
 	pprof.SetGoroutineLabels(lctx)
 	defer pprof.SetGoroutineLabels(ctx)
+	defer register(s, lctx)() // for Current and Context (testing.go)
 	done := make(chan struct{})
 	var berr error
 	go func() {

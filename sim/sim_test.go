@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simboard/simboard/boardtest"
+	"github.com/simboard/simboard/internal/boardtest/leak"
 	"github.com/simboard/simboard/nx"
 )
 
@@ -15,7 +15,7 @@ import (
 // channels and wait on the clock see simulated time move only by their
 // waits: an hour of waits passes, each wakeup sees exactly its instant.
 func TestRunAdvancesOnlyWhenIdle(t *testing.T) {
-	defer boardtest.CheckGoroutines(t)
+	defer leak.Check(t)
 	s := New(Options{})
 	clk := s.Clock()
 	start := clk.Now()

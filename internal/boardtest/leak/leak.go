@@ -17,11 +17,23 @@ import (
 // test passed or failed midway.
 func Check(t testing.TB) {
 	t.Helper()
+	CheckWith(t, nil)
+}
+
+// CheckWith is Check whose wait for exiting goroutines calls sleep(5ms)
+// (at most 400 times) instead of time.Sleep: a check that runs inside a
+// simulation must wait on its clock. sleep is called at cleanup; nil
+// means time.Sleep.
+func CheckWith(t testing.TB, sleep func(time.Duration)) {
+	t.Helper()
+	if sleep == nil {
+		sleep = time.Sleep
+	}
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {
 		n := runtime.NumGoroutine()
 		for i := 0; i < 400 && n > before; i++ {
-			time.Sleep(5 * time.Millisecond)
+			sleep(5 * time.Millisecond)
 			n = runtime.NumGoroutine()
 		}
 		if n > before {
