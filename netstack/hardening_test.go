@@ -18,7 +18,7 @@ import (
 // Wire, so that a frame count taken afterwards only moves for new traffic.
 func settle(ctx context.Context) {
 	for i := 0; i < 10; i++ {
-		_ = nx.Await(ctx, nil, nx.Ticks(1), nil, nx.ErrNoPacket)
+		_ = nx.Await(ctx, testClock(), nx.Ticks(1), nil, nx.ErrNoPacket)
 	}
 }
 
@@ -185,7 +185,7 @@ func TestTransmitQueueReleasedOnReset(t *testing.T) {
 	var p *packetpool.Packet
 	select {
 	case p = <-got:
-	case <-time.After(10 * time.Second):
+	case <-after(10 * time.Second):
 		// Unblock the allocator before failing so nothing leaks.
 		_ = c.Disconnect(ctx, nx.NoWait)
 		p = <-got
@@ -203,7 +203,7 @@ func TestTransmitQueueReleasedOnReset(t *testing.T) {
 			if !errors.Is(err, nx.ErrNotConnected) {
 				t.Errorf("Send(%v) after the peer's RST = %v, want NX_NOT_CONNECTED", w, err)
 			}
-		case <-time.After(10 * time.Second):
+		case <-after(10 * time.Second):
 			_ = c.Disconnect(ctx, nx.NoWait)
 			<-done
 			t.Errorf("Send(%v) after the peer's RST still blocked after 10 s, want NX_NOT_CONNECTED at once", w)
@@ -245,7 +245,7 @@ func TestTransmitQueueReleasedOnTimeout(t *testing.T) {
 	}
 	in := client.Pool.Info()
 	for i := 0; i < 1000 && in.Free != in.Total; i++ { // the retries take well under a second
-		_ = nx.Await(ctx, nil, nx.Ticks(1), nil, nx.ErrNoPacket)
+		_ = nx.Await(ctx, testClock(), nx.Ticks(1), nil, nx.ErrNoPacket)
 		in = client.Pool.Info()
 	}
 	if in.Free != in.Total {

@@ -348,7 +348,7 @@ func TestReceiveAfterRST(t *testing.T) {
 	}
 	// Wait until the client has both segments queued before the RST.
 	for i := 0; i < 1000 && c.Info().PacketsQueued < 56; i++ {
-		_ = nx.Await(ctx, nil, nx.Ticks(1), nil, nx.ErrNoPacket)
+		_ = nx.Await(ctx, testClock(), nx.Ticks(1), nil, nx.ErrNoPacket)
 	}
 	if err := s.Disconnect(ctx, nx.NoWait); !errors.Is(err, nx.ErrInProgress) {
 		t.Fatalf("server Disconnect(NoWait) = %v, want NX_IN_PROGRESS (RST)", err)
@@ -381,7 +381,7 @@ func TestDisconnectWakesSender(t *testing.T) {
 	go func() { done <- c.Send(ctx, pkt, nx.WaitForever) }()
 	// Let the sender suspend, then disconnect from another goroutine.
 	for i := 0; i < 5; i++ {
-		_ = nx.Await(ctx, nil, nx.Ticks(1), nil, nx.ErrNoPacket)
+		_ = nx.Await(ctx, testClock(), nx.Ticks(1), nil, nx.ErrNoPacket)
 	}
 	_ = c.Disconnect(ctx, nx.NoWait)
 	if err := <-done; !errors.Is(err, nx.ErrNotConnected) {
@@ -562,7 +562,7 @@ func TestConnAdapter(t *testing.T) {
 			c.Close()
 		}
 	}()
-	conn2.SetReadDeadline(time.Now().Add(-time.Second))
+	conn2.SetReadDeadline(now().Add(-time.Second))
 	var ne interface{ Timeout() bool }
 	if _, err := conn2.Read(make([]byte, 1)); !errors.As(err, &ne) || !ne.Timeout() {
 		t.Errorf("Read past deadline = %v, want a timeout", err)

@@ -73,8 +73,8 @@ import (
 	"github.com/simboard/simboard/packetpool"
 )
 
-// sleep is tx_thread_sleep on the system clock.
-func sleep(w nx.Wait) { _ = nx.Await(context.Background(), nil, w, nil, nx.ErrNoPacket) }
+// sleep is tx_thread_sleep on the test's clock (testClock).
+func sleep(w nx.Wait) { _ = nx.Await(context.Background(), testClock(), w, nil, nx.ErrNoPacket) }
 
 // TestNetxTCPResetDuringSend ports netx_tcp_reset_during_send_test. The C
 // test sends 3000 bytes into a 1024-byte window, so the send suspends; the
@@ -606,10 +606,10 @@ func netxTCPMultipleSend(t *testing.T, size int) {
 	if err := c.Connect(ctx, netip.AddrPortFrom(server.Addr, 12), nx.Seconds(5)); err != nil {
 		t.Fatalf("nx_tcp_client_socket_connect = %v", err)
 	}
-	end := time.Now().Add(time.Second) // tx_time_set(0); end_time = NX_IP_PERIODIC_RATE
+	end := now().Add(time.Second) // tx_time_set(0); end_time = NX_IP_PERIODIC_RATE
 	sender := func(fill byte) (sends, ok int, errs []error) {
 		buf := bytes.Repeat([]byte{fill}, size)
-		for time.Now().Before(end) {
+		for now().Before(end) {
 			pkt, err := client.Pool.Allocate(ctx, packetpool.IPv4TCPPacket, nx.WaitForever)
 			if err != nil {
 				return sends, ok, append(errs, errors.New("nx_packet_allocate: "+err.Error()))
@@ -618,7 +618,7 @@ func netxTCPMultipleSend(t *testing.T, size int) {
 				errs = append(errs, errors.New("nx_packet_data_append: "+err.Error()))
 			}
 			if err := c.Send(ctx, pkt, nx.Seconds(1)); err != nil {
-				errs = append(errs, fmt.Errorf("nx_tcp_socket_send at %v: %v", time.Since(end), err))
+				errs = append(errs, fmt.Errorf("nx_tcp_socket_send at %v: %v", now().Sub(end), err))
 				_ = pkt.Release()
 			} else {
 				ok++
@@ -692,7 +692,7 @@ func TestNetxTCPClientSocketUnbind(t *testing.T) {
 		t.Fatalf("nx_tcp_socket_create(socket 1) = %v", err)
 	}
 	bound := make(chan error, 1)
-	start := time.Now()
+	start := now()
 	go func() { bound <- s1.ClientBind(ctx, 12, nx.Seconds(2)) }() // ntest_1
 	sleep(nx.Ticks(10))                                            // tx_thread_relinquish
 	select {
@@ -708,10 +708,10 @@ func TestNetxTCPClientSocketUnbind(t *testing.T) {
 		if !errors.Is(err, nx.ErrPortUnavailable) {
 			t.Errorf("socket 1's bind after the unbind = %v, want NX_PORT_UNAVAILABLE", err)
 		}
-		if d := time.Since(start); d >= 2*time.Second {
+		if d := now().Sub(start); d >= 2*time.Second {
 			t.Errorf("socket 1's bind returned after %v: the unbind did not end it, its 2 s wait did", d)
 		}
-	case <-time.After(time.Second):
+	case <-after(time.Second):
 		t.Fatal("socket 1's bind still in progress 1 s after its unbind")
 	}
 	if s1.Port() != 0 {
@@ -802,8 +802,8 @@ func TestNetxTCPClientBindCleanup(t *testing.T) {
 // only once the previous one has suspended.
 func waitCount(t *testing.T, s *netstack.TCPSocket, want int) {
 	t.Helper()
-	for end := time.Now().Add(time.Second); s.BindSuspendedCount() != want; {
-		if time.Now().After(end) {
+	for end := now().Add(time.Second); s.BindSuspendedCount() != want; {
+		if now().After(end) {
 			t.Fatalf("bind suspended count %d after 1 s, want %d", s.BindSuspendedCount(), want)
 		}
 		sleep(nx.Ticks(1))
@@ -909,8 +909,8 @@ func TestNetxTCPReceiveCleanup(t *testing.T) {
 // waitReceivers waits (up to 1 s) until want Receive calls wait on s.
 func waitReceivers(t *testing.T, s *netstack.TCPSocket, want int) {
 	t.Helper()
-	for end := time.Now().Add(time.Second); s.ReceiveSuspendedCount() != want; {
-		if time.Now().After(end) {
+	for end := now().Add(time.Second); s.ReceiveSuspendedCount() != want; {
+		if now().After(end) {
 			t.Fatalf("receive suspended count %d after 1 s, want %d", s.ReceiveSuspendedCount(), want)
 		}
 		sleep(nx.Ticks(1))

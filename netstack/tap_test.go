@@ -96,6 +96,7 @@ func kernelSink(t testing.TB, ns *netns.NS) (net.Listener, <-chan [2]any) {
 }
 
 func TestTAPBoardPingTCPAndPcap(t *testing.T) {
+	boardtest.SkipVirtual(t, "a TAP and the kernel are real time")
 	boardtest.CheckGoroutines(t)
 	boardtest.RequireTools(t, "ping") // iputils-ping: the host pings the board
 	ns := netns.ForTest(t, "nstap")
