@@ -49,7 +49,7 @@ func BenchmarkVirtualDelay(b *testing.B) {
 // SMTP, fetched back over POP3, compared byte for byte) on a Wire that
 // delays every frame 2 s each way.
 func demoDelay() dayPlan {
-	return dayPlan{mails: 1, size: 64 << 10, fetchEvery: 1, period: time.Second,
+	return dayPlan{mails: 1, size: 64 << 10, fetchEvery: 1, period: time.Second, seed: 1,
 		port: driver.PortOptions{Delay: 2 * time.Second}}
 }
 

@@ -39,18 +39,19 @@ type dayStats struct {
 }
 
 // dayPlan is what mailEvery sends: mails bodies of size bytes, one every
-// period, over Wire ports with port's impairments, fetched back over POP3
-// after every fetchEvery mails and after the last.
+// period, over Wire ports with port's impairments (drawn from seed), fetched
+// back over POP3 after every fetchEvery mails and after the last.
 type dayPlan struct {
 	mails, size, fetchEvery int
 	period                  time.Duration
 	port                    driver.PortOptions
+	seed                    int64 // the Wire's
 }
 
 // mailDay is the day: a 10 KiB mail a minute over 5 % loss (20 ms
 // delay), fetched once an hour.
 func mailDay(n int) dayPlan {
-	return dayPlan{mails: n, size: 10 << 10, fetchEvery: 60, period: time.Minute,
+	return dayPlan{mails: n, size: 10 << 10, fetchEvery: 60, period: time.Minute, seed: 1,
 		port: driver.PortOptions{Loss: 0.05, Delay: 20 * time.Millisecond}}
 }
 
@@ -70,7 +71,7 @@ func mailEvery(tb testing.TB, s *sim.Sim, plan dayPlan, ds *dayStats) error {
 	body := func(i int) []byte { return mailBodySize(i, plan.size) }
 	return s.Run(context.Background(), func(ctx context.Context) error {
 		imp := plan.port
-		w := boardtest.NewWireOptions(tb, driver.WireOptions{Seed: 1, Clock: clk})
+		w := boardtest.NewWireOptions(tb, driver.WireOptions{Seed: plan.seed, Clock: clk})
 		srv := boardtest.NewBoard(tb, w, "server", 1, boardtest.Options{Clock: clk, Port: imp, Rand: s.Rand("server")})
 		cli := boardtest.NewBoard(tb, w, "client", 2, boardtest.Options{Clock: clk, Port: imp, Rand: s.Rand("client")})
 		h, err := mailhost.New(mailhost.Options{

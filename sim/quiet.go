@@ -10,11 +10,13 @@ import (
 // 1.26) to tell cheaply, without stopping the world, whether any goroutine
 // of the process but the caller is running, runnable or in a system call.
 //
-// It only ever saves work: a "not quiet" answer makes the scheduler wait
-// (settle) or take the snapshot it would have taken anyway; a "quiet"
-// answer lets it skip a confirming snapshot, which is sound because a
-// labelled goroutine that can run is a goroutine of the process that can
-// run. The snapshot stays the authority for the idle decision itself.
+// A "not quiet" answer makes the scheduler wait (settle) or take the
+// snapshot it would have taken anyway. A "quiet" answer lets it skip the
+// snapshot that confirms an idle one before time moves, and fire an event
+// due at the current instant without one: both sound, as a labelled
+// goroutine that can run is a goroutine of the process that can run. Only
+// a snapshot tells a simulation wait from a real-time one, so time never
+// moves without one (see Sim).
 //
 // Goroutines outside the simulation (another test, a busy library
 // goroutine, the GC) make the process look busy while the simulation is
