@@ -33,6 +33,9 @@ type quietProbe struct {
 	limit   time.Duration // how long settle waits for quiet
 	outside int           // steps in a row that found the process busy, the simulation idle
 	onNoisy func()        // called when the probe stops being trusted
+	// inSyscall is how many goroutines outside the simulation the last
+	// snapshot found waiting for signals (os/signal) in a system call.
+	inSyscall uint64
 }
 
 const (
@@ -52,13 +55,14 @@ func newQuietProbe() *quietProbe {
 
 // quiet reports whether, by the runtime's counters, the caller is the only
 // goroutine of the process running, none is runnable and none is in a
-// system call or cgo call. It does not block.
+// system call or cgo call (but q.inSyscall goroutines waiting for signals).
+// It does not block.
 func (q *quietProbe) quiet() bool {
 	if q.noisy > 0 {
 		return false
 	}
 	metrics.Read(q.samples)
-	for i, want := range [...]uint64{1, 0, 0} {
+	for i, want := range [...]uint64{1, 0, q.inSyscall} {
 		v := q.samples[i].Value
 		if v.Kind() != metrics.KindUint64 || v.Uint64() > want {
 			return false

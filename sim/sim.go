@@ -274,6 +274,7 @@ func (s *Sim) Run(ctx context.Context, body func(ctx context.Context) error) err
 		}
 		var st snapState
 		st, buf = s.snapshot(buf)
+		q.inSyscall = uint64(st.signalWaiters)
 		if st.busy {
 			if st.realWait != "" {
 				fail(fmt.Errorf("%w:\n%s", ErrRealTimeWait, st.realWait))
@@ -351,6 +352,8 @@ type snapState struct {
 	realWait string // a labelled goroutine's stack in sleep or IO wait
 	raw      []byte // the snapshot (valid until the next one)
 	want     []byte // the label pair of this Sim
+	// signalWaiters counts os/signal's goroutines (see signalWaiters).
+	signalWaiters int
 }
 
 // dump returns the labelled goroutines' stacks (for errors). It is built
@@ -420,7 +423,44 @@ func parseSnapshot(b []byte, id string) snapState {
 		}
 		return true
 	})
+	st.signalWaiters = signalWaiters(b)
 	return st
+}
+
+// signalRecv is the first frame of os/signal's goroutine, which waits for
+// signals in a system call for as long as the process lives.
+var signalRecv = []byte("\nos/signal.signal_recv(")
+
+// signalWaiters counts the goroutines outside any simulation that wait for
+// signals in os/signal (a program that called signal.Notify has one): the
+// runtime counts them as in a system call, for good, and the quiet probe
+// discounts them (they run, and are seen running, when a signal comes).
+func signalWaiters(b []byte) int {
+	if !bytes.Contains(b, signalRecv) {
+		return 0
+	}
+	n := 0
+	for len(b) > 0 {
+		var g []byte
+		if i := bytes.Index(b, []byte("\n\ngoroutine ")); i >= 0 {
+			g, b = b[:i], b[i+2:]
+		} else {
+			g, b = b, nil
+		}
+		nl := bytes.IndexByte(g, '\n')
+		if nl < 0 {
+			continue
+		}
+		// goroutine 6 [syscall]: or [syscall, 9 minutes]:, no labels.
+		hdr := g[:nl]
+		if bytes.Contains(hdr, []byte(" labels:{")) || !bytes.Contains(hdr, []byte(" [syscall")) {
+			continue
+		}
+		if bytes.HasPrefix(g[nl:], signalRecv) {
+			n++
+		}
+	}
+	return n
 }
 
 // forEachLabelled calls f with each goroutine of a runtime.Stack(all) dump
