@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/sim"
 )
@@ -86,6 +87,7 @@ func wireArrivals(t *testing.T, seed int64, imp driver.PortOptions, n int, gap t
 // holds except for counted reorders, losses and duplicates are counted, and
 // the same seed gives the same arrivals at the same instants.
 func TestWireSequencedImpairments(t *testing.T) {
+	defer boardtest.CheckGoroutines(t)
 	const (
 		n      = 250
 		gap    = 2 * time.Millisecond
