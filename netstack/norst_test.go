@@ -19,7 +19,8 @@ import (
 // tcpFlags is one TCP segment sent by the board, as read from its pcap.
 type tcpFlags struct {
 	SrcPort, DstPort uint16
-	FIN, RST         bool
+	FIN, RST, SYN    bool
+	Seq              uint32
 }
 
 // boardSegments parses a board's pcap and returns the TCP segments whose
@@ -40,7 +41,7 @@ func boardSegments(t *testing.T, pcap []byte, from netip.Addr) []tcpFlags {
 		if src, _ := netip.AddrFromSlice(ip4.SrcIP); src.Unmap() != from {
 			continue
 		}
-		out = append(out, tcpFlags{uint16(tl.SrcPort), uint16(tl.DstPort), tl.FIN, tl.RST})
+		out = append(out, tcpFlags{uint16(tl.SrcPort), uint16(tl.DstPort), tl.FIN, tl.RST, tl.SYN, tl.Seq})
 	}
 	return out
 }
@@ -128,11 +129,27 @@ func TestNoRSTAfterCompletedClose(t *testing.T) {
 			_ = s.Delete()
 
 			segs := boardSegments(t, pcap.Bytes(), client.Addr)
-			var fins, rsts int
+			// A FIN retransmitted (a slow host delays the peer's ACK past
+			// the RTO) is the same FIN: count distinct ones. Connections
+			// on one fixed port can repeat sequence numbers (in virtual
+			// time no time passes between them), so each SYN the board
+			// sends starts a new connection.
+			type finKey struct {
+				conn     int
+				src, dst uint16
+				seq      uint32
+			}
+			finSeen := map[finKey]bool{}
+			var fins, rsts, conn int
 			for i, sg := range segs {
 				switch {
+				case sg.SYN:
+					conn++
 				case sg.FIN:
-					fins++
+					if k := (finKey{conn, sg.SrcPort, sg.DstPort, sg.Seq}); !finSeen[k] {
+						finSeen[k] = true
+						fins++
+					}
 				case sg.RST:
 					rsts++
 					if !tc.wantRST {
