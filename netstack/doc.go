@@ -34,6 +34,16 @@
 // over the same sockets, so crypto/tls, emersion/go-smtp and net/textproto
 // run on a board.
 //
+// # ARP timing (as in NetX)
+//
+// An unresolved IPv4 neighbour gets an ARP request at once, then one every
+// NX_ARP_UPDATE_RATE (10 s) up to NX_ARP_MAXIMUM_RETRIES (18) more times
+// before it is given up (190 s); a resolved entry does not expire
+// (NX_ARP_EXPIRATION_RATE 0). gVisor's own defaults (3 requests 1 s apart)
+// would give up on a peer 2 s away each way. IPv6 neighbour discovery keeps
+// gVisor's RFC 4861 timing, which matches NetX Duo's nx_nd_cache.h defaults
+// (3 solicitations 1 s apart, 30 s reachable, 5 s before the first probe).
+//
 // # Ownership (as in NetX)
 //
 //   - Receive returns a packet from the IP's default pool; the caller

@@ -540,7 +540,7 @@ const (
 // What stays gVisor's: an entry is learnt from a request received (NetX
 // does too), packets waiting for resolution queue in gVisor (NetX queues
 // NX_ARP_MAX_QUEUE_DEPTH = 4 per entry), and IPv6 neighbour discovery
-// keeps RFC 4861 timing (as NetX Duo's ND does).
+// keeps RFC 4861 timing (NetX Duo's nx_nd_cache.h defaults are the same).
 func arpNUD() stack.NUDConfigurations {
 	c := stack.DefaultNUDConfigurations()
 	c.RetransmitTimer = arpUpdateRate
