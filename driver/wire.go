@@ -27,6 +27,19 @@ const DefaultQueueFrames = 4096
 // no successor within ReorderHold leaves late but not reordered.
 const ReorderHold = time.Millisecond
 
+// VirtualLineRate is the line rate of a port without a rate limit on a
+// sequencing clock (a sim.Clock under a Sim): 100 Mbit/s, the PHY of most
+// MCU Ethernet MACs. In real time an unlimited port moves frames as fast
+// as the host does; in virtual time "as fast as possible" would be
+// instantaneous, and a burst of frames arriving at one simulated instant
+// gives TCP a round-trip time of zero (gVisor's RACK then declares every
+// segment lost that is not acknowledged at once, and a 64 KiB mail took
+// 22,000 frames). Each frame instead occupies the line for its
+// serialisation time (txTime: 123 µs for 1,514 bytes), so the frames of a
+// burst arrive one after another and the receiver's application reads
+// between them, as on a real link.
+const VirtualLineRate = 100_000_000
+
 // egressDepth bounds the hand-off queue between WriteFrame and a port's
 // scheduler; the scheduler itself holds up to QueueFrames frames.
 const egressDepth = 256
@@ -456,9 +469,10 @@ type Port struct {
 	// fclk is the Wire's clock when it is sequencing (nx.Sequencer): then
 	// WriteFrame applies impairments itself under smu and no scheduler
 	// goroutine runs. nil otherwise.
-	fclk nx.FuncClock
-	smu  sync.Mutex
-	sh   shaper // guarded by smu
+	fclk  nx.FuncClock
+	smu   sync.Mutex
+	sh    shaper // guarded by smu
+	rated atomic.Pointer[ratedImp]
 }
 
 // portCounters groups counters by writer, padded apart so the sending and
@@ -533,13 +547,18 @@ func (p *Port) MaxFrame() int { return p.maxFrame }
 // LinkUp reports whether the port's cable is plugged in (and the port open).
 func (p *Port) LinkUp() bool { return p.up.Load() && !p.closed() }
 
-// SpeedBitsPerSecond returns the configured rate limit, 0 when unlimited.
-// The Driver reports it for NX_LINK_GET_SPEED.
+// SpeedBitsPerSecond returns the configured rate limit, 0 when unlimited
+// (VirtualLineRate on a sequencing clock). The Driver reports it for
+// NX_LINK_GET_SPEED.
 func (p *Port) SpeedBitsPerSecond() int64 {
+	var rate int64
 	if im := p.imp.Load(); im != nil {
-		return im.RateBitsPerSecond
+		rate = im.RateBitsPerSecond
 	}
-	return 0
+	if rate == 0 && p.fclk != nil {
+		rate = VirtualLineRate
+	}
+	return rate
 }
 
 // SetLinkUp plugs (true) or pulls (false) the port's cable. While it is
@@ -616,6 +635,13 @@ func (p *Port) WriteFrame(frame []byte) error {
 	}
 	fb := getBuf(frame)
 	im := p.imp.Load()
+	if p.fclk != nil {
+		fb.at = p.w.clk.Now()
+		fb.imp = p.lineRate(im)
+		p.inflight.Add(1)
+		p.writeSeq(fb)
+		return nil
+	}
 	if im == nil && p.inflight.Load() == 0 {
 		if err := p.w.forward(p, fb); err != nil {
 			return fmt.Errorf("driver: port %s: write: %w", p.name, err)
@@ -625,10 +651,6 @@ func (p *Port) WriteFrame(frame []byte) error {
 	fb.at = p.w.clk.Now()
 	fb.imp = im
 	p.inflight.Add(1)
-	if p.fclk != nil {
-		p.writeSeq(fb)
-		return nil
-	}
 	select {
 	case p.egress <- fb:
 		return nil
@@ -943,6 +965,31 @@ func (p *Port) writeSeq(fb *fbuf) {
 			}
 		})
 	}
+}
+
+// lineRate returns im with VirtualLineRate as its rate when it sets none
+// (im may be nil: a perfect link). The copy is kept until the port's
+// impairments change, so the hot path does not allocate.
+func (p *Port) lineRate(im *Impairments) *Impairments {
+	if im != nil && im.RateBitsPerSecond > 0 {
+		return im
+	}
+	if c := p.rated.Load(); c != nil && c.from == im {
+		return &c.imp
+	}
+	c := &ratedImp{from: im, imp: Impairments{RateBitsPerSecond: VirtualLineRate}}
+	if im != nil {
+		c.imp = *im
+		c.imp.RateBitsPerSecond = VirtualLineRate
+	}
+	p.rated.Store(c)
+	return &c.imp
+}
+
+// ratedImp caches a port's impairments with VirtualLineRate filled in.
+type ratedImp struct {
+	from *Impairments
+	imp  Impairments
 }
 
 // scheduleSeq sets the timer that hands fb to the switch at fb.due.
