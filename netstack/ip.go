@@ -40,6 +40,16 @@ type TCPOptions struct {
 	// DisableSACK turns selective acknowledgements off (on by default, as in
 	// NetX Duo with NX_TCP_ENABLE_SACK... and in this gVisor pin).
 	DisableSACK bool
+	// RACK turns on gVisor's RACK-TLP loss detection (RFC 8985: time-based
+	// loss marking and tail-loss probes). Off by default: NetX Duo has no
+	// RACK and no tail-loss probe, only its retransmission timer and fast
+	// retransmit with fast recovery after three duplicate ACKs
+	// (nx_tcp_socket_state_ack_check.c), which is what gVisor does with
+	// RACK off. RACK also misjudges very small round-trip times (gVisor
+	// #6113): on a virtual-time Wire a burst's first ACK took tens of
+	// microseconds and its tail, queued behind it on the line, was then
+	// "lost" and sent again.
+	RACK bool
 	// MaxTxQueue is NX_TCP_MAXIMUM_TX_QUEUE: packets a socket holds until
 	// acknowledged before Send reports NX_TX_QUEUE_DEPTH. 0 means 20.
 	MaxTxQueue int
@@ -195,6 +205,10 @@ func New(opts Options) (*IP, error) {
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &snd)
 	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: tcpOpt.DefaultWindow, Max: max(tcpOpt.DefaultWindow, 4<<20)}
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &rcv)
+	if !tcpOpt.RACK {
+		rec := tcpip.TCPRecovery(0)
+		s.SetTransportProtocolOption(tcp.ProtocolNumber, &rec)
+	}
 	mod := tcpip.TCPModerateReceiveBufferOption(false)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &mod)
 	if tcpOpt.MinRTO > 0 {

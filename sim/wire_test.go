@@ -2,6 +2,9 @@ package sim_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -131,5 +134,76 @@ func TestWireSequencedImpairments(t *testing.T) {
 	}
 	if same {
 		t.Fatalf("seed 8 gave the same arrivals as seed 7")
+	}
+}
+
+// TestVirtualLineRate: on a Sim's clock a port without a rate limit still
+// takes each frame's serialisation time at driver.VirtualLineRate, so a
+// burst arrives frame after frame and TCP sees a real round-trip time: a
+// 256 KiB transfer on a perfect Wire takes at least its bits over 100
+// Mbit/s of simulated time and needs no retransmission (with a zero
+// round-trip time gVisor's RACK sent a 64 KiB mail 22,000 frames, most of
+// them spurious retransmissions; the board's TCP has RACK off, as NetX).
+func TestVirtualLineRate(t *testing.T) {
+	defer boardtest.CheckGoroutines(t)
+	const n = 256 << 10
+	s := sim.New(sim.Options{Seed: 1, Limit: time.Hour})
+	clk := s.Clock()
+	var retrans uint64
+	var speed int64
+	err := s.Run(context.Background(), func(ctx context.Context) error {
+		w := boardtest.NewWireOptions(t, driver.WireOptions{Seed: 1, Clock: clk})
+		srv := boardtest.NewBoard(t, w, "server", 1, boardtest.Options{Clock: clk, Rand: s.Rand("server")})
+		cli := boardtest.NewBoard(t, w, "client", 2, boardtest.Options{Clock: clk, Rand: s.Rand("client")})
+		defer func() {
+			cli.Close()
+			srv.Close()
+			_ = w.Close()
+		}()
+		speed = cli.Port.SpeedBitsPerSecond()
+		ln, err := srv.IP.ListenTCP(5001)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		got := make(chan int, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				got <- -1
+				return
+			}
+			defer c.Close()
+			b, _ := io.ReadAll(c)
+			got <- len(b)
+		}()
+		c, err := cli.IP.DialTCP(ctx, netip.AddrPortFrom(srv.Addr, 5001))
+		if err != nil {
+			return err
+		}
+		if _, err := c.Write(make([]byte, n)); err != nil {
+			c.Close()
+			return err
+		}
+		_ = c.CloseWrite()
+		if m := <-got; m != n {
+			c.Close()
+			return fmt.Errorf("server read %d bytes, want %d", m, n)
+		}
+		c.Close()
+		retrans = cli.IP.Info().TCPRetransmits
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if speed != driver.VirtualLineRate {
+		t.Errorf("SpeedBitsPerSecond on a Sim's clock = %d, want VirtualLineRate %d", speed, driver.VirtualLineRate)
+	}
+	if min := time.Duration(n*8) * time.Second / driver.VirtualLineRate; s.Stats().Simulated < min {
+		t.Errorf("256 KiB took %v of simulated time, want >= %v at the line rate", s.Stats().Simulated, min)
+	}
+	if retrans != 0 {
+		t.Errorf("the client retransmitted %d segments on a perfect Wire, want 0", retrans)
 	}
 }
