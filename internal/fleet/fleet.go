@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -75,6 +76,15 @@ type Options struct {
 	Linger time.Duration
 	// Logger receives the boards' lifecycle logs; nil discards.
 	Logger *slog.Logger
+	// Clock is the clock of the Wire, every board and the mail host; nil
+	// means nx.SystemClock. With a sim.Clock, call Run inside Sim.Run: the
+	// fleet then runs in virtual time, boards boot one after another and
+	// each board's mail starts as an event of its own (nx.Post), so the
+	// same seed gives the same run. An uplinked fleet is real time.
+	Clock nx.Clock
+	// Rand, when set, gives each board (by name: "b<i>", "mailhost") its
+	// source of random choices (netstack.Options.Rand): sim.Sim.Rand.
+	Rand func(name string) io.Reader
 }
 
 // HostTimeWait is the mail host's TIME_WAIT (TCPOptions.TimeWait).
@@ -125,12 +135,15 @@ type Report struct {
 	Fetched   int // mails fetched back by POP3 byte-exact
 	Failed    int // boards that failed at some stage
 	Failures  []Failure
-	Boot      time.Duration // all boards and the host booted
-	Mail      time.Duration // every board's send and fetch done
-	Wall      time.Duration // from start to every board closed
-	PeakRSS   int64         // bytes: the process's VmHWM (0 when unknown)
-	BoardPool PoolPeaks     // the boards' default pools
-	BoardRx   PoolPeaks     // the boards' receive pools
+	Boot      time.Duration // all boards and the host booted (on Options.Clock)
+	Mail      time.Duration // every board's send and fetch done (on Options.Clock)
+	Wall      time.Duration // from start to every board closed, in wall time
+	// Simulated is the time Options.Clock moved from start to every board
+	// closed: Wall in real time.
+	Simulated time.Duration
+	PeakRSS   int64     // bytes: the process's VmHWM (0 when unknown)
+	BoardPool PoolPeaks // the boards' default pools
+	BoardRx   PoolPeaks // the boards' receive pools
 	HostPool  packetpool.Info
 	HostRx    packetpool.Info
 	// HostShortfall says when the mail host's pools ran empty (a
@@ -220,9 +233,28 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		_ = opts.Uplink.Close()
 		return nil, fmt.Errorf("fleet: an uplinked fleet stays in 198.51.100.0/24: at most 253 boards in all (boards %d from %d, host users %d)", opts.Boards, opts.FirstBoard, opts.HostUsers)
 	}
-	start := time.Now()
+	clk := opts.Clock
+	if clk == nil {
+		clk = nx.SystemClock
+	}
+	seq := nx.Sequencing(clk)
+	if seq && opts.Uplink != nil {
+		_ = opts.Uplink.Close()
+		return nil, fmt.Errorf("fleet: an uplink is a TAP, which runs in real time: it cannot join a virtual-time fleet")
+	}
+	rnd := func(name string) io.Reader {
+		if opts.Rand == nil {
+			return nil
+		}
+		return opts.Rand(name)
+	}
+	start, simStart := time.Now(), clk.Now()
 	rep := &Report{Boards: opts.Boards}
-	wire, err := driver.NewWire(driver.WireOptions{Seed: opts.Seed, Logger: opts.Logger, DirectARP: true})
+	defer func() {
+		rep.Wall = time.Since(start)
+		rep.Simulated = clk.Now().Sub(simStart)
+	}()
+	wire, err := driver.NewWire(driver.WireOptions{Seed: opts.Seed, Logger: opts.Logger, DirectARP: true, Clock: opts.Clock})
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +284,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		for i := range nusers {
 			users["b"+strconv.Itoa(i)] = "pw" + strconv.Itoa(i)
 		}
-		if host, err = mailhost.New(mailhost.Options{Domain: "fleet.example", Users: users, AllowInsecureAuth: true, Logger: opts.Logger}); err != nil {
+		if host, err = mailhost.New(mailhost.Options{Domain: "fleet.example", Users: users, AllowInsecureAuth: true, Logger: opts.Logger, Clock: opts.Clock}); err != nil {
 			return nil, err
 		}
 		// The host closes every session first (after 221 and +OK to QUIT),
@@ -261,7 +293,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		// 10,000-board fleet from piling up (1.6 GB).
 		hb, err = board.New(board.Options{Name: "mailhost", Wire: wire, Addr: hostAddr, Port: driver.PortOptions{MAC: HostMAC},
 			TCP:  netstack.TCPOptions{TimeWait: HostTimeWait},
-			Pool: opts.HostPool, RxPool: opts.HostRxPool, Logger: opts.Logger})
+			Pool: opts.HostPool, RxPool: opts.HostRxPool, Logger: opts.Logger, Clock: opts.Clock, Rand: rnd("mailhost")})
 		if err != nil {
 			_ = host.Close()
 			return nil, fmt.Errorf("fleet: mail host board: %w", err)
@@ -282,19 +314,29 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 
-	// Boot every board.
+	// Boot every board: in parallel in real time, one after another in
+	// virtual time (the order boards attach to the Wire is part of a run).
 	boards := make([]*board.Board, opts.Boards)
 	bootErr := make([]error, opts.Boards)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0)*4)
 	for i := range boards {
+		boot := func() {
+			name := "b" + strconv.Itoa(i)
+			boards[i], bootErr[i] = board.New(board.Options{Name: name, Wire: wire, Addr: boardAddr(opts.FirstBoard + i),
+				Port: driver.PortOptions{MAC: BoardMAC(opts.FirstBoard + i), QueueFrames: BoardQueueFrames}, Pool: opts.Pool, RxPool: opts.RxPool, Logger: opts.Logger,
+				Clock: opts.Clock, Rand: rnd(name)})
+		}
+		if seq {
+			boot()
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			boards[i], bootErr[i] = board.New(board.Options{Name: "b" + strconv.Itoa(i), Wire: wire, Addr: boardAddr(opts.FirstBoard + i),
-				Port: driver.PortOptions{MAC: BoardMAC(opts.FirstBoard + i), QueueFrames: BoardQueueFrames}, Pool: opts.Pool, RxPool: opts.RxPool, Logger: opts.Logger})
+			boot()
 		}()
 	}
 	wg.Wait()
@@ -313,7 +355,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if host == nil && bootErr[0] == nil {
 		_, _ = boards[0].IP.ARPResolve(ctx, server, nx.Ticks(300))
 	}
-	rep.Boot = time.Since(start)
+	rep.Boot = clk.Now().Sub(simStart)
 
 	// Every board sends and fetches, conc at a time.
 	msem := make(chan struct{}, conc)
@@ -325,17 +367,24 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		wg.Add(1)
 		msem <- struct{}{}
-		go func() {
+		mail := func() {
 			defer wg.Done()
 			defer func() { <-msem }()
 			stage, err := mailOne(ctx, b, opts.FirstBoard+i, server, opts.BodySize, host)
 			if err != nil {
 				stageErr[i].stage, stageErr[i].msg = stage, err.Error()
 			}
-		}()
+		}
+		if seq {
+			// Each board's mail starts as an event of its own, in board
+			// order, not all at once beside each other.
+			nx.Post(clk, mail)
+		} else {
+			go mail()
+		}
 	}
 	wg.Wait()
-	rep.Mail = time.Since(start) - rep.Boot
+	rep.Mail = clk.Now().Sub(simStart) - rep.Boot
 
 	// Count, then close everything.
 	byStage := map[string]*Failure{}
@@ -369,6 +418,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		addPeaks(&rep.BoardPool, b.Pool)
 		addPeaks(&rep.BoardRx, b.RxPool)
+		if seq {
+			closeErr[i] = b.Close()
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -393,14 +446,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	if host == nil {
-		rep.Wall = time.Since(start)
 		rep.PeakRSS = peakRSS()
 		return rep, ctx.Err()
 	}
 	if opts.Linger > 0 {
-		t := time.NewTimer(opts.Linger)
+		t := clk.NewTimer(opts.Linger)
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-ctx.Done():
 			t.Stop()
 		}
@@ -418,7 +470,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	rep.HostShortfall = strings.TrimSuffix(rep.HostShortfall, "; ")
 	herr := hb.Close()
-	rep.Wall = time.Since(start)
 	rep.PeakRSS = peakRSS()
 	if herr != nil {
 		return rep, fmt.Errorf("fleet: mail host board: %w", herr)
