@@ -37,9 +37,14 @@ type compareSpec struct {
 	Seed                      int64
 	Payload, Packets          int
 	IPv6                      bool
-	Loss                      float64
-	Delay                     time.Duration
+	Loss, Reorder, Duplicate  float64
+	Delay, Jitter             time.Duration
+	Rate                      int64
 	Log                       *slog.Logger
+	// Virtual runs each profile in its own sim.Sim (seeded with Seed);
+	// Timeout bounds each profile's run (simulated time when Virtual).
+	Virtual bool
+	Timeout time.Duration
 }
 
 // bodyIssue is one body line NetX Duo sends differently from a correct client.
@@ -68,6 +73,11 @@ type profileRun struct {
 	PoolPeak        int    `json:"pool_peak"`        // most packets of the board's pool in use at once
 	PoolTotal       int    `json:"pool_total"`
 	PayloadSize     int    `json:"payload_size"`
+	// The profile's own run: its clock, simulated seconds (virtual time:
+	// each profile runs in its own Sim) and wall seconds.
+	Clock           string   `json:"clock"`
+	Simulated       *float64 `json:"simulated_s,omitempty"`
+	Wall            float64  `json:"wall_s"`
 	wire, delivered []byte
 }
 
@@ -85,6 +95,7 @@ type compareReport struct {
 	DeliveredDiff []lineDiff  `json:"delivered_diff"`
 	DeliveredMore int         `json:"delivered_diff_more"`
 	Transfers     string      `json:"pool_figures_transfer"` // the profile whose pool figures hold on a NetX Duo build
+	clockReport               // both runs: simulated and wall seconds summed (clock.go)
 }
 
 // maxLine is RFC 5322's line limit, CRLF excluded.
@@ -133,11 +144,16 @@ func analyzeBody(body []byte) []bodyIssue {
 func compareNetX(ctx context.Context, sp compareSpec) (*compareReport, error) {
 	rep := &compareReport{Seed: sp.Seed, Recipient: sp.To, BodyOctets: len(sp.Body), BodyIssues: analyzeBody(sp.Body), Transfers: "netx"}
 	var err error
-	if rep.Default, err = runCompareProfile(ctx, sp, smtpc.ProfileDefault); err != nil {
+	if rep.Default, err = runCompareTimed(ctx, sp, smtpc.ProfileDefault); err != nil {
 		return nil, err
 	}
-	if rep.NetX, err = runCompareProfile(ctx, sp, smtpc.ProfileNetX); err != nil {
+	if rep.NetX, err = runCompareTimed(ctx, sp, smtpc.ProfileNetX); err != nil {
 		return nil, err
+	}
+	rep.Clock, rep.Wall = rep.Default.Clock, round3(rep.Default.Wall+rep.NetX.Wall)
+	if sp.Virtual {
+		s := round3(*rep.Default.Simulated + *rep.NetX.Simulated)
+		rep.Simulated = &s
 	}
 	rep.StatusDiffers = rep.Default.Status != rep.NetX.Status
 	rep.WireDiff, rep.WireDiffMore = diffLines(rep.Default.wire, rep.NetX.wire, 40)
@@ -145,17 +161,34 @@ func compareNetX(ctx context.Context, sp compareSpec) (*compareReport, error) {
 	return rep, nil
 }
 
-func runCompareProfile(ctx context.Context, sp compareSpec, profile smtpc.Profile) (profileRun, error) {
+// runCompareTimed runs one profile on its own clock: in virtual time a Sim
+// of its own, so the two profiles start from the same simulated instant and
+// seed and neither's events shift the other's.
+func runCompareTimed(ctx context.Context, sp compareSpec, profile smtpc.Profile) (profileRun, error) {
+	rc := newRunClock(sp.Virtual, sp.Seed, sp.Timeout)
+	var run profileRun
+	err := rc.run(ctx, func(ctx context.Context) error {
+		var err error
+		run, err = runCompareProfile(ctx, sp, profile, rc)
+		return err
+	})
+	t := rc.report("")
+	run.Clock, run.Simulated, run.Wall = t.Clock, t.Simulated, t.Wall
+	return run, err
+}
+
+func runCompareProfile(ctx context.Context, sp compareSpec, profile smtpc.Profile, rc *runClock) (profileRun, error) {
 	run := profileRun{Profile: "default", PayloadSize: sp.Payload}
 	if profile == smtpc.ProfileNetX {
 		run.Profile = "netx"
 	}
-	wire, err := driver.NewWire(driver.WireOptions{Seed: sp.Seed, Logger: sp.Log})
+	clk := rc.clock()
+	wire, err := driver.NewWire(driver.WireOptions{Seed: sp.Seed, Logger: sp.Log, Clock: clk})
 	if err != nil {
 		return run, err
 	}
 	defer wire.Close()
-	imp := driver.PortOptions{Loss: sp.Loss, Delay: sp.Delay}
+	imp := driver.PortOptions{Loss: sp.Loss, Delay: sp.Delay, Jitter: sp.Jitter, Reorder: sp.Reorder, Duplicate: sp.Duplicate, RateBitsPerSecond: sp.Rate}
 	boardPort, err := wire.Attach(withName(imp, "board"))
 	if err != nil {
 		return run, err
@@ -166,9 +199,9 @@ func runCompareProfile(ctx context.Context, sp compareSpec, profile smtpc.Profil
 	}
 	rec := &recordLink{Link: boardPort, port: 25}
 	bcfg := boardConfig{name: "board", link: rec, addr: boardAddr, payload: sp.Payload, packets: sp.Packets,
-		rxPayload: sp.Payload, rxPackets: sp.Packets, logger: sp.Log}
+		rxPayload: sp.Payload, rxPackets: sp.Packets, logger: sp.Log, clock: clk, rand: rc.rand("board")}
 	hcfg := boardConfig{name: "mailhost", link: hostPort, addr: hostAddr, payload: 1536, packets: 1024,
-		rxPayload: 1536, rxPackets: 1024, logger: sp.Log}
+		rxPayload: 1536, rxPackets: 1024, logger: sp.Log, clock: clk, rand: rc.rand("mailhost")}
 	server := hostAddr.Addr()
 	if sp.IPv6 {
 		bcfg.addr6, hcfg.addr6 = boardAddr6, hostAddr6
@@ -180,7 +213,7 @@ func runCompareProfile(ctx context.Context, sp compareSpec, profile smtpc.Profil
 	}
 	users := map[string]string{strings.SplitN(sp.To, "@", 2)[0]: "x"}
 	host, err := mailhost.New(mailhost.Options{Domain: demoDomain, Users: users, AllowInsecureAuth: true,
-		MaxMessageBytes: int64(len(sp.Body)) + 1<<20, Logger: sp.Log})
+		MaxMessageBytes: int64(len(sp.Body)) + 1<<20, Logger: sp.Log, Clock: clk})
 	if err != nil {
 		brd.Close()
 		return run, err
@@ -451,6 +484,16 @@ func printCompare(w io.Writer, r *compareReport) {
 	fmt.Fprintln(w, "\npool peak (most packets of the board's pool in use at once)")
 	fmt.Fprintf(w, "  default  %d of %d x %d B  (smtpc's own packetization: does not transfer to a NetX Duo build)\n", r.Default.PoolPeak, r.Default.PoolTotal, r.Default.PayloadSize)
 	fmt.Fprintf(w, "  netx     %d of %d x %d B  (NetX Duo's packetization: transfers to a NetX Duo build with this pool)\n", r.NetX.PoolPeak, r.NetX.PoolTotal, r.NetX.PayloadSize)
+	fmt.Fprintln(w, "\nruns (each profile on its own board, mail host and Wire, from the same seed)")
+	for _, p := range []profileRun{r.Default, r.NetX} {
+		if p.Simulated != nil {
+			fmt.Fprintf(w, "  %-8s simulated %.1f s in %.2f s\n", p.Profile, *p.Simulated, p.Wall)
+		} else {
+			fmt.Fprintf(w, "  %-8s real time: %.1f s\n", p.Profile, p.Wall)
+		}
+	}
+	fmt.Fprintln(w)
+	printTimes(w, r.clockReport)
 }
 
 func printDiff(w io.Writer, d []lineDiff, more int) {
@@ -483,7 +526,7 @@ func writeCompare(w io.Writer, r *compareReport, asJSON bool) error {
 
 // runSendCompare is `simboard send --compare-netx`: send's message, on the
 // in-memory Wire with the built-in mail host, in both profiles.
-func runSendCompare(e *cmdEnv, n *netFlags, f *sendFlags) error {
+func runSendCompare(e *cmdEnv, n *netFlags, f *sendFlags, virtual bool) error {
 	rcpts := splitList(f.to + "," + f.cc + "," + f.bcc)
 	if len(rcpts) != 1 {
 		return usagef("--compare-netx sends to one recipient (NetX Duo's limit): give one --to and no --cc or --bcc")
@@ -491,7 +534,7 @@ func runSendCompare(e *cmdEnv, n *netFlags, f *sendFlags) error {
 	if n.tap != "" {
 		return usagef("--compare-netx runs on the in-memory Wire with the built-in mail host: drop --tap")
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, n.timeout)
+	ctx, cancel := context.WithTimeout(e.ctx, n.timeout) // reading --body - (real time)
 	defer cancel()
 	body := []byte("Hello from a simboard board.\r\n")
 	switch f.body {
@@ -509,25 +552,26 @@ func runSendCompare(e *cmdEnv, n *netFlags, f *sendFlags) error {
 		}
 		body = b
 	}
-	rep, err := compareNetX(ctx, compareSpec{From: f.from, To: rcpts[0], Subject: f.subject, Domain: f.domain, Priority: f.prio,
-		Body: body, Seed: 1, Payload: n.payload, Packets: n.packets, Log: n.logger(e.stderr)})
+	rep, err := compareNetX(e.ctx, compareSpec{From: f.from, To: rcpts[0], Subject: f.subject, Domain: f.domain, Priority: f.prio,
+		Body: body, Seed: n.seed, Payload: n.payload, Packets: n.packets, Log: n.logger(e.stderr), Virtual: virtual, Timeout: n.timeout})
 	if err != nil {
 		return err
 	}
+	rep.Reproduce = e.reproduce(flagArg{"clock", clockName(virtual)}, flagArg{"seed", fmt.Sprint(n.seed)})
 	return writeCompare(e.stdout, rep, n.json)
 }
 
 // runDemoCompare is `simboard demo --compare-netx`: the demo's body to its
 // first recipient, in both profiles, on the demo's seed and impairments.
-func runDemoCompare(e *cmdEnv, f demoFlags) error {
-	ctx, cancel := context.WithTimeout(e.ctx, f.timeout)
-	defer cancel()
-	rep, err := compareNetX(ctx, compareSpec{From: "board@" + demoDomain, To: "rcpt1@" + demoDomain, Subject: "simboard demo",
+func runDemoCompare(e *cmdEnv, f demoFlags, virtual bool) error {
+	rep, err := compareNetX(e.ctx, compareSpec{From: "board@" + demoDomain, To: "rcpt1@" + demoDomain, Subject: "simboard demo",
 		Domain: "board." + demoDomain, Priority: smtpc.PriorityNormal, Body: demoBody(f.bodySize), Seed: f.seed,
-		Payload: f.payload, Packets: f.poolPackets, IPv6: f.ipv6, Loss: f.loss, Delay: f.delay, Log: f.logger(e.stderr)})
+		Payload: f.payload, Packets: f.poolPackets, IPv6: f.ipv6, Loss: f.loss, Delay: f.delay, Jitter: f.jitter, Reorder: f.reorder,
+		Duplicate: f.duplicate, Rate: f.rateBits, Log: f.logger(e.stderr), Virtual: virtual, Timeout: f.timeout})
 	if err != nil {
 		return err
 	}
+	rep.Reproduce = e.reproduce(flagArg{"clock", clockName(virtual)}, flagArg{"seed", fmt.Sprint(f.seed)})
 	return writeCompare(e.stdout, rep, f.json)
 }
 

@@ -21,9 +21,7 @@ import (
 	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/netstack"
-	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
-	"github.com/simboard/simboard/sim"
 )
 
 const (
@@ -51,6 +49,9 @@ type demoFlags struct {
 	tls         tlsMode
 	loss        float64
 	delay       time.Duration
+	jitter      time.Duration
+	reorder     float64
+	duplicate   float64
 	rate        string
 	seed        int64
 	poolPackets int
@@ -61,11 +62,11 @@ type demoFlags struct {
 	timeout     time.Duration
 	boot        netbootFlags // netboot.go: --dhcp
 	compareNetX bool         // comparenetx.go
-	clock       string       // --clock real|virtual
+	clock       clockFlags   // clock.go: --clock
 	faults      faultList    // faultflag.go: --fault
 
-	// sim runs the demo in virtual time (--clock virtual); nil: real time.
-	sim *sim.Sim
+	// rc is the run's clock (set by run): a sim.Sim in virtual time.
+	rc *runClock
 
 	// Parsed by check.
 	authType smtpc.AuthType
@@ -81,15 +82,18 @@ func (f *demoFlags) register(fs *flag.FlagSet) {
 	registerTLS(fs, &f.tls, nil, tlsOff)
 	fs.Float64Var(&f.loss, "loss", 0, "frame loss `PROBABILITY` on the Wire, each direction, in [0, 1) (e.g. 0.05)")
 	fs.DurationVar(&f.delay, "delay", 0, "one-way `DELAY` on the Wire (e.g. 2ms)")
+	fs.DurationVar(&f.jitter, "jitter", 0, "add a uniform random `DURATION` in [-DURATION, +DURATION] to --delay, per frame\n(never before the frame left, never reordering by itself; e.g. 5ms)")
+	fs.Float64Var(&f.reorder, "reorder", 0, "`PROBABILITY` in [0, 1] that a frame is held back and delivered after the next one, each\ndirection (e.g. 0.02)")
+	fs.Float64Var(&f.duplicate, "duplicate", 0, "`PROBABILITY` in [0, 1] that a frame is delivered twice, each direction (e.g. 0.01)")
 	fs.StringVar(&f.rate, "rate", "", "link `RATE` limit in bits/s, e.g. 10M or 100k (default unlimited)")
-	fs.Int64Var(&f.seed, "seed", 1, "`SEED` for the Wire's impairments (same seed, same run)")
+	fs.Int64Var(&f.seed, "seed", 1, "`SEED` of everything random in the run: the Wire's impairments and, in virtual time,\nTCP sequence numbers, ports and the mail host's and clients' choices (same seed, same run)")
 	fs.IntVar(&f.poolPackets, "pool-packets", 64, "`N` packets in the board's default pool (and its receive pool)")
 	fs.IntVar(&f.poolMemory, "pool-memory", 0, "carve each of the board's pools from `BYTES` of memory, as nx_packet_pool_create does on a 32-bit MCU (instead of --pool-packets)")
 	fs.IntVar(&f.payload, "payload", 1536, "payload `BYTES` per packet in the board's pools, 256..65536")
 	fs.BoolVar(&f.ipv6, "ipv6", false, "talk to the mail host over IPv6 (2001:db8::/64)")
 	fs.StringVar(&f.pcap, "pcap", "", "pcap `FILE` to write (default: simboard-demo.pcap in the temp directory)")
-	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this `DURATION` (of simulated time with --clock virtual)")
-	fs.StringVar(&f.clock, "clock", clockReal, "`CLOCK`: real (the host's) or virtual (simulated time: delays, timeouts and retransmissions cost no wall time; experimental)")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this `DURATION` (of simulated time in virtual time)")
+	f.clock.register(fs)
 	f.boot.register(fs)
 	fs.BoolVar(&f.compareNetX, "compare-netx", false, "send the demo mail in the default profile and in the NetX Duo profile and print where\nthe MCU differs: corrupted body lines, statuses, wire bytes, pool peaks")
 }
@@ -99,6 +103,9 @@ func (f *demoFlags) check() error {
 		return err
 	}
 	var err error
+	if err := f.clock.check(); err != nil {
+		return err
+	}
 	if f.authType, err = parseAuth(f.auth); err != nil {
 		return err
 	}
@@ -112,15 +119,19 @@ func (f *demoFlags) check() error {
 		return usagef("--recipients %d is out of range: use 1..100", f.recipients)
 	case f.delay < 0:
 		return usagef("--delay %v must not be negative", f.delay)
-	case f.clock != clockReal && f.clock != clockVirtual:
-		return usagef("--clock %q: use real or virtual", f.clock)
-	case f.clock == clockVirtual && f.compareNetX:
-		return usagef("--clock virtual does not support --compare-netx yet: use --clock real")
-	case f.clock == clockVirtual && f.boot.dhcp:
-		return usagef("--clock virtual does not support --dhcp yet (its DHCP/DNS/SNTP peers are not on the simulated clock): use --clock real")
+	case f.jitter < 0:
+		return usagef("--jitter %v must not be negative", f.jitter)
 	}
 	if err := checkLoss(f.loss); err != nil {
 		return err
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"reorder", f.reorder}, {"duplicate", f.duplicate}} {
+		if math.IsNaN(p.v) || p.v < 0 || p.v > 1 {
+			return usagef("--%s %v must be in [0, 1], e.g. 0.02", p.name, p.v)
+		}
 	}
 	if f.poolMemory != 0 {
 		if f.poolMemory < 0 || f.poolMemory > maxPoolBytes {
@@ -176,71 +187,50 @@ type demoReport struct {
 	Driver     driver.Stats     `json:"driver"`
 	Port       driver.PortStats `json:"wire_port"`
 	Pcap       string           `json:"pcap"`
+	clockReport
 }
 
-func (c *demoCmd) run(e *cmdEnv) (err error) {
+func (c *demoCmd) run(e *cmdEnv) error {
 	f := c.f
+	virtual, err := f.clock.virtual("")
+	if err != nil {
+		return err
+	}
 	if f.compareNetX {
-		return runDemoCompare(e, f)
+		return runDemoCompare(e, f, virtual)
 	}
 	log := f.logger(e.stderr)
 	if f.pcap == "" {
 		f.pcap = filepath.Join(os.TempDir(), "simboard-demo.pcap")
 	}
-	if f.clock == clockVirtual {
-		return c.runVirtual(e, f, log)
-	}
-	ctx, cancel := withTimeout(e.ctx, f.timeout)
-	defer func() { err = noteTimeout(ctx, err) }()
-	defer cancel()
-	rep, err := demo(ctx, f, f.authType, f.rateBits, log, e.stderr)
+	f.rc = newRunClock(virtual, f.seed, f.timeout)
+	var rep *demoReport
+	err = f.rc.run(e.ctx, func(ctx context.Context) error {
+		var err error
+		rep, err = demo(ctx, f, f.authType, f.rateBits, log, e.stderr)
+		return err
+	})
+	times := f.rc.report(e.reproduce(flagArg{"clock", clockName(virtual)}, flagArg{"seed", fmt.Sprint(f.seed)}))
 	if err != nil {
+		printTimes(e.stderr, times)
 		return err
 	}
+	rep.clockReport = times
 	if f.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
 	printDemo(e.stdout, rep)
+	printTimes(e.stdout, times)
 	return nil
 }
 
-const (
-	clockReal    = "real"
-	clockVirtual = "virtual"
-)
-
-// runVirtual runs the demo inside a sim.Sim: the Wire, both boards and the
-// mail host run on its clock, --timeout bounds simulated time, and the run
-// ends with "simulated X s in Y s" (on stderr with --json). Stage times in
-// the report are wall times.
-func (c *demoCmd) runVirtual(e *cmdEnv, f demoFlags, log *slog.Logger) error {
-	f.sim = sim.New(sim.Options{Seed: f.seed, Limit: f.timeout})
-	var rep *demoReport
-	err := f.sim.Run(e.ctx, func(ctx context.Context) error {
-		var err error
-		rep, err = demo(ctx, f, f.authType, f.rateBits, log, e.stderr)
-		return err
-	})
-	st := f.sim.Stats()
-	line := fmt.Sprintf("simulated %.1f s in %.2f s\n", st.Simulated.Seconds(), st.Wall.Seconds())
-	if err != nil {
-		fmt.Fprint(e.stderr, line)
-		return err
+func clockName(virtual bool) string {
+	if virtual {
+		return clockVirtual
 	}
-	if f.json {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return err
-		}
-		fmt.Fprint(e.stderr, line)
-		return nil
-	}
-	printDemo(e.stdout, rep)
-	fmt.Fprint(e.stdout, line)
-	return nil
+	return clockReal
 }
 
 // parseRate reads "10M", "100k", "1G" or a plain number of bits per second.
@@ -285,24 +275,24 @@ func demoBody(n int) []byte {
 
 func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log *slog.Logger, stderr io.Writer) (*demoReport, error) {
 	rep := &demoReport{BodyBytes: f.bodySize, Recipients: f.recipients, Auth: f.auth, TLS: string(f.tls), Pcap: f.pcap}
+	clk, rnd := f.rc.clock(), f.rc.rand // nil: real time
+	now := time.Now
+	if clk != nil {
+		now = clk.Now // stage times are simulated time
+	}
 	timed := func(name string, start time.Time, detail string) {
-		d := time.Since(start)
+		d := now().Sub(start)
 		rep.Stages = append(rep.Stages, stage{Name: name, Millis: float64(d.Microseconds()) / 1000, Detail: detail, duration: d})
 	}
 
 	// Boot: one Wire, the board (captured) and the mail host's peer board.
-	t0 := time.Now()
-	var clk nx.Clock // nil: real time
-	rnd := func(string) io.Reader { return nil }
-	if f.sim != nil {
-		clk, rnd = f.sim.Clock(), f.sim.Rand
-	}
+	t0 := now()
 	wire, err := driver.NewWire(driver.WireOptions{Seed: f.seed, Logger: log, Clock: clk})
 	if err != nil {
 		return nil, err
 	}
 	defer wire.Close()
-	imp := driver.PortOptions{Loss: f.loss, Delay: f.delay, RateBitsPerSecond: rate}
+	imp := driver.PortOptions{Loss: f.loss, Delay: f.delay, Jitter: f.jitter, Reorder: f.reorder, Duplicate: f.duplicate, RateBitsPerSecond: rate}
 	boardPort, err := wire.Attach(withName(imp, "board"))
 	if err != nil {
 		return nil, err
@@ -368,7 +358,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	var nb *demoNetboot // netboot.go: DHCP, DNS, SNTP before the mail
 	defer func() { nb.Close() }()
 	if f.boot.dhcp {
-		if nb, err = runDemoNetboot(ctx, brd, peer.brd.ip, f.ipv6, log, timed); err != nil {
+		if nb, err = runDemoNetboot(ctx, brd, peer.brd.ip, f.ipv6, f.rc, log, timed); err != nil {
 			return nil, err
 		}
 		rep.Board, server = nb.board, nb.server
@@ -387,7 +377,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	sopts.Port = f.tls.smtpPort()
 	sopts.TLS = f.tls.clientMode()
 	sopts.AllowPlaintextAuth = f.tls == tlsOff // --tls off is the user's consent to clear text
-	t1 := time.Now()
+	t1 := now()
 	cl, err := smtpc.Create(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("smtp: create: %w", err)
@@ -414,7 +404,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	}
 
 	// POP3: fetch the first recipient's mail through the NetX packet API.
-	t2 := time.Now()
+	t2 := now()
 	popts := pop3c.Options{Auth: pop3c.AuthAPOP, IP: brd.ip, Pool: brd.pool, Server: server, Name: "rcpt1", Password: users["rcpt1"],
 		TLSConfig: tlsCfg, Logger: log}
 	popts.Port = f.tls.pop3Port()
@@ -435,7 +425,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	// Verify byte for byte against what the mail host stored. POP3's
 	// terminator is CRLF.CRLF and pop3c, like NetX, returns the message
 	// without it, so the stored message's final line break is not in the data.
-	t3 := time.Now()
+	t3 := now()
 	for i := 1; i <= f.recipients; i++ {
 		for j := range stored[i] {
 			stored[i][j].Data = bytes.TrimSuffix(stored[i][j].Data, []byte("\r\n"))

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,8 +64,28 @@ func (f *fetchFlags) check() error {
 	return nil
 }
 
-func (c *fetchCmd) run(e *cmdEnv) (err error) {
+// fetchItem is one message fetch got.
+type fetchItem struct {
+	N    int    `json:"n"`
+	UID  string `json:"uidl,omitempty"`
+	Size int64  `json:"size"`
+	File string `json:"file,omitempty"`
+}
+
+// fetchResult is what fetch got from the mailbox.
+type fetchResult struct {
+	count int
+	total int64
+	login string
+	items []fetchItem
+}
+
+func (c *fetchCmd) run(e *cmdEnv) error {
 	n, f := &c.net, &c.box
+	virtual, err := n.clock.virtual(n.realWhy())
+	if err != nil {
+		return err
+	}
 	if f.netx {
 		if err := n.netxTLS(); err != nil {
 			return err
@@ -77,16 +99,45 @@ func (c *fetchCmd) run(e *cmdEnv) (err error) {
 	if pw == "" {
 		return usagef("--user %s needs a password: %s", f.user, n.passwordSource())
 	}
+	n.rc = newRunClock(virtual, n.seed, n.timeout)
+	var res fetchResult
+	err = n.rc.run(e.ctx, func(ctx context.Context) error {
+		var err error
+		res, err = c.fetch(ctx, e, log, pw)
+		return err
+	})
+	times := n.rc.report(e.reproduce(flagArg{"clock", clockName(virtual)}, flagArg{"seed", fmt.Sprint(n.seed)}))
+	if err != nil {
+		printTimes(e.stderr, times)
+		return err
+	}
+	if n.json {
+		return json.NewEncoder(e.stdout).Encode(map[string]any{"count": res.count, "total": res.total, "login": res.login, "messages": res.items,
+			"clock": times.Clock, "simulated_s": times.Simulated, "wall_s": times.Wall, "reproduce": times.Reproduce})
+	}
+	fmt.Fprintf(e.stdout, "fetched %d message(s), %d octets (login %s)\n", res.count, res.total, res.login)
+	for _, it := range res.items {
+		fmt.Fprintf(e.stdout, "  %d  %-24s %8d  %s\n", it.N, it.UID, it.Size, it.File)
+	}
+	printTimes(e.stdout, times)
+	return nil
+}
+
+// fetch boots the board (and, on the Wire, the built-in mail host holding
+// one message for --user) and fetches every message. It blocks until done,
+// failed or ctx is done, and closes everything it started before returning.
+func (c *fetchCmd) fetch(ctx context.Context, e *cmdEnv, log *slog.Logger, pw string) (res fetchResult, err error) {
+	n, f := &c.net, &c.box
 	s, err := n.boot(e.stderr, log, map[string]string{f.user: pw}, func(h *mailhost.Host) error {
 		return h.Store().Deliver("demo@"+demoDomain, []string{f.user + "@" + demoDomain},
 			[]byte("Subject: waiting on the Wire\r\n\r\nA message the built-in mail host held for you.\r\n.dot line\r\n"))
 	})
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer s.Close()
-	if err := s.netSetup(e.ctx, e.stderr); err != nil { // netopts.go: --ntp, --server NAME
-		return err
+	if err := s.netSetup(ctx, e.stderr); err != nil { // netopts.go: --ntp, --server NAME
+		return res, err
 	}
 	port := uint16(n.port)
 	if port == 0 {
@@ -106,7 +157,7 @@ func (c *fetchCmd) run(e *cmdEnv) (err error) {
 		opts.Auth = pop3c.AuthPlain
 	}
 	if opts.TLSConfig, err = s.tlsConfig(); err != nil {
-		return err
+		return res, err
 	}
 	if f.netx {
 		opts.Profile = pop3c.ProfileNetX
@@ -116,39 +167,30 @@ func (c *fetchCmd) run(e *cmdEnv) (err error) {
 	if n.transcript {
 		opts.Transcript = e.stderr
 	}
-	ctx, cancel := withTimeout(e.ctx, n.timeout)
-	defer func() { err = noteTimeout(ctx, err) }()
-	defer cancel()
 	cl, err := pop3c.Create(ctx, opts)
 	if err != nil {
 		if cl != nil {
 			cl.Delete(ctx) // --netx: a failed Create leaves the socket for Delete, as NetX does
 		}
-		return s.explain(err, port)
+		return res, s.explain(err, port)
 	}
 	defer cl.Delete(ctx)
 	if f.login == "apop" && cl.AuthMethod() != "APOP" {
-		return fmt.Errorf("--login apop: the server logged us in with %s, not APOP", cl.AuthMethod())
+		return res, fmt.Errorf("--login apop: the server logged us in with %s, not APOP", cl.AuthMethod())
 	}
 	count, total, err := cl.MailItemsGet(ctx)
 	if err != nil {
-		return fmt.Errorf("STAT: %w", err)
+		return res, fmt.Errorf("STAT: %w", err)
 	}
-	type item struct {
-		N    int    `json:"n"`
-		UID  string `json:"uidl,omitempty"`
-		Size int64  `json:"size"`
-		File string `json:"file,omitempty"`
-	}
-	var items []item
+	res.count, res.total = count, int64(total)
 	for i := 1; i <= count; i++ {
-		it := item{N: i}
+		it := fetchItem{N: i}
 		if uid, err := cl.UIDLItem(ctx, i); err == nil {
 			it.UID = uid
 		}
 		var buf bytes.Buffer
 		if it.Size, err = cl.RetrTo(ctx, i, &buf); err != nil {
-			return fmt.Errorf("RETR %d: %w", i, err)
+			return res, fmt.Errorf("RETR %d: %w", i, err)
 		}
 		if f.outDir != "" {
 			name := it.UID
@@ -157,25 +199,19 @@ func (c *fetchCmd) run(e *cmdEnv) (err error) {
 			}
 			it.File = filepath.Join(f.outDir, name+".eml")
 			if err := os.WriteFile(it.File, buf.Bytes(), 0o600); err != nil {
-				return err
+				return res, err
 			}
 		}
 		if f.del {
 			if err := cl.MailItemDelete(ctx, i); err != nil {
-				return fmt.Errorf("DELE %d: %w", i, err)
+				return res, fmt.Errorf("DELE %d: %w", i, err)
 			}
 		}
-		items = append(items, it)
+		res.items = append(res.items, it)
 	}
 	if err := cl.Quit(ctx); err != nil {
-		return fmt.Errorf("QUIT: %w", err)
+		return res, fmt.Errorf("QUIT: %w", err)
 	}
-	if n.json {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"count": count, "total": total, "login": cl.AuthMethod(), "messages": items})
-	}
-	fmt.Fprintf(e.stdout, "fetched %d message(s), %d octets (login %s)\n", count, total, cl.AuthMethod())
-	for _, it := range items {
-		fmt.Fprintf(e.stdout, "  %d  %-24s %8d  %s\n", it.N, it.UID, it.Size, it.File)
-	}
-	return nil
+	res.login = cl.AuthMethod()
+	return res, nil
 }

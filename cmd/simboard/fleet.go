@@ -34,6 +34,7 @@ type fleetFlags struct {
 	hostUsers   int
 	mailHost    string
 	linger      time.Duration
+	clock       clockFlags
 }
 
 func (f *fleetFlags) register(fs *flag.FlagSet) {
@@ -49,10 +50,13 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.hostUsers, "host-users", 0, "users b0..b<N-1> the built-in mail host knows, `N` (0: first-board + boards)")
 	fs.StringVar(&f.mailHost, "mail-host", "", "mail with the mail host at `ADDR` (another process's, through --uplink) instead of a built-in one")
 	fs.DurationVar(&f.linger, "linger", 0, "keep the built-in mail host serving this long after the boards are done, `DURATION`")
+	fs.StringVar(&f.clock.value, "clock", "", "`CLOCK`: real only: a fleet runs on the host's clock (its engine, internal/fleet, takes no\nsimulated clock yet, and --uplink bridges it to a TAP); use demo or run for virtual time")
 }
 
 func (f *fleetFlags) check() error {
 	switch {
+	case f.clock.value != "" && f.clock.value != clockReal:
+		return usagef("--clock %q: a fleet runs in real time only (its engine takes no simulated clock): use --clock real or drop it", f.clock.value)
 	case f.boards < 1 || f.boards > fleet.MaxBoards:
 		return usagef("--boards %d: want 1..%d", f.boards, fleet.MaxBoards)
 	case f.concurrency == 0 || f.concurrency < -1:
@@ -91,18 +95,26 @@ func (c *fleetCmd) run(e *cmdEnv) error {
 		opts.HostPool.PayloadSize, opts.HostPool.Count = 1536, f.hostPackets
 		opts.HostRxPool = opts.HostPool
 	}
+	start := time.Now()
 	rep, err := fleet.Run(e.ctx, opts)
 	if f.linger > 0 && errors.Is(err, context.Canceled) && e.ctx.Err() != nil {
 		err = nil // a signal ended the linger: the run itself is done (the exit status says so)
 	}
+	times := (&runClock{wall: time.Since(start)}).report(e.reproduce(flagArg{"clock", clockReal}, flagArg{"seed", fmt.Sprint(f.seed)}))
 	if rep != nil {
 		if f.json {
 			enc := json.NewEncoder(e.stdout)
 			enc.SetIndent("", "  ")
-			_ = enc.Encode(rep)
+			_ = enc.Encode(struct {
+				*fleet.Report
+				clockReport
+			}{rep, times})
 		} else {
 			printFleet(e.stdout, rep)
+			printTimes(e.stdout, times)
 		}
+	} else {
+		printTimes(e.stderr, times)
 	}
 	if err != nil {
 		return err

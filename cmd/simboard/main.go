@@ -60,6 +60,10 @@ type cmdEnv struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+
+	name     string        // the command's name
+	fs       *flag.FlagSet // its parsed flags
+	flagArgs []flagArg     // every flag value the command line gave, in order (clock.go)
 }
 
 // runner is one parsed command: its flag groups and its body.
@@ -217,6 +221,8 @@ func (c command) newFlagSet(r runner) *flag.FlagSet {
 func (c command) exec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	r := c.new()
 	fs := c.newFlagSet(r)
+	var given []flagArg
+	recordArgs(fs, &given)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printHelp(stdout, c, fs)
@@ -237,7 +243,7 @@ func (c command) exec(ctx context.Context, args []string, stdin io.Reader, stdou
 			return err
 		}
 	}
-	return r.run(&cmdEnv{ctx: ctx, args: fs.Args(), stdin: stdin, stdout: stdout, stderr: stderr})
+	return r.run(&cmdEnv{ctx: ctx, args: fs.Args(), stdin: stdin, stdout: stdout, stderr: stderr, name: c.name, fs: fs, flagArgs: given})
 }
 
 func printUsage(w io.Writer) {

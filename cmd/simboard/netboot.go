@@ -46,8 +46,11 @@ func startPeerDHCP(ip *netstack.IP, log *slog.Logger) (*netsvc.DHCPServer, error
 // leaseBoard starts the board's DHCP client and blocks until it is BOUND
 // (the address applied to the board's IP) or dhcpWait passes. The client
 // keeps running, to renew, until Close.
-func leaseBoard(ctx context.Context, ip *netstack.IP, log *slog.Logger) (*dhcpc.Client, dhcpc.Lease, error) {
-	c, err := dhcpc.New(dhcpc.Options{IP: ip, Name: "simboard", RequestOptions: []uint8{42, 15}, Logger: log})
+//
+// rnd is the client's NX_RAND (transaction IDs, retransmission jitter): a
+// seeded stream in virtual time, nil (math/rand) in real time.
+func leaseBoard(ctx context.Context, ip *netstack.IP, rnd func() uint32, log *slog.Logger) (*dhcpc.Client, dhcpc.Lease, error) {
+	c, err := dhcpc.New(dhcpc.Options{IP: ip, Name: "simboard", RequestOptions: []uint8{42, 15}, Rand: rnd, Logger: log})
 	if err != nil {
 		return nil, dhcpc.Lease{}, err
 	}
@@ -131,8 +134,9 @@ func (nb *demoNetboot) wallClock(ip *netstack.IP) func() time.Time {
 // runDemoNetboot runs DHCP → DNS for mail.simboard.test → SNTP on brd, with
 // the servers on the peer board, and reports each as a timed stage with
 // its cost. It returns the mail host's address as DNS gave it.
-func runDemoNetboot(ctx context.Context, brd *board, peer *netstack.IP, ipv6 bool, log *slog.Logger,
+func runDemoNetboot(ctx context.Context, brd *board, peer *netstack.IP, ipv6 bool, rc *runClock, log *slog.Logger,
 	timed func(name string, start time.Time, detail string)) (*demoNetboot, error) {
+	now := brd.ip.Clock().Now // the run's clock: simulated in virtual time
 	nb := &demoNetboot{}
 	var err error
 	if nb.dhcp, err = startPeerDHCP(peer, log); err != nil {
@@ -153,8 +157,8 @@ func runDemoNetboot(ctx context.Context, brd *board, peer *netstack.IP, ipv6 boo
 		return nil, err
 	}
 
-	t0, m := time.Now(), markCost(brd)
-	c, l, err := leaseBoard(ctx, brd.ip, log)
+	t0, m := now(), markCost(brd)
+	c, l, err := leaseBoard(ctx, brd.ip, rc.rand32("dhcpc"), log)
 	if err != nil {
 		nb.Close()
 		return nil, err
@@ -165,7 +169,7 @@ func runDemoNetboot(ctx context.Context, brd *board, peer *netstack.IP, ipv6 boo
 	timed("dhcp", t0, describeLease(l)+"; "+m.since(brd, fmt.Sprintf("DISCOVER %d, REQUEST %d, dhcp pool low water %d/%d",
 		in.DiscoveriesSent, in.RequestsSent, dp.LowWater, dp.Total)))
 
-	t1, m := time.Now(), markCost(brd)
+	t1, m := now(), markCost(brd)
 	d, err := dnsc.New(dnsc.Options{IP: brd.ip, Pool: brd.pool, Logger: log})
 	if err != nil {
 		nb.Close()
@@ -185,7 +189,7 @@ func runDemoNetboot(ctx context.Context, brd *board, peer *netstack.IP, ipv6 boo
 	}
 	timed("dns", t1, fmt.Sprintf("%s is %v (server %v); %s", demoMailHost, nb.server, joinAddrs(l.DNS), m.since(brd)))
 
-	t2, m := time.Now(), markCost(brd)
+	t2, m := now(), markCost(brd)
 	if len(l.NTP) == 0 {
 		nb.Close()
 		return nil, fmt.Errorf("sntp: the lease names no NTP server")
@@ -271,13 +275,14 @@ func (s *session) netboot(ctx context.Context, stderr io.Writer) error {
 	if s.nboot == nil {
 		s.nboot = &sessionNetboot{}
 	}
-	start := time.Now()
-	c, l, err := leaseBoard(ctx, s.brd.ip, s.log)
+	clk := s.brd.ip.Clock()
+	start := clk.Now()
+	c, l, err := leaseBoard(ctx, s.brd.ip, s.rc.rand32("dhcpc"), s.log)
 	if err != nil {
 		return err
 	}
 	s.nboot.client = c
-	fmt.Fprintf(stderr, "dhcp: %s (%v)\n", describeLease(l), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stderr, "dhcp: %s (%v)\n", describeLease(l), clk.Now().Sub(start).Round(time.Millisecond))
 	o := &s.n.names
 	if !o.dnsAddr.IsValid() && len(l.DNS) > 0 && o.serverName != "" {
 		o.dnsAddr = l.DNS[0]

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/simboard/simboard/internal/scenario"
-	"github.com/simboard/simboard/sim"
 )
 
 // runCmd is `simboard run FILE`: a whole experiment from a TOML scenario
@@ -21,21 +20,16 @@ func (c *runCmd) groups() []flagGroup { return []flagGroup{&c.f} }
 type runFlags struct {
 	pcap  string
 	json  string
-	clock string
+	clock clockFlags
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pcap, "pcap", "", "write the mail host's frames (every frame of the scenario) to pcap `FILE`")
-	fs.StringVar(&f.json, "json", "", "also write the report as JSON to `FILE` (- for standard output)")
-	fs.StringVar(&f.clock, "clock", clockReal, "`CLOCK`: real, or virtual (experimental: the scenario runs on a sim.Sim, waits cost no wall time)")
+	fs.StringVar(&f.json, "json", "", "also write the report as JSON to `FILE` (- for standard output, the text report then\ngoes to standard error)")
+	f.clock.register(fs)
 }
 
-func (f *runFlags) check() error {
-	if f.clock != clockReal && f.clock != clockVirtual {
-		return usagef("--clock %q: want real or virtual", f.clock)
-	}
-	return nil
-}
+func (f *runFlags) check() error { return f.clock.check() }
 
 func (c *runCmd) run(e *cmdEnv) error {
 	file := e.args[0]
@@ -47,8 +41,14 @@ func (c *runCmd) run(e *cmdEnv) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if c.f.clock == clockVirtual && s.Fleet != nil {
-		return usagef("--clock virtual: a [fleet] scenario runs in real time (simboard fleet's engine has no virtual clock yet)")
+	var virtual bool
+	if s.Fleet != nil {
+		// The fleet engine (internal/fleet) takes no simulated clock.
+		if c.f.clock.value == clockVirtual {
+			return usagef("--clock virtual: a [fleet] scenario runs in real time (simboard fleet's engine has no virtual clock): drop --clock virtual")
+		}
+	} else if virtual, err = c.f.clock.virtual(""); err != nil {
+		return err
 	}
 	var opts scenario.Options
 	if c.f.pcap != "" {
@@ -62,23 +62,26 @@ func (c *runCmd) run(e *cmdEnv) error {
 		opts.Pcap = bw
 	}
 	var rep *scenario.Report
-	if c.f.clock == clockVirtual {
-		sm := sim.New(sim.Options{Seed: s.Seed, Limit: time.Duration(s.Timeout)})
-		err = sm.Run(e.ctx, func(ctx context.Context) error {
-			opts.Clock = sm.Clock()
-			var err error
-			rep, err = scenario.Run(ctx, s, opts)
-			return err
-		})
-		st := sm.Stats()
-		fmt.Fprintf(e.stderr, "simulated %.1f s in %.2f s\n", st.Simulated.Seconds(), st.Wall.Seconds())
-	} else {
-		rep, err = scenario.Run(e.ctx, s, opts)
-	}
+	// The scenario's own timeout bounds it (scenario.Run); the run clock's
+	// limit is a margin above it.
+	rc := newRunClock(virtual, s.Seed, time.Duration(s.Timeout)+time.Minute)
+	err = rc.run(e.ctx, func(ctx context.Context) error {
+		opts.Clock, opts.Rand = rc.clock(), rc.rand
+		var err error
+		rep, err = scenario.Run(ctx, s, opts)
+		return err
+	})
+	times := rc.report(e.reproduce(flagArg{"clock", clockName(virtual)}))
 	if err != nil {
+		printTimes(e.stderr, times)
 		return err
 	}
-	rep.WriteText(e.stdout)
+	rep.Wall, rep.Simulated, rep.Reproduce = times.Wall, times.Simulated, times.Reproduce
+	if c.f.json == "-" {
+		rep.WriteText(e.stderr) // stdout holds the JSON only
+	} else {
+		rep.WriteText(e.stdout)
+	}
 	if c.f.json != "" {
 		w := e.stdout
 		if c.f.json != "-" {

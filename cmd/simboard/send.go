@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/simboard/simboard/apps/smtpc"
 )
@@ -101,10 +105,28 @@ func parseAuth(s string) (smtpc.AuthType, error) {
 	return 0, usagef("unknown --auth %q: use auto, plain, login, cram-md5, xoauth2 or none", s)
 }
 
-func (c *sendCmd) run(e *cmdEnv) (err error) {
+// realWhy names what makes a send real time without --clock: --tap, or
+// --body - (stdin arrives in real time; with --clock virtual it is read to
+// its end before the simulation starts).
+func (c *sendCmd) realWhy() (tap, stdin string) {
+	if c.msg.body == "-" && c.net.clock.value == "" {
+		stdin = "--body -"
+	}
+	return c.net.realWhy(), stdin
+}
+
+func (c *sendCmd) run(e *cmdEnv) error {
 	n, f := &c.net, &c.msg
+	tap, stdin := c.realWhy()
+	virtual, err := n.clock.virtual(tap)
+	if err != nil {
+		return err
+	}
+	if stdin != "" {
+		virtual = false
+	}
 	if f.compareNetX {
-		return runSendCompare(e, n, f)
+		return runSendCompare(e, n, f, virtual)
 	}
 	if f.netx {
 		if err := n.netxTLS(); err != nil {
@@ -124,16 +146,20 @@ func (c *sendCmd) run(e *cmdEnv) (err error) {
 	if f.authType != smtpc.AuthNone && pw == "" {
 		return usagef("--user %s with --auth %s needs a password: %s", f.user, f.auth, n.passwordSource())
 	}
-	ctx, cancel := withTimeout(e.ctx, n.timeout)
-	defer func() { err = noteTimeout(ctx, err) }()
-	defer cancel()
 	var body io.Reader = strings.NewReader("Hello from a simboard board.\r\n")
 	var size int64 = -1
-	switch f.body {
-	case "":
+	switch {
+	case f.body == "":
 		size = 30
-	case "-":
-		body = newCtxReader(ctx, e.stdin)
+	case virtual:
+		// Simulated time cannot wait on a file or stdin: read it first.
+		b, err := readBody(e, f.body, n.timeout)
+		if err != nil {
+			return err
+		}
+		body, size = bytes.NewReader(b), int64(len(b))
+	case f.body == "-":
+		body = newCtxReader(e.ctx, e.stdin)
 	default:
 		fh, err := os.Open(f.body)
 		if err != nil {
@@ -152,13 +178,46 @@ func (c *sendCmd) run(e *cmdEnv) (err error) {
 	if f.user != "" {
 		users[f.user] = pw
 	}
+	n.rc = newRunClock(virtual, n.seed, n.timeout)
+	var res smtpc.Result
+	err = n.rc.run(e.ctx, func(ctx context.Context) error {
+		if cr, ok := body.(*ctxReader); ok {
+			cr.ctx = ctx // the body read gives up at --timeout
+		}
+		var err error
+		res, err = c.send(ctx, e, log, pw, users, body, size)
+		return err
+	})
+	times := n.rc.report(e.reproduce(flagArg{"clock", clockName(virtual)}, flagArg{"seed", fmt.Sprint(n.seed)}))
+	if err != nil {
+		printTimes(e.stderr, times)
+		return err
+	}
+	if n.json {
+		return json.NewEncoder(e.stdout).Encode(map[string]any{"accepted": res.Accepted, "reply": res.Reply, "recipients": res.Recipients,
+			"octets": res.Octets, "tls": res.TLS, "auth": fmt.Sprint(res.Auth), "quit_error": errString(res.QuitErr), "server": res.Server.String(),
+			"clock": times.Clock, "simulated_s": times.Simulated, "wall_s": times.Wall, "reproduce": times.Reproduce})
+	}
+	fmt.Fprintf(e.stdout, "sent: %d octets to %d recipient(s) via %v, TLS %v, AUTH %v: %s\n", res.Octets, res.Recipients, res.Server, res.TLS, res.Auth, strings.TrimSpace(res.Reply))
+	if res.QuitErr != nil {
+		fmt.Fprintf(e.stdout, "note: the mail was accepted but QUIT failed: %s\n", describe(res.QuitErr))
+	}
+	printTimes(e.stdout, times)
+	return nil
+}
+
+// send boots the board (and, on the Wire, the built-in mail host) and sends
+// the mail. It blocks until the mail is sent, fails or ctx is done, and
+// closes everything it started before returning.
+func (c *sendCmd) send(ctx context.Context, e *cmdEnv, log *slog.Logger, pw string, users map[string]string, body io.Reader, size int64) (smtpc.Result, error) {
+	n, f := &c.net, &c.msg
 	s, err := n.boot(e.stderr, log, users, nil)
 	if err != nil {
-		return err
+		return smtpc.Result{}, err
 	}
 	defer s.Close()
 	if err := s.netSetup(ctx, e.stderr); err != nil { // netopts.go: --ntp, --server NAME
-		return err
+		return smtpc.Result{}, err
 	}
 	port := uint16(n.port)
 	if port == 0 {
@@ -168,7 +227,7 @@ func (c *sendCmd) run(e *cmdEnv) (err error) {
 		Auth: f.authType, ServerAddr: s.server, Port: port, Logger: log, Chunking: f.bdat}
 	opts.Now = s.wallClock() // netopts.go: --ntp
 	if opts.TLSConfig, err = s.tlsConfig(); err != nil {
-		return err
+		return smtpc.Result{}, err
 	}
 	if f.netx {
 		opts.Profile = smtpc.ProfileNetX
@@ -180,22 +239,46 @@ func (c *sendCmd) run(e *cmdEnv) (err error) {
 	}
 	cl, err := smtpc.Create(opts)
 	if err != nil {
-		return err
+		return smtpc.Result{}, err
 	}
 	res, err := cl.Send(ctx, &smtpc.Message{To: splitList(f.to), Cc: splitList(f.cc), Bcc: splitList(f.bcc), Subject: f.subject, Priority: f.prio, Body: body, Size: size})
 	cl.Delete()
 	if err != nil {
-		return s.explain(err, port)
+		return smtpc.Result{}, s.explain(err, port)
 	}
-	if n.json {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"accepted": res.Accepted, "reply": res.Reply, "recipients": res.Recipients,
-			"octets": res.Octets, "tls": res.TLS, "auth": fmt.Sprint(res.Auth), "quit_error": errString(res.QuitErr), "server": res.Server.String()})
+	return res, nil
+}
+
+// readBody reads --body FILE or --body - (stdin, given up after timeout of
+// real time or a signal) to its end, at most maxBodySize bytes.
+func readBody(e *cmdEnv, name string, timeout time.Duration) ([]byte, error) {
+	var r io.Reader
+	if name == "-" {
+		ctx, cancel := withTimeout(e.ctx, timeout)
+		defer cancel()
+		r = newCtxReader(ctx, e.stdin)
+		b, err := io.ReadAll(io.LimitReader(r, maxBodySize+1))
+		if err != nil {
+			return nil, noteTimeout(ctx, fmt.Errorf("--body -: %w", err))
+		}
+		if len(b) > maxBodySize {
+			return nil, fmt.Errorf("--body -: more than %d bytes", maxBodySize)
+		}
+		return b, nil
 	}
-	fmt.Fprintf(e.stdout, "sent: %d octets to %d recipient(s) via %v, TLS %v, AUTH %v: %s\n", res.Octets, res.Recipients, res.Server, res.TLS, res.Auth, strings.TrimSpace(res.Reply))
-	if res.QuitErr != nil {
-		fmt.Fprintf(e.stdout, "note: the mail was accepted but QUIT failed: %s\n", describe(res.QuitErr))
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, maxBodySize+1))
+	if err != nil {
+		return nil, fmt.Errorf("--body %s: %w", name, err)
+	}
+	if len(b) > maxBodySize {
+		return nil, fmt.Errorf("--body %s: more than %d bytes: send it with --clock real (streamed from the file)", name, maxBodySize)
+	}
+	return b, nil
 }
 
 func splitList(s string) []string {

@@ -41,6 +41,12 @@ type netFlags struct {
 	packets       int
 	timeout       time.Duration
 	transcript    bool
+	seed          int64
+	clock         clockFlags // clock.go: --clock
+
+	// rc is the run's clock, set by the command before boot: a sim.Sim in
+	// virtual time (the Wire only).
+	rc *runClock
 
 	// Parsed by check.
 	addr, addr6 netip.Prefix
@@ -70,12 +76,20 @@ func (n *netFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&n.pcap, "pcap", "", "write the board's frames to this pcap `FILE`")
 	fs.IntVar(&n.payload, "payload", 1536, "payload `BYTES` per packet in the board's pools, 256..65536")
 	fs.IntVar(&n.packets, "pool-packets", 128, "`N` packets in the board's default and receive pools")
-	fs.DurationVar(&n.timeout, "timeout", 2*time.Minute, "give up after this `DURATION`")
+	fs.DurationVar(&n.timeout, "timeout", 2*time.Minute, "give up after this `DURATION` (of simulated time in virtual time)")
+	fs.Int64Var(&n.seed, "seed", 1, "`SEED` of everything random on the Wire in virtual time: TCP sequence numbers, ports,\nthe mail host's and clients' choices (same seed, same run; a TAP run is not seeded)")
+	n.clock.register(fs)
 	fs.BoolVar(&n.transcript, "transcript", false, "print the protocol dialogue to stderr (credentials redacted)")
 }
 
 func (n *netFlags) check() error {
 	if err := n.commonFlags.check(); err != nil {
+		return err
+	}
+	if err := n.clock.check(); err != nil {
+		return err
+	}
+	if _, err := n.clock.virtual(n.realWhy()); err != nil {
 		return err
 	}
 	if err := checkPort(n.port); err != nil {
@@ -113,6 +127,14 @@ func (n *netFlags) check() error {
 		}
 	}
 	return nil
+}
+
+// realWhy names the flag that makes the run real time (--tap), or "".
+func (n *netFlags) realWhy() string {
+	if n.tap != "" {
+		return "--tap " + n.tap
+	}
+	return ""
 }
 
 // netxTLS applies the NetX profile's lack of TLS: without an explicit
@@ -168,6 +190,7 @@ type session struct {
 	pnet       *peerNet        // netopts.go: the built-in host's DNS and NTP
 	timeOffset time.Duration   // netopts.go: --ntp's offset from the board clock
 	nboot      *sessionNetboot // netboot.go: --dhcp
+	rc         *runClock       // the run's clock (clock.go)
 }
 
 // onWire reports whether the peer is the built-in mail host.
@@ -179,7 +202,10 @@ func (s *session) onWire() bool { return s.builtin }
 func (n *netFlags) boot(stderr io.Writer, log *slog.Logger, users map[string]string, seed func(*mailhost.Host) error) (*session, error) {
 	cfg := boardConfig{name: "board", addr: n.addr, gw: n.gwAddr, addr6: n.addr6, payload: n.payload, packets: n.packets,
 		rxPayload: n.payload, rxPackets: n.packets, pcapPath: n.pcap, logger: log}
-	s := &session{n: n, log: log, server: n.serverAddr}
+	s := &session{n: n, log: log, server: n.serverAddr, rc: n.rc}
+	if s.rc == nil {
+		s.rc = &runClock{} // real time
+	}
 	if n.netboot.dhcp {
 		cfg.addr, cfg.gw = netip.Prefix{}, netip.Addr{} // from the lease (netboot.go)
 	}
@@ -199,13 +225,16 @@ func (n *netFlags) boot(stderr io.Writer, log *slog.Logger, users map[string]str
 	fmt.Fprintf(stderr, "note: no --tap: the peer at %v is simboard's built-in mail host on an in-memory Wire, not a real server\n", s.server)
 	s.builtin = true
 	var err error
-	if s.wire, err = driver.NewWire(driver.WireOptions{Seed: 1, Logger: log}); err != nil {
+	clk := s.rc.clock()
+	cfg.clock, cfg.rand = clk, s.rc.rand("board")
+	if s.wire, err = driver.NewWire(driver.WireOptions{Seed: n.seed, Logger: log, Clock: clk}); err != nil {
 		return nil, err
 	}
 	bp, _ := s.wire.Attach(driver.PortOptions{Name: "board"})
 	hp, _ := s.wire.Attach(driver.PortOptions{Name: "mailhost"})
 	cfg.link = bp
-	hcfg := boardConfig{name: "mailhost", link: hp, payload: 1536, packets: 1024, rxPayload: 1536, rxPackets: 1024, logger: log}
+	hcfg := boardConfig{name: "mailhost", link: hp, payload: 1536, packets: 1024, rxPayload: 1536, rxPackets: 1024, logger: log,
+		clock: clk, rand: s.rc.rand("mailhost")}
 	if s.server.Is4() {
 		hcfg.addr = netip.PrefixFrom(s.server, n.addr.Bits())
 	} else {
@@ -224,7 +253,7 @@ func (n *netFlags) boot(stderr io.Writer, log *slog.Logger, users map[string]str
 		return nil, err
 	}
 	s.roots = roots
-	host, err := mailhost.New(mailhost.Options{Domain: demoDomain, Users: users, Tokens: users, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: true, MaxMessageBytes: 1 << 30, Logger: log})
+	host, err := mailhost.New(mailhost.Options{Domain: demoDomain, Users: users, Tokens: users, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: true, MaxMessageBytes: 1 << 30, Logger: log, Clock: clk})
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -101,7 +101,7 @@ func StartDNS(opts DNSOptions) (*DNSServer, error) {
 		return nil, fmt.Errorf("netsvc: dns: %w", err)
 	}
 	s.pc = pc
-	s.udp = &dns.Server{PacketConn: pc, Handler: h, ReadTimeout: 2 * time.Second}
+	s.udp = &dns.Server{PacketConn: quietConn{pc}, Handler: h, ReadTimeout: 2 * time.Second}
 	if !opts.NoTCP {
 		ln, err := opts.IP.ListenTCP(port)
 		if err != nil {
@@ -135,6 +135,25 @@ func StartDNS(opts DNSOptions) (*DNSServer, error) {
 	}
 	s.log.Info("dns server started", "port", port, "names", len(s.zone))
 	return s, nil
+}
+
+// quietConn is the UDP server's socket: it drops the read deadline miekg's
+// server sets before every read (time.Now()+ReadTimeout; it only loops on
+// it), so an idle server sets no timer at all, which keeps a virtual-time
+// run free of a wakeup every 2 s. A deadline already past, which is how
+// Shutdown wakes the reader, still applies; Close ends a read too.
+type quietConn struct{ *PacketConn }
+
+func (q quietConn) SetReadDeadline(t time.Time) error {
+	if t.IsZero() || !t.After(time.Now()) {
+		return q.PacketConn.SetReadDeadline(t)
+	}
+	return nil
+}
+
+func (q quietConn) SetDeadline(t time.Time) error {
+	_ = q.PacketConn.SetWriteDeadline(t)
+	return q.SetReadDeadline(t)
 }
 
 // Close stops both servers, closes their sockets and joins their

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -19,10 +20,17 @@ import (
 // servers written against Go's interfaces (miekg/dns, insomniacslk server4).
 // ReadFrom receives a packet from the IP's default pool, copies it out and
 // releases it; WriteTo allocates a packet from the IP's default pool, appends
-// the datagram and sends it (the socket releases it). Read deadlines are
-// honoured on the IP's clock and a new deadline wakes a blocked reader, as
-// net.UDPConn does. Safe for concurrent use; Close is idempotent and unblocks
-// readers with net.ErrClosed.
+// the datagram and sends it (the socket releases it). Safe for concurrent
+// use; Close is idempotent and unblocks readers with net.ErrClosed.
+//
+// Deadlines are wall-clock values, as for any net.Conn (miekg/dns computes
+// them as time.Now().Add(d)), but the wait runs on the IP's clock: when a
+// deadline is set, the real time left until it is rounded up to a NetX tick
+// (10 ms) and the deadline becomes that long after the IP clock's Now. On
+// the system clock this is the same deadline within a tick; on a virtual
+// clock (package sim) a 2 s read deadline expires after 2 s of simulated
+// time. A deadline already past fails the next read at once; a new deadline
+// wakes a blocked reader, as net.UDPConn does.
 type PacketConn struct {
 	ip   *netstack.IP
 	sock *netstack.UDPSocket
@@ -31,8 +39,8 @@ type PacketConn struct {
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	rdl     time.Time
-	wdl     time.Time
+	rdl     time.Time // on the IP's clock; zero: none
+	wdl     time.Time // on the IP's clock; zero: none
 	rcancel context.CancelFunc
 	closed  bool
 }
@@ -166,7 +174,24 @@ func (p *PacketConn) LocalAddr() net.Addr {
 	return net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, p.sock.Port()))
 }
 
-// SetDeadline sets both deadlines.
+// onClock maps the wall-clock deadline t onto the IP's clock (see
+// PacketConn); the zero time stays zero, a past t gives a past deadline.
+func (p *PacketConn) onClock(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	now := p.ip.Clock().Now()
+	left := time.Until(t)
+	if left <= 0 {
+		return now.Add(-time.Nanosecond) // past, and never the zero time
+	}
+	if r := left % nx.TickDuration; r != 0 && left < math.MaxInt64-nx.TickDuration {
+		left += nx.TickDuration - r
+	}
+	return now.Add(left)
+}
+
+// SetDeadline sets both deadlines (wall-clock values, see PacketConn).
 func (p *PacketConn) SetDeadline(t time.Time) error {
 	_ = p.SetWriteDeadline(t)
 	return p.SetReadDeadline(t)
@@ -175,8 +200,9 @@ func (p *PacketConn) SetDeadline(t time.Time) error {
 // SetReadDeadline sets the read deadline and wakes a blocked ReadFrom so it
 // waits under the new one.
 func (p *PacketConn) SetReadDeadline(t time.Time) error {
+	d := p.onClock(t)
 	p.mu.Lock()
-	p.rdl = t
+	p.rdl = d
 	if p.rcancel != nil {
 		p.rcancel()
 	}
@@ -186,8 +212,9 @@ func (p *PacketConn) SetReadDeadline(t time.Time) error {
 
 // SetWriteDeadline bounds how long WriteTo waits for a packet.
 func (p *PacketConn) SetWriteDeadline(t time.Time) error {
+	d := p.onClock(t)
 	p.mu.Lock()
-	p.wdl = t
+	p.wdl = d
 	p.mu.Unlock()
 	return nil
 }

@@ -55,8 +55,10 @@ type PoolUse struct {
 type Report struct {
 	Name      string    `json:"name"`
 	Pass      bool      `json:"pass"`
-	Clock     string    `json:"clock"`  // "real", or "virtual" when Options.Clock was set
-	Wall      float64   `json:"wall_s"` // seconds on the run's clock
+	Clock     string    `json:"clock"`                 // "real", or "virtual" when Options.Clock was set
+	Simulated *float64  `json:"simulated_s,omitempty"` // simulated seconds (virtual time only)
+	Wall      float64   `json:"wall_s"`                // wall seconds
+	Reproduce string    `json:"reproduce,omitempty"`   // the command line that runs it again (set by the CLI)
 	Sent      int       `json:"sent"`
 	Delivered int       `json:"delivered"`
 	Fetched   int       `json:"fetched"`
@@ -73,9 +75,13 @@ type Options struct {
 	// Pcap, when set, receives the mail host's frames (every frame of the
 	// scenario crosses its port) as pcap.
 	Pcap io.Writer
-	// Clock times the timeline and the workload; nil means
-	// nx.SystemClock. The seam for virtual time.
+	// Clock times the timeline, the workload, the scenario's timeout, the
+	// Wire, the boards and the mail host; nil means nx.SystemClock. With a
+	// sim.Sim's clock, Run must be called inside Sim.Run.
 	Clock nx.Clock
+	// Rand gives the seeded random stream of one named consumer (a board's
+	// TCP sequence numbers and ports): sim.Sim.Rand. nil: crypto/rand.
+	Rand func(name string) io.Reader
 }
 
 type sentMail struct {
@@ -96,12 +102,16 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Report, error) {
 	if clk == nil {
 		clk = nx.SystemClock
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(s.Timeout))
+	rnd := func(string) io.Reader { return nil }
+	if opts.Rand != nil {
+		rnd = opts.Rand
+	}
+	ctx, cancel := withClockTimeout(ctx, clk, time.Duration(s.Timeout))
 	defer cancel()
 	if s.Fleet != nil {
 		return runFleet(ctx, s)
 	}
-	start := clk.Now()
+	start, wallStart := clk.Now(), time.Now()
 	since := func() float64 { return clk.Now().Sub(start).Seconds() }
 	rep := &Report{Name: s.Name, Clock: "real"}
 	if opts.Clock != nil {
@@ -126,7 +136,7 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	hb, err := board.New(board.Options{Name: "mailhost", Wire: w, Port: port, Capture: opts.Pcap, Clock: opts.Clock,
+	hb, err := board.New(board.Options{Name: "mailhost", Wire: w, Port: port, Capture: opts.Pcap, Clock: opts.Clock, Rand: rnd("mailhost"),
 		Pool:   board.PoolOptions{Count: s.MailHost.Pool},
 		RxPool: board.PoolOptions{Count: s.MailHost.Pool},
 		Addr:   netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, 1}), 24)})
@@ -173,7 +183,7 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Report, error) {
 			if g.Count > 1 {
 				name = fmt.Sprintf("%s-%d", g.Name, i+1)
 			}
-			b, err := board.New(board.Options{Name: name, Wire: w, Port: port, Clock: opts.Clock,
+			b, err := board.New(board.Options{Name: name, Wire: w, Port: port, Clock: opts.Clock, Rand: rnd(name),
 				Pool:   board.PoolOptions{PayloadSize: g.Payload, Count: g.Packets},
 				RxPool: board.PoolOptions{PayloadSize: g.Payload, Count: g.RxPacket},
 				Addr:   netip.PrefixFrom(g.Addr(i), 24)})
@@ -332,9 +342,40 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Report, error) {
 			PoolUse{Pool: b.Pool.Name(), Total: in.Total, Peak: in.Total - in.LowWater, InvalidReleases: in.InvalidReleases, EmptyRequests: in.EmptyRequests},
 			PoolUse{Pool: b.RxPool.Name(), Total: rin.Total, Peak: rin.Total - rin.LowWater, InvalidReleases: rin.InvalidReleases, EmptyRequests: rin.EmptyRequests})
 	}
-	rep.Wall = since()
+	rep.Wall = time.Since(wallStart).Seconds()
+	if opts.Clock != nil {
+		sim := since()
+		rep.Simulated = &sim
+	}
 	rep.check(s, mails)
 	return rep, nil
+}
+
+// withClockTimeout is context.WithTimeout on clk: under a sim.Sim the
+// deadline is simulated time (a real timer would fire at a wall-clock
+// instant the simulation knows nothing of).
+func withClockTimeout(ctx context.Context, clk nx.Clock, d time.Duration) (context.Context, context.CancelFunc) {
+	if clk == nx.SystemClock {
+		return context.WithTimeout(ctx, d)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	tm := clk.NewTimer(d)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-tm.C():
+			cancel(context.DeadlineExceeded)
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			tm.Stop()
+			close(done)
+			cancel(context.Canceled)
+		})
+	}
 }
 
 func (rep *Report) check(s *Scenario, mails []*sentMail) {
@@ -526,7 +567,11 @@ func fetchOwn(ctx context.Context, b *board.Board, user, pass string, del bool, 
 
 // WriteText prints the report for a terminal.
 func (rep *Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "scenario %q: %.2fs (%s time)\n", rep.Name, rep.Wall, rep.Clock)
+	if rep.Simulated != nil {
+		fmt.Fprintf(w, "scenario %q: simulated %.1f s in %.2f s\n", rep.Name, *rep.Simulated, rep.Wall)
+	} else {
+		fmt.Fprintf(w, "scenario %q: real time: %.1f s\n", rep.Name, rep.Wall)
+	}
 	if len(rep.Timeline) > 0 {
 		fmt.Fprintln(w, "timeline:")
 		tl := append([]string(nil), rep.Timeline...)
@@ -571,6 +616,9 @@ func (rep *Report) WriteText(w io.Writer) {
 		fmt.Fprintln(w, "result: PASS")
 	} else {
 		fmt.Fprintln(w, "result: FAIL")
+	}
+	if rep.Reproduce != "" {
+		fmt.Fprintln(w, "reproduce:", rep.Reproduce)
 	}
 }
 
