@@ -137,6 +137,9 @@ func (rc *runClock) run(ctx context.Context, body func(ctx context.Context) erro
 	st := rc.sim.Stats()
 	rc.wall, rc.simulated = st.Wall, st.Simulated
 	if rest, hit := splitLimit(err); hit {
+		// The run ended at the limit even when the Sim stopped short of it
+		// (the next timer lay beyond it).
+		rc.simulated = max(rc.simulated, rc.limit)
 		if rest == nil {
 			rest = context.DeadlineExceeded
 		}

@@ -228,7 +228,9 @@ func (c command) exec(ctx context.Context, args []string, stdin io.Reader, stdou
 			printHelp(stdout, c, fs)
 			return err
 		}
-		return usageError{err.Error()}
+		// The flag package names flags with one dash; the CLI documents two.
+		msg := strings.Replace(err.Error(), " flag -", " flag --", 1)
+		return usageError{strings.Replace(msg, "not defined: -", "not defined: --", 1)}
 	}
 	switch {
 	case fs.NArg() > c.nargs && c.nargs == 0:

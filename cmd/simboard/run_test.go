@@ -94,7 +94,7 @@ func TestRunVirtualClock(t *testing.T) {
 	js := filepath.Join(t.TempDir(), "r.json")
 	var out, errb strings.Builder
 	code := dispatch(context.Background(), []string{"run", "--clock", "virtual", "--json", js, "../../examples/scenarios/cable-pull.toml"}, strings.NewReader(""), &out, &errb)
-	if code != 0 || !strings.Contains(errb.String(), "simulated") {
+	if code != 0 || !strings.Contains(out.String(), "simulated") || !strings.Contains(out.String(), "reproduce: simboard run --clock virtual") {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 	b, _ := os.ReadFile(js)

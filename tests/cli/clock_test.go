@@ -1,64 +1,486 @@
 package cli
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
 
-// TestDemoClockVirtual: `demo --clock virtual` runs the whole demo on the
-// simulated clock: with a 1 s one-way delay the mail still verifies, and the
-// run ends with "simulated X s in Y s" where X counts the delays (dozens of
-// 2 s round trips). Lossy and TLS runs verify too.
-func TestDemoClockVirtual(t *testing.T) {
+// Virtual time is the default on the Wire: these tests run the binary as a
+// user would and keep bodies small, so each run costs a fraction of a
+// second of wall time.
+
+var (
+	simLineRE  = regexp.MustCompile(`(?m)^(?:scenario .*: )?simulated (\d+\.\d) s in (\d+\.\d\d) s$`)
+	realLineRE = regexp.MustCompile(`(?m)^real time: (\d+\.\d) s$`)
+	reproRE    = regexp.MustCompile(`(?m)^reproduce: (simboard .*)$`)
+)
+
+// simulated returns the simulated seconds of a "simulated X s in Y s" line
+// in out, failing the test when there is none.
+func simulated(t *testing.T, out string) float64 {
+	t.Helper()
+	m := simLineRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no \"simulated X s in Y s\" line in:\n%s", out)
+	}
+	var s float64
+	fmt.Sscan(m[1], &s)
+	return s
+}
+
+// reproduceLine returns the command of out's "reproduce:" line.
+func reproduceLine(t *testing.T, out string) string {
+	t.Helper()
+	m := reproRE.FindAllStringSubmatch(out, -1)
+	if len(m) != 1 {
+		t.Fatalf("want one \"reproduce:\" line, got %d in:\n%s", len(m), out)
+	}
+	return m[0][1]
+}
+
+// shellWords splits a reproduce line as a POSIX shell does (it quotes with
+// single quotes only, '\” for a quote).
+func shellWords(t *testing.T, s string) []string {
+	t.Helper()
+	var words []string
+	var cur strings.Builder
+	in, have := false, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\'':
+			in, have = !in, true
+		case c == '\\' && !in && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+		case c == ' ' && !in:
+			if have || cur.Len() > 0 {
+				words = append(words, cur.String())
+			}
+			cur.Reset()
+			have = false
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	if in {
+		t.Fatalf("unterminated quote in %q", s)
+	}
+	if have || cur.Len() > 0 {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+func sha(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// TestClockDefault: demo, send, fetch and run on the Wire are in virtual
+// time without --clock, and say so with "simulated X s in Y s" and a
+// reproduce line naming --clock virtual and the seed used; --clock real
+// (and send --body -, stdin being real time) print "real time: X s".
+func TestClockDefault(t *testing.T) {
+	dir := t.TempDir()
+	pcap := filepath.Join(dir, "d.pcap")
+	env := []string{"SIMBOARD_PASSWORD=pw"}
 	for _, tc := range []struct {
-		name   string
-		args   []string
-		minSim float64
+		name    string
+		args    []string
+		virtual bool
+		repro   string
 	}{
-		{"delay1s", []string{"--delay", "1s"}, 20},
-		{"loss5-tls", []string{"--loss", "0.05", "--delay", "20ms", "--tls", "required", "--seed", "7"}, 0.1},
+		{"demo", []string{"demo", "--body-size", "2000", "--pcap", pcap}, true,
+			"simboard demo --clock virtual --seed 1 --body-size 2000 --pcap " + pcap},
+		{"demo-real", []string{"demo", "--clock", "real", "--body-size", "2000", "--pcap", pcap}, false,
+			"simboard demo --clock real --seed 1 --body-size 2000 --pcap " + pcap},
+		{"send", []string{"send", "--to", "bob@simboard.test", "--user", "alice"}, true,
+			"simboard send --clock virtual --seed 1 --to bob@simboard.test --user alice"},
+		{"send-real", []string{"send", "--clock", "real", "--seed", "3", "--to", "bob@simboard.test"}, false,
+			"simboard send --clock real --seed 3 --to bob@simboard.test"},
+		{"fetch", []string{"fetch", "--user", "alice", "--tls", "implicit"}, true,
+			"simboard fetch --clock virtual --seed 1 --user alice --tls implicit"},
+		{"run", []string{"run", "../../examples/scenarios/cable-pull.toml"}, true,
+			"simboard run --clock virtual ../../examples/scenarios/cable-pull.toml"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pcap := filepath.Join(t.TempDir(), "demo.pcap")
-			stdout, stderr, code := simboard(t, nil, append([]string{"demo", "--clock", "virtual", "--pcap", pcap}, tc.args...)...)
+			stdout, stderr, code := simboard(t, env, tc.args...)
 			if code != 0 {
-				t.Fatalf("simboard demo --clock virtual %v: exit %d\nstdout:\n%s\nstderr:\n%s", tc.args, code, stdout, stderr)
+				t.Fatalf("simboard %v: exit %d\nstdout:\n%s\nstderr:\n%s", tc.args, code, stdout, stderr)
 			}
-			for _, want := range []string{"byte-exact", "invalid releases 0", "result: OK"} {
-				if !strings.Contains(stdout, want) {
-					t.Errorf("demo output lacks %q:\n%s", want, stdout)
-				}
+			if tc.virtual {
+				simulated(t, stdout)
+			} else if !realLineRE.MatchString(stdout) {
+				t.Errorf("simboard %v: no \"real time: X s\" line:\n%s", tc.args, stdout)
 			}
-			i := strings.LastIndex(stdout, "simulated ")
-			if i < 0 {
-				t.Fatalf("demo output lacks \"simulated X s in Y s\":\n%s", stdout)
+			if got := reproduceLine(t, stdout); got != tc.repro {
+				t.Errorf("simboard %v: reproduce line\n  %s\nwant\n  %s", tc.args, got, tc.repro)
 			}
-			var sim, wall float64
-			if _, err := fmt.Sscanf(stdout[i:], "simulated %f s in %f s", &sim, &wall); err != nil {
-				t.Fatalf("parse %q: %v", stdout[i:], err)
-			}
-			if sim < tc.minSim {
-				t.Errorf("simulated %.1f s, want >= %.1f", sim, tc.minSim)
-			}
-			t.Logf("simulated %.1f s in %.2f s", sim, wall)
 		})
+	}
+	t.Run("send-stdin", func(t *testing.T) {
+		cmd, stdin, lines, stdout := start(t, nil, "send", "--to", "bob@simboard.test", "--body", "-")
+		stdin.Write([]byte("a body from stdin\r\n"))
+		stdin.Close()
+		go drain(lines)
+		if code := exitCode(t, cmd.Wait()); code != 0 || !realLineRE.MatchString(stdout.String()) {
+			t.Errorf("send --body -: exit %d, want 0 and a real-time line:\n%s", code, stdout)
+		}
+	})
+}
+
+// TestClockUsage: a bad --clock, --clock virtual with a TAP, and --clock
+// virtual where only real time exists (fleet, a [fleet] scenario) exit 2
+// before any traffic and say why.
+func TestClockUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"demo", "--clock", "bogus"}, []string{`--clock "bogus": use real or virtual`}},
+		{[]string{"send", "--to", "a@simboard.test", "--clock", "fast"}, []string{`--clock "fast"`}},
+		{[]string{"fetch", "--user", "alice", "--clock", "1"}, []string{`--clock "1"`}},
+		{[]string{"run", "--clock", "sim", "../../examples/scenarios/cable-pull.toml"}, []string{`--clock "sim"`}},
+		{[]string{"send", "--to", "a@simboard.test", "--tap", "tap7", "--clock", "virtual"},
+			[]string{"--clock virtual cannot run with --tap tap7", "real time", "drop --clock virtual"}},
+		{[]string{"fetch", "--user", "alice", "--tap", "tap7", "--clock", "virtual"},
+			[]string{"--clock virtual cannot run with --tap tap7", "host's kernel in real time"}},
+		{[]string{"send", "--to", "a@simboard.test", "--tap", "tap7", "--clock", "virtual", "--compare-netx"},
+			[]string{"--clock virtual cannot run with --tap tap7"}},
+		{[]string{"fleet", "--boards", "2", "--clock", "virtual"}, []string{"a fleet runs in real time only"}},
+		{[]string{"fleet", "--boards", "2", "--uplink", "tap7", "--clock", "virtual"}, []string{"real time only"}},
+		{[]string{"run", "--clock", "virtual", "../../examples/scenarios/fleet.toml"}, []string{"[fleet] scenario runs in real time"}},
+	} {
+		pcap := filepath.Join(t.TempDir(), "x.pcap")
+		args := tc.args
+		if args[0] == "demo" || args[0] == "send" || args[0] == "fetch" {
+			args = append([]string{args[0], "--pcap", pcap}, args[1:]...)
+		}
+		stdout, stderr, code := simboard(t, []string{"SIMBOARD_PASSWORD=pw"}, args...)
+		if code != 2 {
+			t.Errorf("simboard %v: exit %d, want 2\n%s%s", args, code, stdout, stderr)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("simboard %v: stderr %q lacks %q", args, stderr, w)
+			}
+		}
+		if stdout != "" {
+			t.Errorf("simboard %v: stdout %q, want nothing", args, stdout)
+		}
+		if _, err := os.Stat(pcap); err == nil {
+			t.Errorf("simboard %v wrote a pcap: traffic before the usage check", args)
+		}
 	}
 }
 
-func TestDemoClockUsage(t *testing.T) {
+// TestClockHelp: --clock is documented on demo, send, fetch, run and fleet
+// (fleet says why it is real time only).
+func TestClockHelp(t *testing.T) {
+	for _, cmd := range []string{"demo", "send", "fetch", "run", "fleet"} {
+		stdout, _, code := simboard(t, nil, cmd, "--help")
+		if code != 0 || !strings.Contains(stdout, "--clock CLOCK") {
+			t.Errorf("simboard %s --help: exit %d, no --clock CLOCK:\n%s", cmd, code, stdout)
+		}
+		if cmd == "fleet" && !strings.Contains(stdout, "real only") {
+			t.Errorf("simboard fleet --help does not say it is real time only:\n%s", stdout)
+		}
+	}
+}
+
+// TestDemoImpairmentUsage: --reorder, --duplicate and --jitter are checked
+// like --loss and --delay: NaN, negative or above 1, and a negative
+// duration exit 2 naming the flag, before any traffic.
+func TestDemoImpairmentUsage(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"demo", "--clock", "bogus"}, `--clock "bogus": use real or virtual`},
-		{[]string{"demo", "--clock", "virtual", "--dhcp"}, "--clock virtual does not support --dhcp"},
-		{[]string{"demo", "--clock", "virtual", "--compare-netx"}, "--clock virtual does not support --compare-netx"},
+		{[]string{"--reorder", "NaN"}, "--reorder NaN"},
+		{[]string{"--reorder", "-0.1"}, "--reorder -0.1"},
+		{[]string{"--reorder", "1.5"}, "--reorder 1.5"},
+		{[]string{"--duplicate", "NaN"}, "--duplicate NaN"},
+		{[]string{"--duplicate", "-1"}, "--duplicate -1"},
+		{[]string{"--duplicate", "2"}, "--duplicate 2"},
+		{[]string{"--jitter", "-5ms"}, "--jitter -5ms"},
+		{[]string{"--jitter", "soon"}, `invalid value "soon" for flag --jitter`},
 	} {
-		stdout, stderr, code := simboard(t, nil, tc.args...)
-		if code != 2 || !strings.Contains(stdout+stderr, tc.want) {
-			t.Errorf("simboard %v: exit %d, output %q; want exit 2 mentioning %q", tc.args, code, stdout+stderr, tc.want)
+		pcap := filepath.Join(t.TempDir(), "x.pcap")
+		args := append([]string{"demo", "--pcap", pcap}, tc.args...)
+		stdout, stderr, code := simboard(t, nil, args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) || stdout != "" {
+			t.Errorf("simboard %v: exit %d, stderr %q, stdout %q; want exit 2 naming %q", args, code, stderr, stdout, tc.want)
+		}
+		if _, err := os.Stat(pcap); err == nil {
+			t.Errorf("simboard %v wrote a pcap: traffic before the usage check", args)
+		}
+	}
+}
+
+// demoJSON is the part of demo --json these tests read.
+type demoJSON struct {
+	Verified  bool     `json:"verified"`
+	Clock     string   `json:"clock"`
+	Simulated *float64 `json:"simulated_s"`
+	Wall      *float64 `json:"wall_s"`
+	Reproduce string   `json:"reproduce"`
+	Port      struct {
+		Duplicated, Reordered uint64
+		Drops                 struct{ Loss uint64 }
+	} `json:"wire_port"`
+	Stages []struct {
+		Name string  `json:"name"`
+		Ms   float64 `json:"ms"`
+	} `json:"stages"`
+}
+
+// TestDemoImpairments: --reorder, --duplicate and --jitter reach the Wire
+// (the board's port counts reordered and duplicated frames) and the mail
+// still verifies; with --json the clock, simulated and wall seconds and the
+// reproduce line are fields, and stdout holds nothing but the JSON.
+func TestDemoImpairments(t *testing.T) {
+	pcap := filepath.Join(t.TempDir(), "d.pcap")
+	args := []string{"demo", "--json", "--seed", "5", "--reorder", "0.2", "--duplicate", "0.1", "--jitter", "2ms", "--delay", "5ms",
+		"--body-size", "20000", "--pcap", pcap}
+	stdout, stderr, code := simboard(t, nil, args...)
+	if code != 0 {
+		t.Fatalf("simboard %v: exit %d\n%s\n%s", args, code, stdout, stderr)
+	}
+	var rep demoJSON
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+	}
+	if dec.More() {
+		t.Errorf("stdout holds more than the JSON report:\n%s", stdout)
+	}
+	if !rep.Verified || rep.Port.Reordered == 0 || rep.Port.Duplicated == 0 {
+		t.Errorf("verified %v, reordered %d, duplicated %d: want a verified mail with reordered and duplicated frames",
+			rep.Verified, rep.Port.Reordered, rep.Port.Duplicated)
+	}
+	if rep.Clock != "virtual" || rep.Simulated == nil || *rep.Simulated <= 0 || rep.Wall == nil {
+		t.Errorf("clock %q simulated_s %v wall_s %v: want virtual with both figures (5 ms delays take simulated time)", rep.Clock, rep.Simulated, rep.Wall)
+	}
+	want := "simboard demo --clock virtual --seed 5 --reorder 0.2 --duplicate 0.1 --jitter 2ms --delay 5ms --body-size 20000 --pcap " + pcap
+	if rep.Reproduce != want {
+		t.Errorf("reproduce %q, want %q", rep.Reproduce, want)
+	}
+	if strings.Contains(stdout, "reproduce: ") || simLineRE.MatchString(stdout) {
+		t.Errorf("--json stdout also holds the text lines:\n%s", stdout)
+	}
+}
+
+// TestJSONClockFields: send and fetch --json (virtual and real) carry the
+// clock, the simulated and wall seconds and the reproduce line as fields.
+func TestJSONClockFields(t *testing.T) {
+	env := []string{"SIMBOARD_PASSWORD=pw"}
+	for _, tc := range []struct {
+		args    []string
+		virtual bool
+	}{
+		{[]string{"send", "--json", "--to", "bob@simboard.test"}, true},
+		{[]string{"fetch", "--json", "--user", "alice"}, true},
+		{[]string{"fetch", "--json", "--user", "alice", "--clock", "real"}, false},
+		{[]string{"demo", "--json", "--clock", "real", "--body-size", "1000", "--pcap", filepath.Join(t.TempDir(), "r.pcap")}, false},
+	} {
+		stdout, stderr, code := simboard(t, env, tc.args...)
+		if code != 0 {
+			t.Fatalf("simboard %v: exit %d\n%s\n%s", tc.args, code, stdout, stderr)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(stdout), &m); err != nil {
+			t.Fatalf("simboard %v: stdout is not one JSON value: %v\n%s", tc.args, err, stdout)
+		}
+		clock, _ := m["clock"].(string)
+		_, hasWall := m["wall_s"].(float64)
+		sim, hasSim := m["simulated_s"].(float64)
+		repro, _ := m["reproduce"].(string)
+		want := map[bool]string{true: "virtual", false: "real"}[tc.virtual]
+		if clock != want || !hasWall || hasSim != tc.virtual || sim < 0 || !strings.HasPrefix(repro, "simboard "+tc.args[0]+" --clock "+want+" --seed 1") {
+			t.Errorf("simboard %v: clock %q wall %v simulated %v (%v) reproduce %q", tc.args, clock, hasWall, hasSim, sim, repro)
+		}
+	}
+}
+
+// TestReproduceRunsAgain: the printed reproduce line, run as printed,
+// writes the same pcap byte for byte (sha256), also when --seed was not
+// given (the line names the seed used). The Wire's impairments, TCP's
+// sequence numbers and ports and the mail host's choices all come from the
+// seed in virtual time.
+func TestReproduceRunsAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"lossy", []string{"--seed", "7", "--loss", "0.05", "--reorder", "0.02", "--delay", "20ms", "--body-size", "30000"}},
+		{"no-seed", []string{"--delay", "3ms", "--duplicate", "0.05", "--jitter", "1ms", "--body-size", "5000", "--recipients", "2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pcap := filepath.Join(t.TempDir(), "first.pcap")
+			args := append(append([]string{"demo"}, tc.args...), "--pcap", pcap)
+			stdout, stderr, code := simboard(t, nil, args...)
+			if code != 0 {
+				t.Fatalf("simboard %v: exit %d\n%s\n%s", args, code, stdout, stderr)
+			}
+			first := sha(t, pcap)
+			line := reproduceLine(t, stdout)
+			if !strings.Contains(line, " --seed ") || !strings.Contains(line, " --pcap "+pcap) {
+				t.Fatalf("reproduce line %q lacks the seed or the pcap path as given", line)
+			}
+			words := shellWords(t, line)
+			if words[0] != "simboard" {
+				t.Fatalf("reproduce line %q", line)
+			}
+			os.Remove(pcap)
+			stdout2, stderr2, code := simboard(t, nil, words[1:]...)
+			if code != 0 {
+				t.Fatalf("%s: exit %d\n%s\n%s", line, code, stdout2, stderr2)
+			}
+			if got := reproduceLine(t, stdout2); got != line {
+				t.Errorf("the reproduced run prints another reproduce line:\n  %s\nwant\n  %s", got, line)
+			}
+			if again := sha(t, pcap); again != first {
+				t.Errorf("%s: pcap sha256 %s, first run %s: the run did not repeat", line, again, first)
+			}
+		})
+	}
+}
+
+// TestFailedRunPrintsReproduce: a failed run (exit 1) prints its simulated
+// time and reproduce line on stderr, and --timeout is simulated time: a
+// mail host silent for 40 s before its greeting runs into --timeout 5s
+// (before NetX's 10 s greeting wait) with the timeout named.
+func TestFailedRunPrintsReproduce(t *testing.T) {
+	pcap := filepath.Join(t.TempDir(), "d.pcap")
+	args := []string{"demo", "--fault", "smtp.greeting=delay:40s", "--timeout", "5s", "--body-size", "1000", "--pcap", pcap}
+	stdout, stderr, code := simboard(t, nil, args...)
+	if code != 1 {
+		t.Fatalf("simboard %v: exit %d, want 1\n%s\n%s", args, code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "--timeout 5s of simulated time reached") {
+		t.Errorf("stderr does not name the simulated --timeout:\n%s", stderr)
+	}
+	if s := simulated(t, stderr); s < 4 || s > 5.5 {
+		t.Errorf("simulated %.1f s, want about 5 (the --timeout)", s)
+	}
+	if got, want := reproduceLine(t, stderr), "simboard demo --clock virtual --seed 1 --fault smtp.greeting=delay:40s --timeout 5s --body-size 1000 --pcap "+pcap; got != want {
+		t.Errorf("reproduce %q, want %q", got, want)
+	}
+}
+
+// TestDemoOptionsVirtual: every demo option works in virtual time (the
+// default): each run verifies its mail byte for byte and ends with the
+// simulated line; the board's pools are balanced.
+func TestDemoOptionsVirtual(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"dhcp", []string{"--dhcp"}, []string{"dhcp ", "leased 198.51.100.", "dns ", "sntp "}},
+		{"dhcp-ipv6", []string{"--dhcp", "--ipv6"}, []string{"2001:db8::1"}},
+		{"recipients", []string{"--recipients", "3"}, []string{"3 mailbox(es)"}},
+		{"body-size", []string{"--body-size", "200000", "--delay", "1ms"}, []string{"200000 body bytes"}},
+		{"pool-memory", []string{"--pool-memory", "40000"}, []string{"NetX carve"}},
+		{"rate", []string{"--rate", "1M"}, nil},
+		{"auth-auto-tls-opportunistic", []string{"--auth", "auto", "--tls", "opportunistic"}, []string{"TLS true"}},
+		{"auth-login-tls-required", []string{"--auth", "login", "--tls", "required"}, []string{"AUTH LOGIN", "port 587"}},
+		{"auth-cram-tls-implicit", []string{"--auth", "cram-md5", "--tls", "implicit"}, []string{"AUTH CRAM-MD5", "port 465"}},
+		{"auth-xoauth2", []string{"--auth", "xoauth2", "--tls", "required"}, []string{"AUTH XOAUTH2"}},
+		{"auth-none", []string{"--auth", "none"}, nil},
+		{"auth-plain-off", []string{"--auth", "plain", "--tls", "off"}, []string{"AUTH PLAIN", "TLS false"}},
+		{"loss", []string{"--loss", "0.1", "--seed", "4", "--delay", "10ms"}, nil},
+		{"fault-delay", []string{"--fault", "smtp.greeting=delay:4s"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pcap := filepath.Join(t.TempDir(), "d.pcap")
+			args := append([]string{"demo", "--body-size", "3000", "--pcap", pcap}, tc.args...)
+			stdout, stderr, code := simboard(t, nil, args...)
+			if code != 0 {
+				t.Fatalf("simboard %v: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, stdout, stderr)
+			}
+			for _, w := range append([]string{"result: OK", "invalid releases 0", "byte-exact"}, tc.want...) {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("simboard %v: output lacks %q:\n%s", args, w, stdout)
+				}
+			}
+			s := simulated(t, stdout)
+			if tc.name == "fault-delay" && s < 4 {
+				t.Errorf("a 4 s greeting delay took %.1f s of simulated time", s)
+			}
+		})
+	}
+	t.Run("fault-greeting-timeout", func(t *testing.T) {
+		// A mail host silent 40 s before its greeting: NetX's 10 s greeting
+		// wait ends the mail with NetX's status, in simulated time.
+		args := []string{"demo", "--body-size", "1000", "--pcap", filepath.Join(t.TempDir(), "d.pcap"), "--fault", "smtp.greeting=delay:40s"}
+		stdout, stderr, code := simboard(t, nil, args...)
+		if code != 1 || !strings.Contains(stderr, "greeting") || !regexp.MustCompile(`NX_\w+ \(0x[0-9A-F]+\)`).MatchString(stderr) {
+			t.Fatalf("simboard %v: exit 1 naming the greeting and a NetX status\n%s\n%s", args, stdout, stderr)
+		}
+		if s := simulated(t, stderr); s < 10 {
+			t.Errorf("simulated %.1f s, want at least NetX's 10 s greeting wait", s)
+		}
+		reproduceLine(t, stderr)
+	})
+	t.Run("compare-netx", func(t *testing.T) {
+		args := []string{"demo", "--compare-netx", "--body-size", "3000", "--delay", "2ms", "--loss", "0.05", "--seed", "3"}
+		stdout, stderr, code := simboard(t, nil, args...)
+		if code != 0 {
+			t.Fatalf("simboard %v: exit %d\n%s\n%s", args, code, stdout, stderr)
+		}
+		for _, re := range []string{`(?m)^  default  simulated \d+\.\d s in \d+\.\d\d s$`, `(?m)^  netx     simulated \d+\.\d s in \d+\.\d\d s$`} {
+			if !regexp.MustCompile(re).MatchString(stdout) {
+				t.Errorf("compare-netx output lacks %s:\n%s", re, stdout)
+			}
+		}
+		for _, w := range []string{"status (what nx_smtp_mail_send returns)", "pool peak"} {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("compare-netx output lacks %q", w)
+			}
+		}
+		simulated(t, stdout)
+		reproduceLine(t, stdout)
+	})
+}
+
+// TestSendFetchVirtual: send and fetch on the Wire in virtual time with
+// every network option: --server NAME with the board's DNS client, --ntp,
+// --dhcp, --netx, TLS modes.
+func TestSendFetchVirtual(t *testing.T) {
+	env := []string{"SIMBOARD_PASSWORD=pw"}
+	for _, args := range [][]string{
+		{"send", "--server", "mail.simboard.test", "--ntp", "198.51.100.1", "--user", "alice", "--to", "bob@simboard.test", "--tls", "required"},
+		{"send", "--dhcp", "--server", "mail.simboard.test", "--to", "bob@simboard.test", "--cc", "carol@simboard.test", "--bdat"},
+		{"send", "--netx", "--user", "alice", "--to", "bob@simboard.test", "--seed", "9"},
+		{"fetch", "--dhcp", "--user", "rcpt1", "--delete"},
+		{"fetch", "--server", "mail.simboard.test", "--user", "alice", "--tls", "implicit", "--login", "auth-plain"},
+		{"fetch", "--netx", "--user", "alice"},
+	} {
+		stdout, stderr, code := simboard(t, env, args...)
+		if code != 0 {
+			t.Errorf("simboard %v: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, stdout, stderr)
+			continue
+		}
+		simulated(t, stdout)
+		if line := reproduceLine(t, stdout); !strings.HasPrefix(line, "simboard "+args[0]+" --clock virtual --seed ") {
+			t.Errorf("reproduce %q", line)
+		}
+		if strings.Contains(stdout+stderr, "pw\n") || strings.Contains(stdout+stderr, "=pw") {
+			t.Errorf("simboard %v printed the password", args)
 		}
 	}
 }

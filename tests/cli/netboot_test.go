@@ -15,6 +15,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 var (
 	msRE    = regexp.MustCompile(` +\d+\.\d+ ms`)
+	wallRE  = regexp.MustCompile(` in \d+\.\d\d s$`)
 	digitRE = regexp.MustCompile(`\d+`)
 )
 
@@ -34,6 +35,9 @@ func normalizeDemo(out, pcap string) string {
 			counters = false
 		}
 		line = msRE.ReplaceAllString(line, " N ms")
+		if strings.HasPrefix(line, "simulated ") {
+			line = wallRE.ReplaceAllString(strings.TrimSuffix(line, "\n"), " in N s") + "\n"
+		}
 		if counters && strings.HasPrefix(line, "  ") {
 			line = digitRE.ReplaceAllString(line, "N")
 		}
