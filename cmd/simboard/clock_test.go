@@ -90,8 +90,8 @@ func TestReproduceLineParses(t *testing.T) {
 	}
 }
 
-// shellSplit splits a line quoted by shellQuote (single quotes, '\” for a
-// quote) into words.
+// shellSplit splits a line quoted by shellQuote (single quotes; a quote is
+// closed, escaped with a backslash and reopened) into words.
 func shellSplit(t *testing.T, s string) []string {
 	var words []string
 	var cur strings.Builder

@@ -46,7 +46,7 @@ func reproduceLine(t *testing.T, out string) string {
 }
 
 // shellWords splits a reproduce line as a POSIX shell does (it quotes with
-// single quotes only, '\” for a quote).
+// single quotes only; a quote is closed, escaped with a backslash and reopened).
 func shellWords(t *testing.T, s string) []string {
 	t.Helper()
 	var words []string
