@@ -85,9 +85,6 @@ func newRunClock(virtual bool, seed int64, limit time.Duration) *runClock {
 	return rc
 }
 
-// virtual reports whether the run is in simulated time.
-func (rc *runClock) virtual() bool { return rc.sim != nil }
-
 // clock is the clock to hand to the Wire, boards, mail host and services:
 // the Sim's, or nil (the host's clock) in real time.
 func (rc *runClock) clock() nx.Clock {

@@ -520,7 +520,11 @@ func fetchFirst(ctx context.Context, c *pop3c.Client, stderr io.Writer) ([]byte,
 
 func printDemo(w io.Writer, r *demoReport) {
 	fmt.Fprintf(w, "simboard demo: board %s -> mail host %s on a virtual Wire\n\n", r.Board, r.MailHost)
-	fmt.Fprintln(w, "stages")
+	if r.Clock == clockVirtual {
+		fmt.Fprintln(w, "stages (simulated time)")
+	} else {
+		fmt.Fprintln(w, "stages (wall time)")
+	}
 	for _, s := range r.Stages {
 		fmt.Fprintf(w, "  %-11s %9.2f ms  %s\n", s.Name, s.Millis, s.Detail)
 	}

@@ -402,7 +402,7 @@ func TestDemoOptionsVirtual(t *testing.T) {
 		{"auth-xoauth2", []string{"--auth", "xoauth2", "--tls", "required"}, []string{"AUTH XOAUTH2"}},
 		{"auth-none", []string{"--auth", "none"}, nil},
 		{"auth-plain-off", []string{"--auth", "plain", "--tls", "off"}, []string{"AUTH PLAIN", "TLS false"}},
-		{"loss", []string{"--loss", "0.1", "--seed", "4", "--delay", "10ms"}, nil},
+		{"loss", []string{"--loss", "0.05", "--seed", "3", "--delay", "10ms"}, nil},
 		{"fault-delay", []string{"--fault", "smtp.greeting=delay:4s"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
