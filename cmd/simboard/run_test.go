@@ -110,3 +110,28 @@ func TestRunVirtualClock(t *testing.T) {
 		t.Fatalf("fleet with --clock virtual: exit %d, want 2: %s", code, errb.String())
 	}
 }
+
+// TestRunJSONStdout: `run --json -` writes the JSON report, and only it, on
+// stdout (the text report goes to stderr), with the clock, simulated and
+// wall seconds and the reproduce line as fields; --clock real says real.
+func TestRunJSONStdout(t *testing.T) {
+	for _, clock := range []string{"virtual", "real"} {
+		var out, errb strings.Builder
+		args := []string{"run", "--clock", clock, "--json", "-", "../../examples/scenarios/cable-pull.toml"}
+		if code := dispatch(context.Background(), args, strings.NewReader(""), &out, &errb); code != 0 {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out.String(), errb.String())
+		}
+		var rep scenario.Report
+		dec := json.NewDecoder(strings.NewReader(out.String()))
+		if err := dec.Decode(&rep); err != nil || dec.More() {
+			t.Fatalf("%v: stdout is not one JSON report (%v):\n%s", args, err, out.String())
+		}
+		want := "simboard run --clock " + clock + " ../../examples/scenarios/cable-pull.toml"
+		if rep.Clock != clock || rep.Reproduce != want || rep.Wall <= 0 || (rep.Simulated != nil) != (clock == "virtual") {
+			t.Errorf("%v: clock %q reproduce %q wall %v simulated %v", args, rep.Clock, rep.Reproduce, rep.Wall, rep.Simulated)
+		}
+		if !strings.Contains(errb.String(), "result: PASS") || !strings.Contains(errb.String(), "reproduce: "+want) {
+			t.Errorf("%v: the text report is not on stderr:\n%s", args, errb.String())
+		}
+	}
+}
