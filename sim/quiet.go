@@ -41,6 +41,7 @@ type quietProbe struct {
 const (
 	settleMax     = time.Millisecond
 	settleCeiling = 16 * time.Millisecond
+	settleYields  = 16
 	noisySteps    = 64
 	noisyAfter    = 3
 )
@@ -72,8 +73,8 @@ func (q *quietProbe) quiet() bool {
 }
 
 // settle yields the processor until the process is quiet, for at most
-// q.limit of wall time (then the snapshot decides), and reports whether it
-// found the process quiet. It blocks that long at most.
+// q.limit of wall time and settleYields yields (then the snapshot decides),
+// and reports whether it found the process quiet.
 func (q *quietProbe) settle() bool {
 	q.fell = false
 	runtime.Gosched()
@@ -87,9 +88,12 @@ func (q *quietProbe) settle() bool {
 	if q.quiet() {
 		return true
 	}
+	// Both a wall-time limit and a number of yields: on a loaded host this
+	// thread may lose the CPU for longer than the limit without the
+	// simulation having had its turn.
 	start := time.Now()
-	for !q.quiet() {
-		if time.Since(start) > q.limit {
+	for i := 0; !q.quiet(); i++ {
+		if i >= settleYields && time.Since(start) > q.limit {
 			q.fell = true
 			return false
 		}
