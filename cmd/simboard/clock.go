@@ -182,7 +182,17 @@ func (rc *runClock) line() string {
 	if rc.sim == nil {
 		return fmt.Sprintf("real time: %.1f s", rc.wall.Seconds())
 	}
-	return fmt.Sprintf("simulated %.1f s in %.2f s", rc.simulated.Seconds(), rc.wall.Seconds())
+	return fmt.Sprintf("simulated %s in %.2f s", simSeconds(rc.simulated.Seconds()), rc.wall.Seconds())
+}
+
+// simSeconds formats simulated seconds: "84.2 s", and to three significant
+// digits below one second ("0.0214 s", "0.000412 s"), where runs on a
+// perfect link end.
+func simSeconds(s float64) string {
+	if s >= 1 || s <= 0 {
+		return fmt.Sprintf("%.1f s", s)
+	}
+	return strconv.FormatFloat(s, 'g', 3, 64) + " s"
 }
 
 // clockReport is the run's clock, times and reproduce line as JSON fields.
@@ -196,7 +206,7 @@ type clockReport struct {
 func (rc *runClock) report(reproduce string) clockReport {
 	r := clockReport{Clock: clockReal, Wall: round3(rc.wall.Seconds()), Reproduce: reproduce}
 	if rc.sim != nil {
-		s := round3(rc.simulated.Seconds())
+		s := float64(rc.simulated.Microseconds()) / 1e6 // to the simulated microsecond
 		r.Clock, r.Simulated = clockVirtual, &s
 	}
 	return r
@@ -207,7 +217,7 @@ func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
 // printTimes writes the run's time line and its reproduce line.
 func printTimes(w io.Writer, r clockReport) {
 	if r.Simulated != nil {
-		fmt.Fprintf(w, "simulated %.1f s in %.2f s\n", *r.Simulated, r.Wall)
+		fmt.Fprintf(w, "simulated %s in %.2f s\n", simSeconds(*r.Simulated), r.Wall)
 	} else {
 		fmt.Fprintf(w, "real time: %.1f s\n", r.Wall)
 	}

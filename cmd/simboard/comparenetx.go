@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -152,7 +153,7 @@ func compareNetX(ctx context.Context, sp compareSpec) (*compareReport, error) {
 	}
 	rep.Clock, rep.Wall = rep.Default.Clock, round3(rep.Default.Wall+rep.NetX.Wall)
 	if sp.Virtual {
-		s := round3(*rep.Default.Simulated + *rep.NetX.Simulated)
+		s := math.Round((*rep.Default.Simulated+*rep.NetX.Simulated)*1e6) / 1e6
 		rep.Simulated = &s
 	}
 	rep.StatusDiffers = rep.Default.Status != rep.NetX.Status
@@ -487,7 +488,7 @@ func printCompare(w io.Writer, r *compareReport) {
 	fmt.Fprintln(w, "\nruns (each profile on its own board, mail host and Wire, from the same seed)")
 	for _, p := range []profileRun{r.Default, r.NetX} {
 		if p.Simulated != nil {
-			fmt.Fprintf(w, "  %-8s simulated %.1f s in %.2f s\n", p.Profile, *p.Simulated, p.Wall)
+			fmt.Fprintf(w, "  %-8s simulated %s in %.2f s\n", p.Profile, simSeconds(*p.Simulated), p.Wall)
 		} else {
 			fmt.Fprintf(w, "  %-8s real time: %.1f s\n", p.Profile, p.Wall)
 		}

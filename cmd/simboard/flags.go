@@ -60,7 +60,10 @@ func (m *tlsMode) Set(s string) error {
 	case "none", "plain", "clear":
 		return fmt.Errorf("use off (one vocabulary for demo, send and fetch: %s)", tlsModes)
 	case "starttls", "stls":
-		return fmt.Errorf("use required for STARTTLS/STLS or fail, opportunistic for STARTTLS when offered (%s)", tlsModes)
+		// The protocol's own name for "upgrade or fail": an alias of
+		// required, never of opportunistic (no silent clear text).
+		*m = tlsRequired
+		return nil
 	}
 	return fmt.Errorf("use %s", tlsModes)
 }
@@ -74,7 +77,7 @@ func registerTLS(fs *flag.FlagSet, m *tlsMode, set *bool, def tlsMode) {
 		v = trackSet{m, set}
 	}
 	fs.Var(v, "tls", "`MODE`: off (clear text), opportunistic (STARTTLS/STLS when offered),\n"+
-		"required (STARTTLS/STLS or fail) or implicit (TLS from the first byte: 465/995)")
+		"required (STARTTLS/STLS or fail; starttls and stls name it too) or implicit (TLS from the first byte: 465/995)")
 }
 
 // smtpPort and pop3Port are the standard ports for a --tls mode (the

@@ -18,7 +18,7 @@ import (
 // second of wall time.
 
 var (
-	simLineRE  = regexp.MustCompile(`(?m)^(?:scenario .*: )?simulated (\d+\.\d) s in (\d+\.\d\d) s$`)
+	simLineRE  = regexp.MustCompile(`(?m)^(?:scenario .*: )?simulated (\d+\.\d+) s in (\d+\.\d\d) s$`)
 	realLineRE = regexp.MustCompile(`(?m)^real time: (\d+\.\d) s$`)
 	reproRE    = regexp.MustCompile(`(?m)^reproduce: (simboard .*)$`)
 )

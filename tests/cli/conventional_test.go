@@ -36,7 +36,8 @@ func TestFetchNetX(t *testing.T) {
 }
 
 // TestTLSVocabulary: demo, send and fetch take the same four --tls modes,
-// and the old demo words are refused with the word to use.
+// starttls (and stls) name required in all three, and the old demo words
+// for clear text are refused with the word to use.
 func TestTLSVocabulary(t *testing.T) {
 	for _, mode := range []string{"off", "opportunistic", "required", "implicit"} {
 		t.Run(mode, func(t *testing.T) {
@@ -57,7 +58,7 @@ func TestTLSVocabulary(t *testing.T) {
 		})
 	}
 	for _, tc := range []struct{ cmd, old, hint string }{
-		{"demo", "none", "use off"}, {"demo", "starttls", "use required"}, {"send", "starttls", "use required"}, {"fetch", "none", "use off"},
+		{"demo", "none", "use off"}, {"send", "plain", "use off"}, {"fetch", "none", "use off"},
 	} {
 		args := []string{tc.cmd, "--tls", tc.old}
 		if tc.cmd == "send" {
@@ -69,6 +70,16 @@ func TestTLSVocabulary(t *testing.T) {
 		_, stderr, code := simboard(t, []string{pw}, args...)
 		if code != 2 || !strings.Contains(stderr, tc.hint) {
 			t.Errorf("simboard %v: exit %d, stderr %q; want exit 2 with %q", args, code, stderr, tc.hint)
+		}
+	}
+	// starttls is required: STARTTLS and STLS, never clear text.
+	for _, alias := range []string{"starttls", "STLS"} {
+		stdout, stderr, code := simboard(t, []string{pw}, "send", "--user", "alice", "--to", "bob@simboard.test", "--tls", alias, "--json")
+		var res struct {
+			TLS bool `json:"tls"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); code != 0 || err != nil || !res.TLS {
+			t.Errorf("send --tls %s: exit %d, %s (%v); want delivered over TLS\n%s", alias, code, stdout, err, stderr)
 		}
 	}
 }
