@@ -254,7 +254,9 @@ func TestVirtualMailEveryMinute(t *testing.T) {
 // mail a simulated minute for 24 simulated hours (1,440 mails; set
 // SIMBOARD_SIM_MAILS for another count) over 5 % loss, fetched back over
 // POP3 once a simulated hour, all stored and fetched byte-exact. Read
-// sim/wall and the ns/op (one op = the whole day).
+// sim/wall and the ns/op (one op = the whole day). Two schedulers:
+// "snapshot=every-advance" is the default (a stop-the-world snapshot before
+// time moves), "snapshot=2ms" is Options.SnapshotInterval = 2 ms.
 //
 // At 5 % loss a few of the day's SMTP connections lose the 220 greeting and
 // its retransmission inside NetX's 10 s greeting wait (NX_NO_PACKET; seen in
@@ -269,20 +271,28 @@ func BenchmarkVirtualMailDay(b *testing.B) {
 			b.Fatalf("SIMBOARD_SIM_MAILS=%q: want a positive count", v)
 		}
 	}
-	var sims, walls time.Duration
-	runs := 0
-	var ds dayStats
-	for b.Loop() {
-		s := sim.New(sim.Options{Seed: 1, Limit: time.Duration(n+120) * time.Minute})
-		if err := mailEvery(b, s, mailDay(n), &ds); err != nil {
-			b.Fatal(err)
-		}
-		sims += s.Stats().Simulated
-		walls += s.Stats().Wall
-		runs++
-		b.Logf("simulated %v in %v (%d timers, %d snapshots, %d confirmed quiet)", s.Stats().Simulated, s.Stats().Wall, s.Stats().Fired, s.Stats().Snapshots, s.Stats().Confirmed)
+	for _, mode := range []struct {
+		name     string
+		interval time.Duration
+	}{{"snapshot=every-advance", 0}, {"snapshot=2ms", 2 * time.Millisecond}} {
+		b.Run(mode.name, func(b *testing.B) {
+			var sims, walls time.Duration
+			runs := 0
+			var ds dayStats
+			for b.Loop() {
+				s := sim.New(sim.Options{Seed: 1, Limit: time.Duration(n+120) * time.Minute, SnapshotInterval: mode.interval})
+				if err := mailEvery(b, s, mailDay(n), &ds); err != nil {
+					b.Fatal(err)
+				}
+				st := s.Stats()
+				sims += st.Simulated
+				walls += st.Wall
+				runs++
+				b.Logf("simulated %v in %v (%d timers, %d snapshots, %d confirmed quiet, %d without a snapshot)", st.Simulated, st.Wall, st.Fired, st.Snapshots, st.Confirmed, st.Quick)
+			}
+			report(b, sims, walls, runs)
+			b.ReportMetric(float64(ds.resends)/float64(runs), "resends/op")
+			b.ReportMetric(float64(ds.refetch)/float64(runs), "refetches/op")
+		})
 	}
-	report(b, sims, walls, runs)
-	b.ReportMetric(float64(ds.resends)/float64(runs), "resends/op")
-	b.ReportMetric(float64(ds.refetch)/float64(runs), "refetches/op")
 }

@@ -359,3 +359,49 @@ os/signal.signal_recv()`
 		t.Fatalf("a labelled goroutine in a system call counted as idle")
 	}
 }
+
+// TestRunSnapshotInterval: with a snapshot interval, time moves between
+// snapshots on the runtime's counters alone, each wake-up still at its
+// exact instant; a goroutine in a real-time wait longer than the interval
+// is still caught.
+func TestRunSnapshotInterval(t *testing.T) {
+	s := New(Options{SnapshotInterval: time.Hour})
+	clk := s.Clock()
+	start := clk.Now()
+	err := s.Run(context.Background(), func(ctx context.Context) error {
+		for i := 1; i <= 200; i++ {
+			if err := clk.Sleep(ctx, time.Millisecond); err != nil {
+				return err
+			}
+			if got := clk.Since(start); got != time.Duration(i)*time.Millisecond {
+				return errors.New("woke at " + got.String())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if st := s.Stats(); st.Snapshots > 10 || st.Quick < 190 {
+		t.Fatalf("stats %+v: want the advances made without snapshots", st)
+	}
+
+	s = New(Options{SnapshotInterval: 2 * time.Millisecond})
+	clk = s.Clock()
+	err = s.Run(context.Background(), func(ctx context.Context) error {
+		slept := make(chan struct{})
+		go func() {
+			defer close(slept)
+			time.Sleep(100 * time.Millisecond)
+		}()
+		defer func() { <-slept }()
+		for {
+			if err := clk.Sleep(ctx, time.Millisecond); err != nil {
+				return nil
+			}
+		}
+	})
+	if !errors.Is(err, ErrRealTimeWait) {
+		t.Fatalf("Run(a 100 ms time.Sleep, 2 ms interval) = %v, want ErrRealTimeWait", err)
+	}
+}
