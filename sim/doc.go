@@ -10,14 +10,20 @@
 // boards inside the body given to Run.
 //
 // The idle test is exact: every goroutine the body starts carries a
-// runtime/pprof label, and before each step the scheduler takes a
+// runtime/pprof label, and before time moves the scheduler takes a
 // stop-the-world snapshot of all goroutines and advances only when none of
-// the labelled ones is running, runnable or in a system call. A second
-// snapshot just before the step must agree; if a goroutine became runnable
-// in between without a simulated event, Run fails with ErrWorkPending
-// ("time advanced while work was pending"). A goroutine waiting on real time
-// (time.Sleep) or real I/O fails the run with ErrRealTimeWait; a body that
-// can never run again fails with ErrDeadlock instead of hanging.
+// the labelled ones is running, runnable or in a system call. Just before
+// the step the process must still be quiet by the runtime's scheduler
+// counters (runtime/metrics), or a second snapshot must agree; if a
+// goroutine became runnable in between without a simulated event, Run
+// fails with ErrWorkPending ("time advanced while work was pending"). A
+// goroutine waiting on real time (time.Sleep) or real I/O fails the run
+// with ErrRealTimeWait; a body that can never run again fails with
+// ErrDeadlock instead of hanging. Events due at the current instant fire
+// on the counters alone, without a snapshot (SIMBOARD_SIM_STRICT=1 takes
+// one before every event), and Options.SnapshotInterval lets time move on
+// them too, between snapshots: see Sim and Options for the costs. Run sets
+// GOMAXPROCS to 1 while it runs (Options.Parallel).
 //
 // The first Run adds tracebacklabels=1 to the process's GODEBUG (the
 // runtime re-reads it), so goroutine dumps of the whole program show pprof
