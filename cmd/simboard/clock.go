@@ -76,7 +76,7 @@ type runClock struct {
 
 // newRunClock prepares a run: virtual runs on a new sim.Sim seeded with
 // seed whose Limit is the --timeout limit (simulated time); real runs use
-// limit as a real deadline.
+// limit as a real deadline. A limit of 0 means none.
 func newRunClock(virtual bool, seed int64, limit time.Duration) *runClock {
 	rc := &runClock{limit: limit}
 	if virtual {
@@ -124,7 +124,10 @@ func (rc *runClock) rand32(name string) func() uint32 {
 func (rc *runClock) run(ctx context.Context, body func(ctx context.Context) error) error {
 	if rc.sim == nil {
 		start := time.Now()
-		tctx, cancel := withTimeout(ctx, rc.limit)
+		tctx, cancel := ctx, context.CancelFunc(func() {})
+		if rc.limit > 0 {
+			tctx, cancel = withTimeout(ctx, rc.limit)
+		}
 		defer cancel()
 		err := body(tctx)
 		rc.wall = time.Since(start)

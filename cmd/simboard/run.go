@@ -41,14 +41,12 @@ func (c *runCmd) run(e *cmdEnv) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	var virtual bool
-	if s.Fleet != nil {
-		// The fleet engine (internal/fleet) takes no simulated clock.
-		if c.f.clock.value == clockVirtual {
-			return usagef("--clock virtual: a [fleet] scenario runs in real time (simboard fleet's engine has no virtual clock): drop --clock virtual")
-		}
-	} else if virtual, err = c.f.clock.virtual(""); err != nil {
+	virtual, err := c.f.clock.virtual("")
+	if err != nil {
 		return err
+	}
+	if s.Fleet != nil && c.f.clock.value == "" {
+		virtual = false // a [fleet] scenario defaults to real time, as simboard fleet does (see its --clock)
 	}
 	var opts scenario.Options
 	if c.f.pcap != "" {

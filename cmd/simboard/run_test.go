@@ -89,7 +89,7 @@ func TestRunFailedCheckExits1(t *testing.T) {
 }
 
 // TestRunVirtualClock: the cable-pull scenario on a sim.Sim passes with the
-// same retries and statuses; a [fleet] scenario refuses --clock virtual.
+// same retries and statuses; a [fleet] scenario defaults to real time.
 func TestRunVirtualClock(t *testing.T) {
 	js := filepath.Join(t.TempDir(), "r.json")
 	var out, errb strings.Builder
@@ -105,9 +105,11 @@ func TestRunVirtualClock(t *testing.T) {
 	if !rep.Pass || rep.Clock != "virtual" || rep.Retries < 2 || rep.Delivered != 3 {
 		t.Fatalf("report: %+v", rep)
 	}
-	errb.Reset()
-	if code := dispatch(context.Background(), []string{"run", "--clock", "virtual", "../../examples/scenarios/fleet.toml"}, strings.NewReader(""), &out, &errb); code != 2 {
-		t.Fatalf("fleet with --clock virtual: exit %d, want 2: %s", code, errb.String())
+	// A [fleet] scenario defaults to real time, as simboard fleet does.
+	out.Reset()
+	if code := dispatch(context.Background(), []string{"run", "../../examples/scenarios/fleet.toml"}, strings.NewReader(""), &out, &errb); code != 0 ||
+		!strings.Contains(out.String(), "reproduce: simboard run --clock real ../../examples/scenarios/fleet.toml") {
+		t.Fatalf("fleet scenario: exit %d, want 0 in real time:\n%s\n%s", code, out.String(), errb.String())
 	}
 }
 

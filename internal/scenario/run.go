@@ -109,7 +109,7 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Report, error) {
 	ctx, cancel := withClockTimeout(ctx, clk, time.Duration(s.Timeout))
 	defer cancel()
 	if s.Fleet != nil {
-		return runFleet(ctx, s)
+		return runFleet(ctx, s, opts)
 	}
 	start, wallStart := clk.Now(), time.Now()
 	since := func() float64 { return clk.Now().Sub(start).Seconds() }
@@ -437,9 +437,9 @@ func (rep *Report) check(s *Scenario, mails []*sentMail) {
 }
 
 // runFleet runs a [fleet] scenario through internal/fleet.
-func runFleet(ctx context.Context, s *Scenario) (*Report, error) {
+func runFleet(ctx context.Context, s *Scenario, o Options) (*Report, error) {
 	f := s.Fleet
-	opts := fleet.Options{Boards: f.Boards, BodySize: int(f.BodySize), Concurrency: f.Concurrency, Seed: s.Seed}
+	opts := fleet.Options{Boards: f.Boards, BodySize: int(f.BodySize), Concurrency: f.Concurrency, Seed: s.Seed, Clock: o.Clock, Rand: o.Rand}
 	if f.PoolPackets > 0 {
 		opts.Pool = board.PoolOptions{Count: f.PoolPackets}
 		opts.RxPool = opts.Pool
@@ -450,6 +450,10 @@ func runFleet(ctx context.Context, s *Scenario) (*Report, error) {
 	}
 	rep := &Report{Name: s.Name, Clock: "real", Wall: fr.Wall.Seconds(), Sent: fr.Delivered, Delivered: fr.Delivered, Fetched: fr.Fetched,
 		Errors: fr.CloseErrors}
+	if o.Clock != nil {
+		sim := fr.Simulated.Seconds()
+		rep.Clock, rep.Simulated = "virtual", &sim
+	}
 	for _, fl := range fr.Failures {
 		rep.Errors = append(rep.Errors, fmt.Sprintf("%d boards failed at %s, first: %s", fl.Count, fl.Stage, fl.First))
 	}

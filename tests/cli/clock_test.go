@@ -163,9 +163,8 @@ func TestClockDefault(t *testing.T) {
 	})
 }
 
-// TestClockUsage: a bad --clock, --clock virtual with a TAP, and --clock
-// virtual where only real time exists (fleet, a [fleet] scenario) exit 2
-// before any traffic and say why.
+// TestClockUsage: a bad --clock and --clock virtual with a TAP (--tap,
+// --uplink) exit 2 before any traffic and say why.
 func TestClockUsage(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -181,9 +180,9 @@ func TestClockUsage(t *testing.T) {
 			[]string{"--clock virtual cannot run with --tap tap7", "host's kernel in real time"}},
 		{[]string{"send", "--to", "a@simboard.test", "--tap", "tap7", "--clock", "virtual", "--compare-netx"},
 			[]string{"--clock virtual cannot run with --tap tap7"}},
-		{[]string{"fleet", "--boards", "2", "--clock", "virtual"}, []string{"a fleet runs in real time only"}},
-		{[]string{"fleet", "--boards", "2", "--uplink", "tap7", "--clock", "virtual"}, []string{"real time only"}},
-		{[]string{"run", "--clock", "virtual", "../../examples/scenarios/fleet.toml"}, []string{"[fleet] scenario runs in real time"}},
+		{[]string{"fleet", "--boards", "2", "--uplink", "tap7", "--clock", "virtual"},
+			[]string{"--clock virtual cannot run with --uplink tap7", "real time"}},
+		{[]string{"fleet", "--boards", "2", "--clock", "later"}, []string{`--clock "later"`}},
 	} {
 		pcap := filepath.Join(t.TempDir(), "x.pcap")
 		args := tc.args
@@ -210,15 +209,15 @@ func TestClockUsage(t *testing.T) {
 }
 
 // TestClockHelp: --clock is documented on demo, send, fetch, run and fleet
-// (fleet says why it is real time only).
+// (fleet says why its default is real time).
 func TestClockHelp(t *testing.T) {
 	for _, cmd := range []string{"demo", "send", "fetch", "run", "fleet"} {
 		stdout, _, code := simboard(t, nil, cmd, "--help")
 		if code != 0 || !strings.Contains(stdout, "--clock CLOCK") {
 			t.Errorf("simboard %s --help: exit %d, no --clock CLOCK:\n%s", cmd, code, stdout)
 		}
-		if cmd == "fleet" && !strings.Contains(stdout, "real only") {
-			t.Errorf("simboard fleet --help does not say it is real time only:\n%s", stdout)
+		if cmd == "fleet" && !strings.Contains(stdout, "real (the default for a fleet)") {
+			t.Errorf("simboard fleet --help does not say its default is real time:\n%s", stdout)
 		}
 	}
 }
@@ -515,5 +514,35 @@ func TestSendFetchVirtual(t *testing.T) {
 		if strings.Contains(stdout+stderr, "pw\n") || strings.Contains(stdout+stderr, "=pw") {
 			t.Errorf("simboard %v printed the password", args)
 		}
+	}
+}
+
+// TestFleetClock: a fleet defaults to real time and runs in virtual time
+// with --clock virtual: every board delivers and fetches back, the run
+// prints its simulated time and a reproduce line, and the same seed twice
+// gives the same simulated durations.
+func TestFleetClock(t *testing.T) {
+	stdout, stderr, code := simboard(t, nil, "fleet", "--boards", "3")
+	if code != 0 || !realLineRE.MatchString(stdout) || reproduceLine(t, stdout) != "simboard fleet --clock real --seed 1 --boards 3" {
+		t.Fatalf("simboard fleet --boards 3: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var runs []string
+	for range 2 {
+		stdout, stderr, code = simboard(t, nil, "fleet", "--clock", "virtual", "--boards", "4", "--seed", "5", "--body-size", "3000")
+		if code != 0 || !strings.Contains(stdout, "delivered 4, fetched back byte-exact 4, failed 0") {
+			t.Fatalf("simboard fleet --clock virtual: exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		simulated(t, stdout)
+		if got := reproduceLine(t, stdout); got != "simboard fleet --clock virtual --seed 5 --boards 4 --body-size 3000" {
+			t.Errorf("reproduce %q", got)
+		}
+		m := regexp.MustCompile(`simulated time (\S+) \(boot (\S+), mail (\S+)\)`).FindStringSubmatch(stdout)
+		if m == nil {
+			t.Fatalf("no simulated durations in:\n%s", stdout)
+		}
+		runs = append(runs, m[0])
+	}
+	if runs[0] != runs[1] {
+		t.Errorf("the same seed gave %q then %q", runs[0], runs[1])
 	}
 }
