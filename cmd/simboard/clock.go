@@ -78,9 +78,15 @@ type runClock struct {
 // seed whose Limit is the --timeout limit (simulated time); real runs use
 // limit as a real deadline. A limit of 0 means none.
 func newRunClock(virtual bool, seed int64, limit time.Duration) *runClock {
-	rc := &runClock{limit: limit}
+	return newRunClockWith(virtual, sim.Options{Seed: seed, Limit: limit})
+}
+
+// newRunClockWith is newRunClock with every sim.Options field (its Limit
+// is the real deadline in real time).
+func newRunClockWith(virtual bool, o sim.Options) *runClock {
+	rc := &runClock{limit: o.Limit}
 	if virtual {
-		rc.sim = sim.New(sim.Options{Seed: seed, Limit: limit})
+		rc.sim = sim.New(o)
 	}
 	return rc
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/simboard/simboard/internal/scenario"
+	"github.com/simboard/simboard/sim"
 )
 
 // runCmd is `simboard run FILE`: a whole experiment from a TOML scenario
@@ -62,7 +63,11 @@ func (c *runCmd) run(e *cmdEnv) error {
 	var rep *scenario.Report
 	// The scenario's own timeout bounds it (scenario.Run); the run clock's
 	// limit is a margin above it.
-	rc := newRunClock(virtual, s.Seed, time.Duration(s.Timeout)+time.Minute)
+	o := sim.Options{Seed: s.Seed, Limit: time.Duration(s.Timeout) + time.Minute}
+	if s.Fleet != nil {
+		o.SnapshotInterval = fleetSnapshotInterval // as simboard fleet (fleet.go)
+	}
+	rc := newRunClockWith(virtual, o)
 	err = rc.run(e.ctx, func(ctx context.Context) error {
 		opts.Clock, opts.Rand = rc.clock(), rc.rand
 		var err error
