@@ -157,8 +157,11 @@ func (l *Lab) Board(name string, opts Options) *Board {
 	if opts.Clock == nil {
 		opts.Clock = l.clock
 	}
-	if opts.Rand == nil && l.sim != nil {
-		opts.Rand = l.sim.Rand("board/" + name)
+	if l.sim != nil {
+		opts.Port = virtualPort(opts.Port)
+		if opts.Rand == nil {
+			opts.Rand = l.sim.Rand("board/" + name)
+		}
 	}
 	b := newBoard(l.t, l.Wire, name, l.next, opts, l.atEnd)
 	l.next++
@@ -195,8 +198,11 @@ func (l *Lab) MailHost(hopts mailhost.Options, bopts Options) *MailPeer {
 	if bopts.Clock == nil {
 		bopts.Clock = l.clock
 	}
-	if bopts.Rand == nil && l.sim != nil {
-		bopts.Rand = l.sim.Rand("board/mailhost")
+	if l.sim != nil {
+		bopts.Port = virtualPort(bopts.Port)
+		if bopts.Rand == nil {
+			bopts.Rand = l.sim.Rand("board/mailhost")
+		}
 	}
 	h, err := mailhost.New(hopts)
 	if err != nil {

@@ -453,6 +453,7 @@ func TestReceivePoolStarvation(t *testing.T) {
 	// A driver receive pool of 4 packets drops frames under a burst; TCP
 	// recovers, the transfer stays byte-exact, and the drops show as
 	// allocation errors in the driver counters.
+	boardtest.SkipVirtual(t, "a burst must outrun the board's receive processing; in virtual time each frame is its own event, handled before the next arrives, so a 4-packet receive pool never runs dry")
 	boardtest.CheckGoroutines(t)
 	w := boardtest.NewWire(t, 7)
 	opt := boardtest.Options{TCP: netstack.TCPOptions{MinRTO: 20 * time.Millisecond}}

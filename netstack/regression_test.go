@@ -555,7 +555,13 @@ func netxTCPMultipleSend(t *testing.T, size int) {
 	boardtest.CheckGoroutines(t)
 	w := boardtest.NewWire(t, 1)
 	server := boardtest.NewBoard(t, w, "server", 1, boardtest.Options{Debug: true})
-	client := boardtest.NewBoard(t, w, "client", 2, boardtest.Options{PayloadSize: 256, Count: 64, Debug: true})
+	copts := boardtest.Options{PayloadSize: 256, Count: 64, Debug: true}
+	if boardtest.VirtualMode() {
+		// A send costs no simulated time, so the senders' 1 s loop would
+		// carry unbounded data; a 10 Mbit/s link bounds it as a real one.
+		copts.Port.RateBitsPerSecond = 10_000_000
+	}
+	client := boardtest.NewBoard(t, w, "client", 2, copts)
 	ctx := context.Background()
 
 	type serverResult struct {
