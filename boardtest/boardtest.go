@@ -3,6 +3,28 @@
 // pool is not balanced or goroutines leak. Every stack test in the project
 // uses it, so "every pool balanced, no goroutine leaked" is checked in one
 // place.
+//
+// Virtual time: a test whose Lab has LabOptions.Virtual set runs, from
+// NewLab on, inside a simulation (package sim, sim.Test): its own
+// goroutine, the boards, the Wire, the mail host and the cleanups that
+// close and check them run on a simulated clock that moves only when all
+// of them wait, so a 30 s server silence or an hour of reports costs no
+// wall time and a seed repeats a run. Wait on Lab.Clock (or with Sleep,
+// After, WithTimeout), never on real time, and pass Lab.Context to
+// blocking calls:
+//
+//	func TestReports(t *testing.T) {
+//		lab := boardtest.NewLab(t, boardtest.LabOptions{Virtual: true})
+//		mail := lab.MailHost(mailhost.Options{...}, boardtest.Options{})
+//		dev := lab.Board("sensor", boardtest.Options{})
+//		ctx, clk := lab.Context(), lab.Sim().Clock()
+//		... send, then clk.Sleep(ctx, time.Minute) ...
+//	}
+//
+// With SIMBOARD_TEST_CLOCK=virtual (ClockEnv) every test that builds its
+// Wire, boards or Lab here without an explicit Clock runs that way, from
+// its first board on; scripts/test.sh runs the stack tests once in each
+// mode. examples/usertest holds a user's test in both modes.
 package boardtest
 
 import (

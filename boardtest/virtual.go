@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,4 +114,52 @@ func balanced(p *packetpool.Pool, grace time.Duration) error {
 		_ = clk.Sleep(context.Background(), 100*time.Millisecond) // each step costs a scheduler round, not 100 ms
 	}
 	return board.Balanced(p, 0)
+}
+
+// Sleep is time.Sleep on the test's clock (Clock): in virtual time it
+// waits d of simulated time. It blocks.
+func Sleep(t testing.TB, d time.Duration) {
+	t.Helper()
+	tm := Clock(t).NewTimer(d)
+	<-tm.C()
+}
+
+// After is time.After on the test's clock (Clock). It does not block.
+func After(t testing.TB, d time.Duration) <-chan time.Time {
+	t.Helper()
+	return Clock(t).NewTimer(d).C()
+}
+
+// WithTimeout is context.WithTimeout on the test's clock (Clock): in
+// virtual time the context is done once d of simulated time has passed,
+// and its Err is then context.DeadlineExceeded. In real time it is
+// context.WithTimeout. It does not block; call cancel when done.
+func WithTimeout(t testing.TB, parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	t.Helper()
+	clk, ok := Clock(t).(nx.FuncClock)
+	if !ok || clk == nx.SystemClock {
+		return context.WithTimeout(parent, d)
+	}
+	inner, cancel := context.WithCancel(parent)
+	ctx := &clockCtx{Context: inner}
+	tm := clk.AfterFunc(d, func() {
+		ctx.expired.Store(true)
+		cancel()
+	})
+	return ctx, func() { tm.Stop(); cancel() }
+}
+
+// clockCtx is a context cancelled by a timer on a simulated clock; it
+// reports that as context.DeadlineExceeded.
+type clockCtx struct {
+	context.Context
+	expired atomic.Bool
+}
+
+func (c *clockCtx) Err() error {
+	err := c.Context.Err()
+	if err != nil && c.expired.Load() {
+		return context.DeadlineExceeded
+	}
+	return err
 }

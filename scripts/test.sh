@@ -1,10 +1,12 @@
 #!/bin/bash
 # test.sh — simboard's test command (`make test` runs it).
 #
-#   scripts/test.sh [step...]     steps: deps fmt vet lint tidy gotest (default: all, in that order)
+#   scripts/test.sh [step...]     steps: deps fmt vet lint tidy gotest vtest (default: all, in that order)
 #
 #   lint   staticcheck, pinned (STATICCHECK), built by `go run` from the module proxy
 #   tidy   go mod tidy -diff: go.mod and go.sum say exactly what the code imports
+#   vtest  the stack tests again in virtual time (SIMBOARD_TEST_CLOCK=virtual): every test that
+#          builds boards through boardtest runs in a sim.Sim; tests that cannot say why they skip
 #
 # Every step runs even when an earlier one failed, so one run shows everything; the exit
 # status is non-zero if any step failed, and a summary (steps, then go test's per-package
@@ -12,6 +14,7 @@
 #
 # Environment:
 #   GO (go), PKGS (./...), TESTP (2: packages tested in parallel; the machines have 2 cores),
+#   VPKGS (the packages vtest runs: netstack boardtest apps/smtpc apps/pop3c examples/usertest),
 #   TESTTIMEOUT (30m), GOTESTFLAGS (extra go test flags, e.g. '-run Interop -v'),
 #   SIMBOARD_REQUIRE_NETNS=1   namespace/TAP/interop tests fail instead of skipping (CI)
 #   SIMBOARD_NO_INSTALL=1      never install packages, only report what is missing
@@ -33,7 +36,7 @@ if [[ -z ${TESTLOG:-} ]]; then
 fi
 
 steps=("$@")
-[[ ${#steps[@]} -eq 0 ]] && steps=(deps fmt vet lint tidy gotest)
+[[ ${#steps[@]} -eq 0 ]] && steps=(deps fmt vet lint tidy gotest vtest)
 
 summary=()
 rc=0
@@ -82,10 +85,21 @@ gotest() {
   return "${PIPESTATUS[0]}"
 }
 
+# vtest: the packages whose tests build boards on a Wire through boardtest.
+VPKGS=${VPKGS:-./netstack ./boardtest ./apps/smtpc ./apps/pop3c ./examples/usertest}
+
+vtest() {
+  # shellcheck disable=SC2086
+  echo "SIMBOARD_TEST_CLOCK=virtual $GO test -race -count=1 -p $TESTP -timeout $TESTTIMEOUT $GOTESTFLAGS $VPKGS"
+  # shellcheck disable=SC2086
+  SIMBOARD_TEST_CLOCK=virtual $GO test -race -count=1 -p "$TESTP" -timeout "$TESTTIMEOUT" $GOTESTFLAGS $VPKGS 2>&1 | sed 's/^/[virtual] /' | tee -a "$TESTLOG"
+  return "${PIPESTATUS[0]}"
+}
+
 for s in "${steps[@]}"; do
   case $s in
-    deps|fmt|vet|lint|tidy|gotest) ;;
-    *) echo "test.sh: unknown step $s (want deps fmt vet lint tidy gotest)" >&2; exit 2 ;;
+    deps|fmt|vet|lint|tidy|gotest|vtest) ;;
+    *) echo "test.sh: unknown step $s (want deps fmt vet lint tidy gotest vtest)" >&2; exit 2 ;;
   esac
   printf '\n== %s\n' "$s"
   t=$SECONDS
@@ -97,11 +111,11 @@ done
 
 printf '\n== summary\n'
 printf '%s\n' "${summary[@]}"
-if [[ " ${steps[*]} " == *" gotest "* && -s $TESTLOG ]]; then
+if [[ " ${steps[*]} " == *" gotest "* || " ${steps[*]} " == *" vtest "* ]] && [[ -s $TESTLOG ]]; then
   where="full output above"
   if ! $own_log || [[ $rc -ne 0 ]]; then where+=", kept in $TESTLOG"; fi
   echo "  go test, per package ($where):"
-  grep -E '^(ok|FAIL|---|panic:|\?)[[:space:]]' "$TESTLOG" | grep -vE '^\?.*\[no test files\]' | sed 's/^/    /'
+  grep -E '^(\[virtual\] )?(ok|FAIL|---|panic:|\?)[[:space:]]' "$TESTLOG" | grep -vE '^(\[virtual\] )?\?.*\[no test files\]' | sed 's/^/    /'
 fi
 # Our own log is only worth keeping when something failed.
 if $own_log && [[ $rc -eq 0 ]]; then

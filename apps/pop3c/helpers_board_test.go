@@ -156,6 +156,6 @@ func waitFor(t testing.TB, cond func() bool) {
 			t.Fatal("condition never became true")
 		}
 		runtime.Gosched()
-		time.Sleep(time.Millisecond)
+		boardtest.Sleep(t, time.Millisecond) // on the boards' clock: simulated in virtual time
 	}
 }

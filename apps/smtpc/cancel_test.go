@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simboard/simboard/boardtest"
 	"github.com/simboard/simboard/mailhost"
 	"github.com/simboard/simboard/nx"
 )
@@ -28,7 +29,7 @@ func (r *stallReader) Read(p []byte) (int, error) {
 		return copy(p, r.first), nil
 	case 1:
 		<-r.ctx.Done()
-		time.Sleep(10 * time.Millisecond) // well past the deadline
+		testSleep(10 * time.Millisecond) // well past the deadline
 		r.n++
 		return copy(p, r.rest), nil
 	}
@@ -63,7 +64,7 @@ func TestCancelledBodyNoEndOfData(t *testing.T) {
 		{"BDAT", true, scriptStep{want: "BDAT", chunks: true, send: []string{"250 queued\r\n"}}, 40 << 10},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			ctx, cancel := boardtest.WithTimeout(t, context.Background(), 300*time.Millisecond)
 			defer cancel()
 			o := noAuth(pipeOpts())
 			o.Chunking = tt.chunking
@@ -96,7 +97,7 @@ func TestCancelledBodyNoEndOfData(t *testing.T) {
 func TestCancelledBodyNotDelivered(t *testing.T) {
 	e := newHostEnv(t, envOptions{host: mailhost.Options{}})
 	for _, chunking := range []bool{false, true} {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		ctx, cancel := boardtest.WithTimeout(t, context.Background(), 300*time.Millisecond)
 		o := e.options()
 		o.Chunking = chunking
 		c := e.client(t, o)

@@ -412,6 +412,7 @@ func TestE2EBodies(t *testing.T) {
 }
 
 func TestE2E16MiB(t *testing.T) {
+	boardtest.SkipVirtual(t, "a 16 MiB bulk transfer: in virtual time each of its ~25,000 frames is a scheduler event (about 3 min per subtest under -race on a loaded 2-core host); the other e2e tests take the mail path in virtual time")
 	for _, chunking := range []bool{false, true} {
 		t.Run(map[bool]string{false: "DATA", true: "BDAT"}[chunking], func(t *testing.T) {
 			e := newHostEnv(t, envOptions{host: mailhost.Options{MaxMessageBytes: -1}})

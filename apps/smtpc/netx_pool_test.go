@@ -60,7 +60,7 @@ func TestNetXPoolPeak64KiB(t *testing.T) {
 		}
 		go func() {
 			defer close(lifted)
-			for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+			for end := testClock().Now().Add(10 * time.Second); testClock().Now().Before(end); testSleep(2 * time.Millisecond) {
 				if in := cli.Pool.Info(); in.Total-in.LowWater >= 89 {
 					break
 				}

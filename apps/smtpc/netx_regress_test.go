@@ -118,7 +118,7 @@ func TestNetXRegression(t *testing.T) {
 			},
 			afterSend: func(i int, send func(int)) int {
 				if i == 1 { // "Wait a beat and send the second one."
-					time.Sleep(20 * time.Millisecond)
+					testSleep(20 * time.Millisecond)
 					send(2)
 					return 2
 				}
@@ -221,7 +221,7 @@ func runNetXRegression(t *testing.T, tc netxRegression) {
 				i = tc.afterSend(i, send)
 			}
 		}
-		time.Sleep(200 * time.Millisecond) // tx_thread_sleep(20)
+		testSleep(200 * time.Millisecond) // tx_thread_sleep(20)
 		if tc.resetAfter {
 			_ = sock.Disconnect(ctx, nx.NoWait)
 		} else {
@@ -261,7 +261,7 @@ func runNetXRegression(t *testing.T, tc netxRegression) {
 		if err != nil {
 			t.Errorf("server thread: %v", err)
 		}
-	case <-time.After(120 * time.Second):
+	case <-testClock().NewTimer(120 * time.Second).C():
 		t.Fatal("server thread did not finish")
 	}
 	if n := cli.Pool.Info().InvalidReleases; n != 0 {

@@ -125,7 +125,7 @@ func waitScript(t *testing.T, ch <-chan scriptResult) scriptResult {
 	select {
 	case r := <-ch:
 		return r
-	case <-time.After(60 * time.Second):
+	case <-testClock().NewTimer(60 * time.Second).C():
 		t.Fatal("scripted server did not finish")
 		return scriptResult{}
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/simboard/simboard/netstack"
 )
 
 // action is what a scripted server does after a step's replies.
@@ -60,7 +62,11 @@ func runScript(conn net.Conn, steps []scriptStep, reset func()) scriptResult {
 func runScriptHooks(conn net.Conn, steps []scriptStep, reset func(), hooks map[int]func()) (res scriptResult) {
 	raw := conn
 	defer raw.Close() // not a TLS close_notify: net.Pipe would block on it
-	_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
+	deadline := time.Now()
+	if _, board := conn.(*netstack.Conn); board {
+		deadline = testClock().Now() // a board's deadlines read its clock
+	}
+	_ = conn.SetDeadline(deadline.Add(60 * time.Second))
 	br := bufio.NewReader(conn)
 	readLine := func() (string, error) {
 		l, err := br.ReadString('\n')
@@ -134,7 +140,7 @@ func runScriptHooks(conn net.Conn, steps []scriptStep, reset func(), hooks map[i
 		}
 		for k, r := range st.send {
 			if k > 0 && st.gap > 0 {
-				time.Sleep(st.gap)
+				testSleep(st.gap)
 			}
 			if _, err := conn.Write([]byte(r)); err != nil {
 				res.err = fmt.Errorf("step %d: write: %v", i, err)
@@ -150,7 +156,7 @@ func runScriptHooks(conn net.Conn, steps []scriptStep, reset func(), hooks map[i
 			conn, br = tc, bufio.NewReader(tc)
 		}
 		if st.delay > 0 {
-			time.Sleep(st.delay)
+			testSleep(st.delay)
 		}
 		switch st.act {
 		case actClose:

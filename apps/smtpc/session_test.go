@@ -130,7 +130,7 @@ func runPipeCtx(t *testing.T, ctx context.Context, opts Options, m *mail, script
 	out := pipeOutcome{err: err, res: s.res, transcript: tr.String(), header: string(m.header)}
 	select {
 	case out.srv = <-done:
-	case <-time.After(20 * time.Second):
+	case <-testClock().NewTimer(20 * time.Second).C():
 		t.Fatal("scripted server did not finish")
 	}
 	return out
