@@ -104,7 +104,7 @@ func TestAuthWithoutPassword(t *testing.T) {
 func TestPoolTooSmallFailsAtOnce(t *testing.T) {
 	w := boardtest.NewWire(t, 0)
 	b := boardtest.NewBoard(t, w, "client", 2, boardtest.Options{})
-	tiny, err := packetpool.New(packetpool.Options{Name: "tiny", PayloadSize: 64, Count: 4})
+	tiny, err := packetpool.New(packetpool.Options{Name: "tiny", PayloadSize: 64, Count: 4, Clock: testClock()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestPoolTooSmallFailsAtOnce(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Logf("Create took %v", d) // informational: no timing assertion
 	}
-	o.Pool, _ = packetpool.New(packetpool.Options{Name: "enough", PayloadSize: 64, Count: 9})
+	o.Pool, _ = packetpool.New(packetpool.Options{Name: "enough", PayloadSize: 64, Count: 9, Clock: testClock()})
 	c, err = Create(o)
 	if err != nil {
 		t.Fatalf("Create(9 packets of 64 bytes) = %v", err)

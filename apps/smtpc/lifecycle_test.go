@@ -74,7 +74,7 @@ func TestCancelWhileWaitingForReply(t *testing.T) {
 
 func TestPoolExhaustion(t *testing.T) {
 	e := newHostEnv(t, envOptions{})
-	small, err := packetpool.New(packetpool.Options{Name: "smtp client", PayloadSize: 512, Count: 6})
+	small, err := packetpool.New(packetpool.Options{Name: "smtp client", PayloadSize: 512, Count: 6, Clock: testClock()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func TestNetXGoldenTranscripts(t *testing.T) {
 		{name: "s3b_pool_empty", opts: func(o *Options) { o.Auth = AuthNone; o.Timeouts.Packet = nx.Ticks(20) },
 			script: []scriptStep{greet, {act: actSilent}},
 			setup: func(t *testing.T, cli *boardtest.Board, o *Options) {
-				pool, err := packetpool.New(packetpool.Options{Name: "smtp", PayloadSize: 1536, Count: 2})
+				pool, err := packetpool.New(packetpool.Options{Name: "smtp", PayloadSize: 1536, Count: 2, Clock: testClock()})
 				if err != nil {
 					t.Fatal(err)
 				}
