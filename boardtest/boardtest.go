@@ -54,9 +54,7 @@ type Options struct {
 	PayloadSize, Count int
 	// RxPayloadSize and RxCount size the driver's receive pool (0 => 1536 x 256).
 	RxPayloadSize, RxCount int
-	// Port holds this board's port impairments on the Wire. A board
-	// boardtest puts in a simulation itself gets VirtualMinDelay when
-	// Delay is 0.
+	// Port holds this board's port impairments on the Wire.
 	Port driver.PortOptions
 	// IPv6 also gives the board 2001:db8::<host>/64.
 	IPv6 bool
@@ -145,7 +143,6 @@ func newBoard(t testing.TB, w *driver.Wire, name string, host byte, opts Options
 	if opts.Clock == nil {
 		if s := simFor(t, 1, VirtualMode(), 0); s != nil {
 			opts.Clock = s.Clock()
-			opts.Port = virtualPort(opts.Port)
 			if opts.Rand == nil {
 				opts.Rand = s.Rand("board/" + name)
 			}

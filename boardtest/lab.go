@@ -157,11 +157,8 @@ func (l *Lab) Board(name string, opts Options) *Board {
 	if opts.Clock == nil {
 		opts.Clock = l.clock
 	}
-	if l.sim != nil {
-		opts.Port = virtualPort(opts.Port)
-		if opts.Rand == nil {
-			opts.Rand = l.sim.Rand("board/" + name)
-		}
+	if opts.Rand == nil && l.sim != nil {
+		opts.Rand = l.sim.Rand("board/" + name)
 	}
 	b := newBoard(l.t, l.Wire, name, l.next, opts, l.atEnd)
 	l.next++
@@ -198,11 +195,8 @@ func (l *Lab) MailHost(hopts mailhost.Options, bopts Options) *MailPeer {
 	if bopts.Clock == nil {
 		bopts.Clock = l.clock
 	}
-	if l.sim != nil {
-		bopts.Port = virtualPort(bopts.Port)
-		if bopts.Rand == nil {
-			bopts.Rand = l.sim.Rand("board/mailhost")
-		}
+	if bopts.Rand == nil && l.sim != nil {
+		bopts.Rand = l.sim.Rand("board/mailhost")
 	}
 	h, err := mailhost.New(hopts)
 	if err != nil {

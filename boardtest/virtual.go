@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/simboard/simboard/board"
-	"github.com/simboard/simboard/driver"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
 	"github.com/simboard/simboard/sim"
@@ -76,28 +75,6 @@ func simFor(t testing.TB, seed int64, virtual bool, limit time.Duration) *sim.Si
 	_, s := sim.Test(t, sim.Options{Seed: seed, Limit: limit})
 	t.Logf("boardtest: %s runs in virtual time from here (seed %d)", t.Name(), seed)
 	return s
-}
-
-// VirtualMinDelay is the one-way delay boardtest gives a Wire port that
-// has none (PortOptions.Delay 0) when it puts the board in a simulation
-// itself (ClockEnv=virtual, LabOptions.Virtual, or a board built with no
-// Clock inside a running simulation). With no delay at all, every frame
-// crosses the Wire at the instant it was sent, gVisor measures round
-// trips of exactly 0, and its RACK loss detection, seeing every
-// outstanding segment sent at the same instant as the one just
-// acknowledged, declares them all lost: a bulk transfer retransmits
-// forever without simulated time moving (1 MiB: 190 MB sent in 20 s of
-// wall time at simulated 0 s), and with no RTT sample the RTO stays at its
-// initial 1 s. A microsecond, far below any real link's latency, gives
-// the stack the ordering a real clock gives it.
-const VirtualMinDelay = time.Microsecond
-
-// virtualPort returns o with VirtualMinDelay when it has no delay.
-func virtualPort(o driver.PortOptions) driver.PortOptions {
-	if o.Delay == 0 {
-		o.Delay = VirtualMinDelay
-	}
-	return o
 }
 
 // balanced is board.Balanced whose grace period runs on the simulated

@@ -76,10 +76,12 @@ func TestVirtualModeEnv(t *testing.T) {
 
 // TestVirtualZeroDelayBulk: a 1 MiB transfer between two boards of a
 // virtual Lab whose ports have no delay completes without a single
-// retransmission. Before VirtualMinDelay every frame crossed the Wire at
-// the instant it was sent, gVisor's RACK declared every outstanding
-// segment lost on each ACK, and the transfer retransmitted forever at
-// simulated time 0 (the real-time guard below ended it).
+// retransmission. Before the Wire serialised frames at VirtualLineRate
+// under a simulation (and RACK was turned off), every frame crossed the
+// Wire at the instant it was sent, gVisor measured round trips of exactly
+// 0, RACK declared every outstanding segment lost on each ACK, and the
+// transfer retransmitted forever at simulated time 0 (the real-time guard
+// below ended it after a minute).
 func TestVirtualZeroDelayBulk(t *testing.T) {
 	guard, cancel := context.WithTimeout(context.Background(), time.Minute) // made outside the simulation
 	defer cancel()
