@@ -428,6 +428,8 @@ func TestDemoOptionsVirtual(t *testing.T) {
 		{"body-size", []string{"--body-size", "200000", "--delay", "1ms"}, []string{"200000 body bytes"}},
 		{"pool-memory", []string{"--pool-memory", "40000"}, []string{"NetX carve"}},
 		{"rate", []string{"--rate", "1M"}, nil},
+		{"pool-packets-payload", []string{"--pool-packets", "16", "--payload", "512"}, []string{"16 x 512 B"}},
+		{"ipv6", []string{"--ipv6", "--log-level", "debug"}, []string{"mail host 2001:db8::1"}},
 		{"auth-auto-tls-opportunistic", []string{"--auth", "auto", "--tls", "opportunistic"}, []string{"TLS true"}},
 		{"auth-login-tls-required", []string{"--auth", "login", "--tls", "required"}, []string{"AUTH LOGIN", "port 587"}},
 		{"auth-cram-tls-implicit", []string{"--auth", "cram-md5", "--tls", "implicit"}, []string{"AUTH CRAM-MD5", "port 465"}},
