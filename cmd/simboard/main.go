@@ -88,22 +88,26 @@ func commands() []command {
 			short: "boot a board and a mail host on a Wire, send and fetch a mail, write a pcap (default)",
 			long: "Boots a board and the built-in mail host on an in-memory Wire, sends one mail by SMTP,\n" +
 				"fetches it back by POP3 through the NetX packet API, checks it byte for byte and prints\n" +
-				"timings, pool use and counters. The board's frames go to a pcap."},
+				"timings, pool use and counters. The board's frames go to a pcap. It runs in virtual time\n" +
+				"(--clock real for the host's clock) and ends with its simulated and wall time and the\n" +
+				"command line that reproduces it."},
 		{name: "send", synopsis: "--to ADDR[,ADDR] [--subject S] [--body FILE|-] [flags]", new: func() runner { return new(sendCmd) },
 			short: "send one mail from a board on a TAP or the Wire",
 			long: "Sends one mail from a board. With --tap the board is on a Linux TAP and talks to a real\n" +
 				"server at --server; without it the peer is simboard's built-in mail host on a Wire.\n" +
-				"The password comes from --password-file or the environment variable named by --password-env."},
+				"The password comes from --password-file or the environment variable named by --password-env.\n" +
+				"On the Wire it runs in virtual time (--clock real for the host's clock); a TAP run is real time."},
 		{name: "fetch", synopsis: "--user NAME [--out DIR] [--delete] [flags]", new: func() runner { return new(fetchCmd) },
 			short: "fetch mail by POP3 from a board on a TAP or the Wire",
 			long: "Fetches every message of a POP3 mailbox from a board. With --tap the board is on a Linux\n" +
 				"TAP and talks to a real server at --server; without it the peer is simboard's built-in\n" +
-				"mail host on a Wire, holding one message for --user."},
+				"mail host on a Wire, holding one message for --user. On the Wire it runs in virtual time\n" +
+				"(--clock real for the host's clock); a TAP run is real time."},
 		{name: "trace", synopsis: "[flags] FILE.pcap", nargs: 1, new: func() runner { return new(traceCmd) },
 			short: "print TCP flows and the SMTP/POP3 dialogue of an Ethernet pcap",
 			long:  "Reads an Ethernet pcap and prints its TCP flows and SMTP/POP3 dialogue, credentials redacted."},
 		{name: "fleet", synopsis: "--boards N [flags]", new: func() runner { return new(fleetCmd) }, short: "run N boards on one Wire, each sending a mail to one mail host and fetching it back", long: "Boots N boards and the built-in mail host on one Wire; each board sends one mail by SMTP and\nfetches it back by POP3. Prints delivered and failed counts, wall time, peak RSS and pool peaks;\nexits 1 when a board failed."},
-		{name: "run", synopsis: "[--pcap FILE] [--json FILE] SCENARIO.toml", nargs: 1, new: func() runner { return new(runCmd) }, short: "run an experiment from a TOML scenario file and print a report with pass/fail per check", long: "Reads a TOML scenario (boards, link and timeline, mail host with faults, workload, checks),\nruns it and prints a report; exits 1 when a check failed, 2 for a bad file (naming the line)."},
+		{name: "run", synopsis: "[--pcap FILE] [--json FILE] SCENARIO.toml", nargs: 1, new: func() runner { return new(runCmd) }, short: "run an experiment from a TOML scenario file and print a report with pass/fail per check", long: "Reads a TOML scenario (boards, link and timeline, mail host with faults, workload, checks),\nruns it (in virtual time; a [fleet] scenario in real time; --clock sets either) and prints a report;\nexits 1 when a check failed, 2 for a bad file (naming the line)."},
 		{name: "tap", synopsis: "[--apply] [--teardown] [flags]", new: func() runner { return new(tapCmd) },
 			short: "print (or run with --apply) the commands for a persistent user-owned TAP",
 			long:  "Prints the ip(8) commands that create a TAP a user may open without root, or runs them with --apply."},
