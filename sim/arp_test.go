@@ -31,9 +31,9 @@ func TestVirtualARPDelay2s(t *testing.T) {
 }
 
 // absentPeerMail sends one mail to an address on the Wire where no board
-// answers (nobody replies to ARP) and returns MailSend's error, how much
-// simulated time it took and how many ARP requests the board sent.
-func absentPeerMail(t *testing.T) (error, time.Duration, uint64) {
+// answers (nobody replies to ARP) and returns how much simulated time it
+// took, how many ARP requests the board sent and MailSend's error.
+func absentPeerMail(t *testing.T) (time.Duration, uint64, error) {
 	s := sim.New(sim.Options{Limit: time.Hour})
 	clk := s.Clock()
 	var sendErr error
@@ -63,7 +63,7 @@ func absentPeerMail(t *testing.T) (error, time.Duration, uint64) {
 	if err != nil {
 		t.Fatalf("Run = %v", err)
 	}
-	return sendErr, took, arps
+	return took, arps, sendErr
 }
 
 // TestVirtualARPAbsentPeer: a mail to an address nobody answers still fails
@@ -73,7 +73,7 @@ func absentPeerMail(t *testing.T) (error, time.Duration, uint64) {
 // what ends it, not gVisor's 3 s ARP give-up.
 func TestVirtualARPAbsentPeer(t *testing.T) {
 	defer boardtest.CheckGoroutines(t)
-	err, took, arps := absentPeerMail(t)
+	took, arps, err := absentPeerMail(t)
 	t.Logf("MailSend = %v after %v, %d ARP requests", err, took, arps)
 	if !errors.Is(err, nx.ErrNotConnected) {
 		t.Fatalf("MailSend(absent server) = %v, want %v", err, nx.ErrNotConnected)
