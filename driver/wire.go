@@ -993,16 +993,11 @@ type ratedImp struct {
 }
 
 // scheduleSeq sets the timer that hands fb to the switch at fb.due.
-// p.smu is held.
+// p.smu is held. A frame on the line still arrives when its sender closes
+// first (a board powered off after its last frame left the MAC, such as
+// the RST of nx_ip_delete); only a closed receiving port drops it.
 func (p *Port) scheduleSeq(fb *fbuf) {
-	p.fclk.AfterFunc(fb.due.Sub(p.w.clk.Now()), func() {
-		if p.closed() {
-			p.inflight.Add(-1)
-			putBuf(fb)
-			return
-		}
-		_ = p.emit(fb)
-	})
+	p.fclk.AfterFunc(fb.due.Sub(p.w.clk.Now()), func() { _ = p.emit(fb) })
 }
 
 // emit hands a due frame to the switch.

@@ -67,9 +67,6 @@ func TestNoRSTAfterCompletedClose(t *testing.T) {
 		{"IP closed under a live connection", 1, true, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.live {
-				boardtest.SkipVirtual(t, "known defect under a sim.Sim, to fix in the Wire: the RST nx_ip_delete sends is counted as sent (client port TxFrames 4) but never delivered and counted nowhere (server RxFrames 3, every drop counter 0) when the port closes while the frame is in flight")
-			}
 			boardtest.CheckGoroutines(t)
 			var pcap bytes.Buffer
 			w := boardtest.NewWire(t, 1)
