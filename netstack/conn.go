@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -23,8 +24,24 @@ const writeChunk = 16 << 10
 // Conn is a net.Conn over a TCPSocket, for code that speaks Go's interfaces
 // (crypto/tls, go-smtp, net/textproto). Write allocates packet chains from
 // the IP's default pool and sends them; Read receives packets and releases
-// them once copied. Deadlines are honoured. One reader and one writer may
-// run at once; Close may be called from any goroutine and is idempotent.
+// them once copied. One reader and one writer may run at once; Close may be
+// called from any goroutine and is idempotent.
+//
+// Deadlines given to SetDeadline, SetReadDeadline and SetWriteDeadline are
+// wall-clock values, as for any net.Conn (go-smtp and crypto/tls compute
+// them as time.Now().Add(d)), but the wait runs on the IP's clock: when a
+// deadline is set, the real time left until it (t minus time.Now()) is
+// rounded up to a NetX tick (10 ms) and the deadline becomes that long after
+// the IP clock's Now. On the system clock this is the same deadline within a
+// tick; on a virtual clock (package sim) a 30 s read deadline expires after
+// 30 s of simulated time, and the few microseconds of wall time between the
+// caller's time.Now and SetReadDeadline do not change the simulated instant.
+// A deadline already past makes the next Read or Write fail at once; the
+// zero time means none. SetDeadlineAfter, SetReadDeadlineAfter and
+// SetWriteDeadlineAfter take the duration on the IP's clock directly, for
+// code that already works on that clock. A new deadline applies to the next
+// Read or Write; a blocked one keeps the wait it started with (Close ends
+// it).
 type Conn struct {
 	s      *TCPSocket
 	ctx    context.Context
@@ -37,8 +54,8 @@ type Conn struct {
 	wmu sync.Mutex // serialises writers
 
 	dmu           sync.Mutex
-	readDeadline  time.Time
-	writeDeadline time.Time
+	readDeadline  time.Time // on the IP's clock; zero: none
+	writeDeadline time.Time // on the IP's clock; zero: none
 
 	closeOnce sync.Once
 }
@@ -74,6 +91,8 @@ func (ip *IP) DialTCP(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 // Socket returns the underlying socket.
 func (c *Conn) Socket() *TCPSocket { return c.s }
 
+// waitFor turns a deadline on the IP's clock into the wait option of the
+// next socket call; false when the deadline has passed.
 func (c *Conn) waitFor(d time.Time) (nx.Wait, bool) {
 	if d.IsZero() {
 		return nx.WaitForever, true
@@ -83,6 +102,43 @@ func (c *Conn) waitFor(d time.Time) (nx.Wait, bool) {
 		return nx.NoWait, false
 	}
 	return nx.FromDuration(left), true
+}
+
+// onClock maps the wall-clock deadline t onto the IP's clock: the real time
+// left until t, rounded up to a tick, from the IP clock's Now. A t already
+// past gives a deadline that has passed; the zero time stays zero.
+func (c *Conn) onClock(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return c.after(roundUpTick(time.Until(t)))
+}
+
+// after returns the deadline d from now on the IP's clock. A d <= 0 gives
+// a deadline that has already passed (never the zero time, which means
+// none).
+func (c *Conn) after(d time.Duration) time.Time {
+	now := c.s.ip.clock.Now()
+	if d <= 0 {
+		// Strictly before now, and not zero even for a clock at the
+		// zero time.
+		return now.Add(-time.Nanosecond)
+	}
+	return now.Add(d)
+}
+
+// roundUpTick rounds d up to a whole number of NetX ticks (d <= 0 stays).
+func roundUpTick(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	if r := d % nx.TickDuration; r != 0 {
+		if d > math.MaxInt64-nx.TickDuration {
+			return d
+		}
+		d += nx.TickDuration - r
+	}
+	return d
 }
 
 func (c *Conn) opErr(op string, err error) error {
@@ -227,24 +283,62 @@ func (c *Conn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.s.LocalAd
 // RemoteAddr returns the peer.
 func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.s.RemoteAddr()) }
 
-// SetDeadline sets both deadlines.
+// SetDeadline sets both deadlines. t is a wall-clock time (as for any
+// net.Conn) and is mapped onto the IP's clock now, as the Conn documentation
+// says; the zero time means none. It does not block and always returns nil.
 func (c *Conn) SetDeadline(t time.Time) error {
+	d := c.onClock(t)
+	c.dmu.Lock()
+	c.readDeadline, c.writeDeadline = d, d
+	c.dmu.Unlock()
+	return nil
+}
+
+// SetReadDeadline sets the read deadline (wall clock, mapped onto the IP's
+// clock); it applies to the next Read. It does not block.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	d := c.onClock(t)
+	c.dmu.Lock()
+	c.readDeadline = d
+	c.dmu.Unlock()
+	return nil
+}
+
+// SetWriteDeadline sets the write deadline (wall clock, mapped onto the IP's
+// clock); it applies to the next Write. It does not block.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	d := c.onClock(t)
+	c.dmu.Lock()
+	c.writeDeadline = d
+	c.dmu.Unlock()
+	return nil
+}
+
+// SetDeadlineAfter sets both deadlines d from now on the IP's clock, with
+// no wall-clock reading: the call for code that keeps its time on the
+// board's clock (the mail clients, the mail host). A d <= 0 makes the next
+// Read and Write fail at once; use SetDeadline(time.Time{}) for none. It
+// does not block and always returns nil.
+func (c *Conn) SetDeadlineAfter(d time.Duration) error {
+	t := c.after(d)
 	c.dmu.Lock()
 	c.readDeadline, c.writeDeadline = t, t
 	c.dmu.Unlock()
 	return nil
 }
 
-// SetReadDeadline sets the read deadline; it applies to the next Read.
-func (c *Conn) SetReadDeadline(t time.Time) error {
+// SetReadDeadlineAfter is SetDeadlineAfter for the read deadline only.
+func (c *Conn) SetReadDeadlineAfter(d time.Duration) error {
+	t := c.after(d)
 	c.dmu.Lock()
 	c.readDeadline = t
 	c.dmu.Unlock()
 	return nil
 }
 
-// SetWriteDeadline sets the write deadline; it applies to the next Write.
-func (c *Conn) SetWriteDeadline(t time.Time) error {
+// SetWriteDeadlineAfter is SetDeadlineAfter for the write deadline only.
+func (c *Conn) SetWriteDeadlineAfter(d time.Duration) error {
+	t := c.after(d)
 	c.dmu.Lock()
 	c.writeDeadline = t
 	c.dmu.Unlock()

@@ -140,6 +140,49 @@ func (c *Conn) Deadline(w nx.Wait) time.Time {
 	return c.clock().Now().Add(w.Duration())
 }
 
+// clockDeadliner is a stream whose deadlines can be set on the board's
+// clock directly (*netstack.Conn): no wall-clock reading, so a wait under
+// virtual time ends at an exact simulated instant.
+type clockDeadliner interface {
+	SetDeadlineAfter(d time.Duration) error
+	SetReadDeadlineAfter(d time.Duration) error
+	SetWriteDeadlineAfter(d time.Duration) error
+}
+
+const (
+	readDeadline = iota
+	writeDeadline
+	bothDeadlines
+)
+
+// setDeadline bounds the next stream read, write or both by w. It sets the
+// deadline on the connection under TLS (crypto/tls forwards its deadlines
+// there): on the board's clock for a netstack.Conn, else as a time from
+// Deadline. nx.WaitForever clears it.
+func (c *Conn) setDeadline(which int, w nx.Wait) {
+	if cd, ok := c.raw.(clockDeadliner); ok && !w.Forever() {
+		d := w.Duration()
+		switch which {
+		case readDeadline:
+			_ = cd.SetReadDeadlineAfter(d)
+		case writeDeadline:
+			_ = cd.SetWriteDeadlineAfter(d)
+		default:
+			_ = cd.SetDeadlineAfter(d)
+		}
+		return
+	}
+	t := c.Deadline(w)
+	switch which {
+	case readDeadline:
+		_ = c.raw.SetReadDeadline(t)
+	case writeDeadline:
+		_ = c.raw.SetWriteDeadline(t)
+	default:
+		_ = c.raw.SetDeadline(t)
+	}
+}
+
 // Secure reports whether the connection runs over TLS.
 func (c *Conn) Secure() bool { return c.tlsState != nil }
 
@@ -258,7 +301,7 @@ func (c *Conn) Flush(ctx context.Context) error {
 		if len(c.wbuf) == 0 {
 			return nil
 		}
-		_ = c.nc.SetWriteDeadline(c.Deadline(c.cfg.Send))
+		c.setDeadline(writeDeadline, c.cfg.Send)
 		stop := c.watch(ctx)
 		_, err := c.nc.Write(c.wbuf)
 		stop()
@@ -299,7 +342,7 @@ func (c *Conn) Recv(ctx context.Context, wait nx.Wait) ([]byte, error) {
 		if c.rbuf == nil {
 			c.rbuf = make([]byte, 16<<10) // one TLS record of plaintext
 		}
-		_ = c.nc.SetReadDeadline(c.Deadline(wait))
+		c.setDeadline(readDeadline, wait)
 		stop := c.watch(ctx)
 		defer stop()
 		for {
@@ -437,7 +480,7 @@ func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config, wait nx.Wait) erro
 	}
 	tc := tls.Client(c.raw, cfg)
 	c.nc = tc
-	_ = c.raw.SetDeadline(c.Deadline(wait))
+	c.setDeadline(bothDeadlines, wait)
 	stop := c.watch(ctx)
 	err := tc.HandshakeContext(ctx)
 	stop()
@@ -489,7 +532,7 @@ func (c *Conn) Close(ctx context.Context, graceful bool) error {
 	live := graceful && ctx.Err() == nil
 	if c.nc != nil {
 		if live {
-			_ = c.nc.SetDeadline(c.Deadline(c.cfg.Disconnect))
+			c.setDeadline(bothDeadlines, c.cfg.Disconnect)
 			return c.nc.Close() // TLS: close_notify, then the socket's FIN
 		}
 		if c.rst != nil {
