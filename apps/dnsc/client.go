@@ -69,6 +69,11 @@ type Options struct {
 	// Logger receives queries at Debug, lifecycle at Info, malformed and
 	// unexpected replies at Warn. nil discards.
 	Logger *slog.Logger
+	// Rand is the source of the queries' transaction IDs (NetX draws them
+	// from NX_RAND). nil means math/rand/v2. A seeded source (sim.Rand)
+	// gives the same IDs in every run. It is read under the query lock, two
+	// bytes per query; a read error fails that query (ErrParam).
+	Rand io.Reader
 }
 
 // Stats counts the client's traffic, for tests and for sizing.
@@ -483,10 +488,27 @@ func (c *Client) resolve(ctx context.Context, name string, qtype uint16, wait nx
 		dns.TypeToString[qtype], name, len(servers), c.opts.Retries, ErrQueryFailed, last)
 }
 
+// queryID draws a transaction ID from Options.Rand, else math/rand/v2.
+// Called under the query lock.
+func (c *Client) queryID() (uint16, error) {
+	if c.opts.Rand == nil {
+		return uint16(rand.Uint32()), nil
+	}
+	var b [2]byte
+	if _, err := io.ReadFull(c.opts.Rand, b[:]); err != nil {
+		return 0, fmt.Errorf("dnsc: transaction id: reading Options.Rand: %v: %w", err, ErrParam)
+	}
+	return binary.BigEndian.Uint16(b[:]), nil
+}
+
 // exchange sends one query to srv and waits up to wait for its reply.
 func (c *Client) exchange(ctx context.Context, sock *netstack.UDPSocket, srv netip.Addr, fq string, qtype uint16, wait nx.Wait) (result, uint32, error) {
 	q := new(dns.Msg)
-	q.Id = uint16(rand.Uint32())
+	id, err := c.queryID()
+	if err != nil {
+		return result{}, 0, err
+	}
+	q.Id = id
 	q.RecursionDesired = true
 	q.Question = []dns.Question{{Name: fq, Qtype: qtype, Qclass: dns.ClassINET}}
 	wire, err := q.Pack()

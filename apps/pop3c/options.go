@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/simboard/simboard/internal/mailconn"
+	"github.com/simboard/simboard/internal/seeded"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
@@ -224,9 +226,18 @@ type Options struct {
 	// TLSConfig configures the TLS client. nil verifies the server's
 	// certificate against the system roots for ServerHost, else the name
 	// Server.String().
-	// A config without ServerName gets that name too (on a clone).
+	// A config without ServerName gets that name too, and one without Time
+	// checks certificates against the IP's clock (on a clone).
 	// Certificates are verified unless the config says InsecureSkipVerify.
 	TLSConfig *tls.Config
+	// Rand is crypto/tls's source of randomness (tls.Config.Rand on a clone
+	// of TLSConfig, unless TLSConfig sets its own Rand); POP3 itself draws
+	// nothing random. nil means crypto/rand. Create reads 32 bytes from it.
+	// TLS cannot be fully seeded in Go 1.26 (key generation and key shares
+	// use the system's randomness), so with a seeded source (sim.Rand) the
+	// bytes inside TLS records still differ from run to run; their sizes
+	// and timing do not.
+	Rand io.Reader
 
 	// Timeouts are the wait options; zero fields take the NetX defaults.
 	Timeouts Timeouts
@@ -362,6 +373,13 @@ func (o Options) normalize() (Options, error) {
 			return o, errf("create: %w: %w", err, ErrInsufficientPacketPayload)
 		}
 	}
+	if o.Rand != nil {
+		streams, err := seeded.Streams(o.Rand, 1)
+		if err != nil {
+			return o, errf("create: Options.Rand: %w: %w", err, ErrParam)
+		}
+		o.Rand = streams[0] // the client's own stream; the caller's Options are a copy
+	}
 	o.Timeouts = o.Timeouts.withDefaults()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -374,12 +392,26 @@ func (o *Options) tlsConfig() *tls.Config {
 	if o.ServerHost != "" {
 		name = o.ServerHost
 	}
-	if o.TLSConfig == nil {
-		return &tls.Config{ServerName: name, MinVersion: tls.VersionTLS12}
+	var boardTime func() time.Time
+	if o.IP != nil {
+		// Certificates are checked against the board's clock, as firmware
+		// checks them against its own time.
+		boardTime = o.IP.Clock().Now
 	}
-	if o.TLSConfig.ServerName == "" {
+	if o.TLSConfig == nil {
+		return &tls.Config{ServerName: name, MinVersion: tls.VersionTLS12, Rand: o.Rand, Time: boardTime}
+	}
+	if o.TLSConfig.ServerName == "" || o.TLSConfig.Rand == nil && o.Rand != nil || o.TLSConfig.Time == nil && boardTime != nil {
 		c := o.TLSConfig.Clone()
-		c.ServerName = name
+		if c.ServerName == "" {
+			c.ServerName = name
+		}
+		if c.Rand == nil {
+			c.Rand = o.Rand
+		}
+		if c.Time == nil {
+			c.Time = boardTime
+		}
 		return c
 	}
 	return o.TLSConfig

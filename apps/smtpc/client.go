@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/simboard/simboard/internal/mailconn"
+	"github.com/simboard/simboard/internal/seeded"
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
@@ -56,6 +57,7 @@ type config struct {
 	chain  int
 	log    *slog.Logger
 	tls    *tls.Config // nil with TLSOff
+	idRand io.Reader   // the Message-ID's random part (Options.Rand's first stream)
 	// netxSends, when set (tests), sees the bytes of every packet
 	// ProfileNetX hands to the socket, one call per nx_tcp_socket_send.
 	netxSends func(p []byte)
@@ -200,10 +202,29 @@ func newConfig(opts Options) (config, error) {
 			}
 		}
 	}
+	streams, err := seeded.Streams(opts.Rand, 2)
+	if err != nil {
+		return cfg, errorf(ErrInvalidParam, "smtpc: create: Options.Rand: %w", err)
+	}
+	cfg.idRand = streams[0]
 	if cfg.TLS != TLSOff {
 		cfg.tls = &tls.Config{}
 		if opts.TLSConfig != nil {
 			cfg.tls = opts.TLSConfig.Clone()
+		}
+		if cfg.tls.Rand == nil && opts.Rand != nil {
+			cfg.tls.Rand = streams[1]
+		}
+		if cfg.tls.Time == nil && opts.IP != nil {
+			// Certificates are checked against the board's time, as
+			// firmware checks them against its RTC or SNTP time.
+			now, clk := opts.Now, opts.IP.Clock()
+			cfg.tls.Time = func() time.Time {
+				if now != nil {
+					return now()
+				}
+				return clk.Now()
+			}
 		}
 		if cfg.tls.ServerName == "" {
 			cfg.tls.ServerName = opts.ServerHost
@@ -287,8 +308,9 @@ type Message struct {
 	ContentType string
 	// Date is the Date header; zero means now (the IP's clock).
 	Date time.Time
-	// MessageID is the Message-ID without angle brackets; "" means a
-	// random one at the From domain.
+	// MessageID is the Message-ID without angle brackets; "" means
+	// <24 hex digits from Options.Rand>.<the Date as yyyymmddhhmmss>@<the
+	// From domain>.
 	MessageID string
 }
 
@@ -468,7 +490,11 @@ func (cfg *config) prepare(m *mail, now time.Time, hdr []byte) error {
 		m.date = now
 	}
 	if m.messageID == "" {
-		m.messageID = newMessageID(cfg.From, m.date)
+		id, err := newMessageID(cfg.idRand, cfg.From, m.date)
+		if err != nil {
+			return err
+		}
+		m.messageID = id
 	}
 	hdr, err := buildHeader(hdr, headerSpec{
 		from: cfg.From, to: m.to, cc: m.cc, subject: m.subject, date: m.date,

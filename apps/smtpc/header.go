@@ -2,8 +2,8 @@ package smtpc
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"mime"
 	"strings"
 	"time"
@@ -139,10 +139,14 @@ func isASCII(s string) bool {
 	return true
 }
 
-// newMessageID returns "<random>@<domain of from>" without brackets.
-func newMessageID(from string, now time.Time) string {
+// newMessageID returns "<24 hex digits>.<date>@<domain of from>" without
+// brackets, the hex digits read from r (Options.Rand, or crypto/rand) and
+// the date in UTC from now (the Date header's time).
+func newMessageID(r io.Reader, from string, now time.Time) (string, error) {
 	var b [12]byte
-	_, _ = rand.Read(b[:])
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", errorf(ErrInvalidParam, "smtpc: message id: reading Options.Rand: %w", err)
+	}
 	domain := from[strings.LastIndexByte(from, '@')+1:]
-	return hex.EncodeToString(b[:]) + "." + now.UTC().Format("20060102150405") + "@" + domain
+	return hex.EncodeToString(b[:]) + "." + now.UTC().Format("20060102150405") + "@" + domain, nil
 }

@@ -157,6 +157,17 @@ type Options struct {
 	// an SNTP client's Now (apps/sntpc). nil means the IP's clock.
 	Now func() time.Time
 
+	// Rand is the source of the client's random choices: the random part
+	// of a generated Message-ID and crypto/tls's randomness (tls.Config.Rand
+	// of the client's clone of TLSConfig, unless TLSConfig sets its own
+	// Rand). nil means crypto/rand. Create reads 64 bytes from it and keys
+	// one stream per use, so a seeded source (sim.Rand("smtpc")) with the
+	// IP's clock on a sim.Sim gives the same Message-ID and Date in every
+	// run. TLS cannot be fully seeded in Go 1.26 (key generation and key
+	// shares use the system's randomness), so the bytes inside TLS records
+	// still differ from run to run; their sizes and timing do not.
+	Rand io.Reader
+
 	// Profile selects ProfileDefault (zero) or ProfileNetX.
 	Profile Profile
 	// TLS is the transport security policy; the zero value is
@@ -164,8 +175,10 @@ type Options struct {
 	TLS TLSMode
 	// TLSConfig configures crypto/tls. nil means a default config that
 	// verifies the server certificate against the system roots. A config
-	// without ServerName gets ServerHost (or ServerAddr's text). The client
-	// clones it and never modifies the caller's.
+	// without ServerName gets ServerHost (or ServerAddr's text); one
+	// without Time checks certificates against the board's time (Now, else
+	// the IP's clock, so a simulated run checks them at simulated time).
+	// The client clones it and never modifies the caller's.
 	TLSConfig *tls.Config
 	// AllowPlaintextAuth permits PLAIN, LOGIN and XOAUTH2 on a connection
 	// without TLS. false (the default) refuses them with ErrPlaintextAuth
