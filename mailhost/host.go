@@ -3,17 +3,20 @@ package mailhost
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/simboard/simboard/internal/seeded"
 	"github.com/simboard/simboard/nx"
 )
 
@@ -91,9 +94,11 @@ type Options struct {
 	// IdleTimeout closes a session whose client sends nothing for this
 	// long (SMTP 421, POP3 -ERR autologout without UPDATE). It also bounds
 	// TLS handshakes and each write to a client that does not read. It
-	// uses the connection's deadlines, that is the wall clock (fake time
-	// under testing/synctest), not Clock. 0 means DefaultIdleTimeout;
-	// negative means none.
+	// uses the connection's deadlines: on a board's connection
+	// (netstack.Conn) they run on that board's IP clock, set as a duration
+	// with no wall-clock reading (give the peer board the host's Clock, as
+	// boardtest and the CLI do); on a kernel socket they are wall time.
+	// 0 means DefaultIdleTimeout; negative means none.
 	IdleTimeout time.Duration
 	// APOP selects the POP3 APOP behaviour; the zero value is APOPOn.
 	APOP APOPMode
@@ -114,9 +119,21 @@ type Options struct {
 	// command is hidden, and a credential once seen is kept out of later
 	// reply lines (an echo of what a server took for a command).
 	Transcript io.Writer
-	// Clock is the time source for timestamps, the APOP greeting and
-	// FaultDelay. nil means nx.SystemClock.
+	// Clock is the time source for timestamps (Store's delivery times),
+	// the APOP greeting and CRAM-MD5 challenges, FaultDelay and the inner
+	// TLS certificate's validity. nil means nx.SystemClock.
 	Clock nx.Clock
+	// Rand is the source of every random choice the host makes: the
+	// process id in the APOP timestamp, the CRAM-MD5 challenges, the UID
+	// prefix of the maildrop, crypto/tls's randomness (tls.Config.Rand on a
+	// clone of TLS, unless TLS sets its own Rand) and the key of the
+	// internal certificate between the interceptor and go-smtp. nil means
+	// crypto/rand (and the real process id). New reads 32 bytes per use
+	// from it and keys one stream for each, so a seeded source
+	// (sim.Rand("mailhost")) with Clock a sim.Clock gives the same banners
+	// and challenges in every run. TLS cannot be fully seeded in Go 1.26:
+	// the bytes inside TLS records still differ from run to run.
+	Rand io.Reader
 }
 
 // Host is the built-in mail host: an SMTP server (emersion/go-smtp behind a
@@ -141,8 +158,11 @@ type Host struct {
 	faults faultSet
 	tr     *transcript
 
+	srvTLS      *tls.Config // Options.TLS, with Rand from Options.Rand; nil without TLS
 	innerSrvTLS *tls.Config // go-smtp's side of the interceptor pipe
 	innerCliTLS *tls.Config
+	apopPID     int       // the pid in APOP timestamps
+	cramRand    io.Reader // CRAM-MD5 challenges
 
 	smtpOnce sync.Once
 	smtpSrv  *smtp.Server
@@ -233,19 +253,45 @@ func New(opts Options) (*Host, error) {
 		}
 	}
 	h.faults.set(opts.Faults)
+	// One stream per use: APOP pid, CRAM-MD5, maildrop UIDs, TLS, the
+	// inner certificate, the inner TLS.
+	rs, err := seeded.Streams(opts.Rand, 6)
+	if err != nil {
+		return nil, fmt.Errorf("mailhost: Options.Rand: %w", err)
+	}
+	h.apopPID = os.Getpid()
+	if opts.Rand != nil {
+		var b [2]byte
+		_, _ = io.ReadFull(rs[0], b[:]) // a seeded stream never fails
+		h.apopPID = 1000 + int(binary.BigEndian.Uint16(b[:]))%30000
+	}
+	h.cramRand = rs[1]
 	h.creds = newCredentials(opts.Users, opts.Tokens)
-	h.store = newStore(opts.Users, opts.CatchAll, h.clock)
+	h.store = newStore(opts.Users, opts.CatchAll, h.clock, rs[2])
 	h.tr = &transcript{w: opts.Transcript}
 	if opts.TLS != nil {
 		if len(opts.TLS.Certificates) == 0 && opts.TLS.GetCertificate == nil && opts.TLS.GetConfigForClient == nil {
 			return nil, errors.New("mailhost: TLS config has no certificate")
 		}
-		cert, pool, err := SelfSigned("mailhost.internal")
+		h.srvTLS = opts.TLS
+		if opts.Rand != nil && opts.TLS.Rand == nil {
+			h.srvTLS = opts.TLS.Clone()
+			h.srvTLS.Rand = rs[3]
+		}
+		co := CertOptions{Hosts: []string{"mailhost.internal"}}
+		if opts.Rand != nil {
+			co.Rand, co.Now = rs[4], h.clock.Now()
+		}
+		cert, pool, err := SelfSignedWith(co)
 		if err != nil {
 			return nil, err
 		}
-		h.innerSrvTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13, SessionTicketsDisabled: true}
-		h.innerCliTLS = &tls.Config{RootCAs: pool, ServerName: "mailhost.internal", MinVersion: tls.VersionTLS13}
+		var innerRand io.Reader
+		if opts.Rand != nil {
+			innerRand = rs[5]
+		}
+		h.innerSrvTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13, SessionTicketsDisabled: true, Rand: innerRand}
+		h.innerCliTLS = &tls.Config{RootCAs: pool, ServerName: "mailhost.internal", MinVersion: tls.VersionTLS13, Rand: innerRand, Time: h.clock.Now}
 	}
 	return h, nil
 }
@@ -437,12 +483,54 @@ func (h *Host) sleep(d time.Duration) bool {
 	}
 }
 
-// deadline returns the read deadline for the next client line.
-func (h *Host) deadline() time.Time {
-	if h.idle < 0 {
-		return time.Time{}
+// afterDeadliner is a connection whose deadlines run on its own clock and
+// can be set as a duration (a board's netstack.Conn: its IP's clock).
+type afterDeadliner interface {
+	SetDeadlineAfter(d time.Duration) error
+	SetReadDeadlineAfter(d time.Duration) error
+	SetWriteDeadlineAfter(d time.Duration) error
+}
+
+// Which deadlines idleDeadline sets.
+const (
+	readDeadline = iota
+	writeDeadline
+	bothDeadlines
+)
+
+// idleDeadline bounds the next read, write or both on c by the idle
+// timeout. On a board's connection (c itself or under TLS) it is set as a
+// duration on the board's clock, so under virtual time it ends at an exact
+// simulated instant; on any other connection it is a wall-clock deadline,
+// as net.Conn wants. A negative IdleTimeout clears it.
+func (h *Host) idleDeadline(c net.Conn, which int) {
+	under := c
+	if tc, ok := c.(*tls.Conn); ok {
+		under = tc.NetConn() // crypto/tls sets its deadlines there too
 	}
-	return time.Now().Add(h.idle)
+	if ad, ok := under.(afterDeadliner); ok && h.idle >= 0 {
+		switch which {
+		case readDeadline:
+			_ = ad.SetReadDeadlineAfter(h.idle)
+		case writeDeadline:
+			_ = ad.SetWriteDeadlineAfter(h.idle)
+		default:
+			_ = ad.SetDeadlineAfter(h.idle)
+		}
+		return
+	}
+	var t time.Time
+	if h.idle >= 0 {
+		t = time.Now().Add(h.idle) // a kernel socket's deadline is wall time
+	}
+	switch which {
+	case readDeadline:
+		_ = c.SetReadDeadline(t)
+	case writeDeadline:
+		_ = c.SetWriteDeadline(t)
+	default:
+		_ = c.SetDeadline(t)
+	}
 }
 
 // plainAllowed reports whether plaintext credentials may be used.
@@ -451,7 +539,7 @@ func (h *Host) plainAllowed(tlsActive bool) bool { return tlsActive || h.opts.Al
 // tlsServer runs the server handshake on c, bounded by the idle timeout.
 func (h *Host) tlsServer(c net.Conn, cfg *tls.Config) (*tls.Conn, error) {
 	tc := tls.Server(c, cfg)
-	_ = c.SetDeadline(h.deadline())
+	h.idleDeadline(c, bothDeadlines)
 	err := tc.Handshake()
 	_ = c.SetDeadline(time.Time{})
 	if err != nil {

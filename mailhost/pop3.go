@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 
@@ -67,7 +66,7 @@ type pop3Session struct {
 func newPOP3Session(h *Host, id uint64, w *bufio.Writer, tlsActive bool) *pop3Session {
 	s := &pop3Session{h: h, id: id, w: w, tlsActive: tlsActive, red: lineRedactor{verb: redact.POP3Verb}}
 	if h.opts.APOP != APOPOff {
-		s.timestamp = fmt.Sprintf("<%d.%d@%s>", os.Getpid(), h.clock.Now().UnixNano(), h.domain)
+		s.timestamp = fmt.Sprintf("<%d.%d@%s>", h.apopPID, h.clock.Now().UnixNano(), h.domain)
 	}
 	return s
 }
@@ -423,7 +422,7 @@ func (s *pop3Session) cmdAuth(args []string) {
 		return
 	}
 	s.saslUser = ""
-	srv, err := newSASLServer(mech, s.h.creds, s.h.domain, func() int64 { return s.h.clock.Now().UnixNano() },
+	srv, err := newSASLServer(mech, s.h.creds, s.h.domain, func() int64 { return s.h.clock.Now().UnixNano() }, s.h.cramRand,
 		func(u string) { s.saslUser = u })
 	if err != nil {
 		s.err("[AUTH] unsupported mechanism")
@@ -601,7 +600,7 @@ func (h *Host) servePOP3Conn(raw net.Conn, implicit bool) {
 	defer h.log.Debug("mailhost: pop3 session end", "id", id)
 	cli := raw
 	if implicit {
-		tc, err := h.tlsServer(raw, h.opts.TLS)
+		tc, err := h.tlsServer(raw, h.srvTLS)
 		if err != nil {
 			h.log.Warn("mailhost: pop3s handshake failed", "id", id, "err", err)
 			return
@@ -612,7 +611,7 @@ func (h *Host) servePOP3Conn(raw net.Conn, implicit bool) {
 	s := newPOP3Session(h, id, w, implicit)
 	defer s.release()
 	flush := func() error {
-		_ = cli.SetWriteDeadline(h.deadline())
+		h.idleDeadline(cli, writeDeadline)
 		return w.Flush()
 	}
 
@@ -649,7 +648,7 @@ func (h *Host) servePOP3Conn(raw net.Conn, implicit bool) {
 		return
 	}
 	for {
-		_ = cli.SetReadDeadline(h.deadline())
+		h.idleDeadline(cli, readDeadline)
 		line, err := readLine(r, s.lineLimit())
 		var ne net.Error
 		switch {
@@ -690,7 +689,7 @@ func (h *Host) servePOP3Conn(raw net.Conn, implicit bool) {
 			if n := r.Buffered(); n > 0 {
 				_, _ = r.Discard(n) // no plaintext may survive the upgrade
 			}
-			tc, err := h.tlsServer(raw, h.opts.TLS)
+			tc, err := h.tlsServer(raw, h.srvTLS)
 			if err != nil {
 				h.log.Warn("mailhost: pop3 STLS handshake failed", "id", id, "err", err)
 				return

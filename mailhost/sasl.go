@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/md5"
-	"crypto/rand"
+	"io"
+
 	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
@@ -96,17 +97,17 @@ func (c *credentials) checkToken(user, token string) (string, error) {
 
 // newSASLServer returns the server side of mech. ok is called once with the
 // canonical user name when authentication succeeds. challengeDomain is used
-// in the CRAM-MD5 challenge.
-func newSASLServer(mech string, c *credentials, domain string, clk func() int64, ok func(user string)) (sasl.Server, error) {
+// in the CRAM-MD5 challenge, with clk's reading and 4 bytes from r.
+func newSASLServer(mech string, c *credentials, domain string, clk func() int64, r io.Reader, ok func(user string)) (sasl.Server, error) {
 	switch mech {
 	case MechPlain:
 		return &plainServer{c: c, ok: ok}, nil
 	case MechLogin:
 		return &loginServer{c: c, ok: ok}, nil
 	case MechCRAMMD5:
-		var r [4]byte
-		_, _ = rand.Read(r[:])
-		ch := fmt.Sprintf("<%d.%d@%s>", binary.BigEndian.Uint32(r[:]), clk(), domain)
+		var b [4]byte
+		_, _ = io.ReadFull(r, b[:]) // crypto/rand or a seeded stream: never fails
+		ch := fmt.Sprintf("<%d.%d@%s>", binary.BigEndian.Uint32(b[:]), clk(), domain)
 		return &cramServer{c: c, ok: ok, challenge: ch}, nil
 	case MechXOAUTH2:
 		return &bearerServer{c: c, ok: ok, parse: parseXOAUTH2}, nil

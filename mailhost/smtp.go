@@ -142,7 +142,7 @@ func (c *smtpConn) run(implicit bool) error {
 	}
 	var srvSide net.Conn = c.srv
 	if implicit {
-		tc, err := h.tlsServer(c.raw, h.opts.TLS)
+		tc, err := h.tlsServer(c.raw, h.srvTLS)
 		if err != nil {
 			h.log.Warn("mailhost: smtps handshake failed", "id", c.id, "err", err)
 			return err
@@ -344,7 +344,7 @@ func (c *smtpConn) ended(err error) error {
 }
 
 func (c *smtpConn) readLine(limit int) (string, error) {
-	_ = c.cli.SetReadDeadline(c.h.deadline())
+	c.h.idleDeadline(c.cli, readDeadline)
 	b, err := readLine(c.cr, limit)
 	return string(b), err
 }
@@ -386,7 +386,7 @@ func (c *smtpConn) write(s string) {
 	for _, l := range strings.SplitAfter(strings.TrimSuffix(s, "\r\n"), "\r\n") {
 		c.h.tr.line("smtp", c.id, "S", c.red.server(strings.TrimSuffix(l, "\r\n")))
 	}
-	_ = c.cli.SetWriteDeadline(c.h.deadline())
+	c.h.idleDeadline(c.cli, writeDeadline)
 	_, _ = io.WriteString(c.cli, s)
 }
 
@@ -396,7 +396,7 @@ func (c *smtpConn) relay(r smtpReply) {
 	for _, l := range r.lines {
 		c.h.tr.line("smtp", c.id, "S", c.red.server(l))
 	}
-	_ = c.cli.SetWriteDeadline(c.h.deadline())
+	c.h.idleDeadline(c.cli, writeDeadline)
 	_, _ = c.cli.Write(r.bytes())
 }
 
@@ -461,7 +461,7 @@ func (c *smtpConn) startTLS() error {
 		_, _ = c.cr.Discard(n)
 		c.h.log.Warn("mailhost: smtp: data after STARTTLS discarded", "id", c.id, "bytes", n)
 	}
-	tc, err := c.h.tlsServer(c.raw, c.h.opts.TLS)
+	tc, err := c.h.tlsServer(c.raw, c.h.srvTLS)
 	if err != nil {
 		c.h.log.Warn("mailhost: smtp STARTTLS handshake failed", "id", c.id, "err", err)
 		return err
@@ -612,7 +612,7 @@ func (c *smtpConn) copyBody(limit int64) (int64, bool, error) {
 	state := &c.bodyState
 	var total int64
 	for {
-		_ = c.cli.SetReadDeadline(c.h.deadline())
+		c.h.idleDeadline(c.cli, readDeadline)
 		if c.cr.Buffered() == 0 {
 			if _, err := c.cr.Peek(1); err != nil {
 				return total, false, err
@@ -653,7 +653,7 @@ func (c *smtpConn) bdat(arg string) error {
 		f, faulted = c.prepareDataEnd()
 	}
 	if chunk {
-		_ = c.cli.SetReadDeadline(c.h.deadline())
+		c.h.idleDeadline(c.cli, readDeadline)
 		n, err := io.CopyN(innerWriter{c}, c.cr, int64(size))
 		c.logC("<chunk, " + strconv.FormatInt(n, 10) + " octets>")
 		if err != nil {
@@ -711,7 +711,7 @@ func (s *smtpSession) Auth(mech string) (sasl.Server, error) {
 	if !found {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
-	srv, err := newSASLServer(mech, s.h.creds, s.h.domain, func() int64 { return s.h.clock.Now().UnixNano() },
+	srv, err := newSASLServer(mech, s.h.creds, s.h.domain, func() int64 { return s.h.clock.Now().UnixNano() }, s.h.cramRand,
 		func(user string) { s.authUser, s.authMech = user, mech })
 	if err != nil {
 		return nil, smtp.ErrAuthUnknownMechanism

@@ -1,10 +1,10 @@
 package mailhost
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,9 +81,10 @@ type mailbox struct {
 	locked bool
 }
 
-func newStore(users map[string]string, catchAll string, clk nx.Clock) *Store {
+// newStore returns an empty store; its UID prefix is 4 bytes from r.
+func newStore(users map[string]string, catchAll string, clk nx.Clock, r io.Reader) *Store {
 	var b [4]byte
-	_, _ = rand.Read(b[:])
+	_, _ = io.ReadFull(r, b[:]) // crypto/rand or a seeded stream: never fails
 	s := &Store{
 		clock:    clk,
 		catchAll: strings.ToLower(catchAll),
