@@ -24,6 +24,17 @@
 // wiring and the cleanup. The Examples cover SASL (CRAM-MD5, XOAUTH2),
 // APOP with a real digest, implicit TLS and fault counts.
 //
+// # Virtual time and seeds
+//
+// With Options.Clock a sim.Clock and Options.Rand a seeded stream
+// (sim.Rand), a run repeats: store times, the APOP banner
+// (<pid.clock@domain>, the pid drawn from Rand), CRAM-MD5 challenges, UIDs
+// and FaultDelay waits come from them, and idle timeouts on a board's
+// connection run on its IP clock. SelfSignedWith makes a certificate that is
+// a function of a seed and a time (Ed25519), so it is the same in every run
+// too. Only the bytes inside TLS records differ: Go 1.26 does not let
+// crypto/tls take all its randomness from tls.Config.Rand.
+//
 // # Maildrop
 //
 // Store holds one mailbox per user. Mail accepted by SMTP goes, byte-exact

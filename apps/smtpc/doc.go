@@ -224,7 +224,9 @@
 // by name is resolved through Options.Resolver.
 // Date, Message-ID, X-Priority and Importance headers are added and a
 // non-ASCII subject is RFC 2047 encoded (not in ProfileNetX, which writes
-// NetX's exact header bytes).
+// NetX's exact header bytes). Date comes from Options.Now or the IP's clock
+// and the Message-ID's random part from Options.Rand, so on a sim.Sim with
+// a seeded Rand (sim.Rand("smtpc")) both are the same in every run.
 //
 // Credentials never reach the logger or Options.Transcript: AUTH
 // continuation lines are written as "<credentials redacted>".

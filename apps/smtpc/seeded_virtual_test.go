@@ -27,6 +27,11 @@ type seededRun struct {
 	simulated  time.Duration
 }
 
+// virtualEpoch is the simulated start: years before the wall clock, so the
+// certificate made at simulated time (valid for a year) is only valid if
+// the clients check it against the board's clock, as firmware does.
+var virtualEpoch = time.Date(2020, 6, 1, 0, 0, 0, 0, time.UTC)
+
 // runSeeded sends one mail over STARTTLS and logs in over STLS with APOP,
 // all inside a sim.Sim with the given seed, every random choice from the
 // Sim's named streams, as the CLI wires them: the mail host's certificate
@@ -35,7 +40,7 @@ type seededRun struct {
 func runSeeded(t *testing.T, seed int64) seededRun {
 	t.Helper()
 	var out seededRun
-	sm := sim.New(sim.Options{Seed: seed, Limit: 10 * time.Minute})
+	sm := sim.New(sim.Options{Seed: seed, Limit: 10 * time.Minute, Epoch: virtualEpoch})
 	err := sm.Run(context.Background(), func(ctx context.Context) error {
 		clk := sm.Clock()
 		lab, end := boardtest.NewLabFunc(t, boardtest.LabOptions{Clock: clk})
@@ -102,7 +107,7 @@ func runSeeded(t *testing.T, seed int64) seededRun {
 }
 
 var (
-	messageIDLine = regexp.MustCompile(`(?m)^Message-ID: <[0-9a-f]{24}\.20260101[0-9]{6}@board\.test>\r$`)
+	messageIDLine = regexp.MustCompile(`(?m)^Message-ID: <[0-9a-f]{24}\.20200601[0-9]{6}@board\.test>\r$`)
 	apopBanner    = regexp.MustCompile(`<[0-9]+\.[0-9]+@board\.test>`)
 )
 
@@ -110,10 +115,11 @@ var (
 // and is fetched over STLS with APOP; with the same seed twice the stored
 // mail (Date and Message-ID included), the APOP banner, the host's whole
 // transcript and the certificate are byte for byte the same; another seed
-// gives another Message-ID, banner and certificate.
+// gives another Message-ID, banner and certificate. The certificate is made
+// at the simulated epoch (2020) and verified at simulated time.
 func TestVirtualSeededSTARTTLSMail(t *testing.T) {
 	a, b, c := runSeeded(t, 7), runSeeded(t, 7), runSeeded(t, 8)
-	if !messageIDLine.Match(a.stored) || !strings.Contains(string(a.stored), "Date: Thu, 01 Jan 2026 00:00:") {
+	if !messageIDLine.Match(a.stored) || !strings.Contains(string(a.stored), "Date: Mon, 01 Jun 2020 00:00:") {
 		t.Fatalf("stored mail has no Message-ID/Date from the simulated clock:\n%s", a.stored)
 	}
 	banner := apopBanner.FindString(a.greeting)
