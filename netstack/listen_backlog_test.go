@@ -60,8 +60,8 @@ func TestFleetGreetingBacklog(t *testing.T) {
 					go func() {
 						defer serveWG.Done()
 						_, _ = c.Write([]byte("220 ready\r\n"))
-						_ = c.SetReadDeadline(now().Add(5 * time.Second))
-						_, _ = bufio.NewReader(c).ReadString('\n') // the client's QUIT, or its close
+						_ = c.SetReadDeadline(time.Now().Add(5 * time.Second)) // wall clock, as for any net.Conn: the Conn maps it onto the IP clock
+						_, _ = bufio.NewReader(c).ReadString('\n')             // the client's QUIT, or its close
 						_ = c.Close()
 					}()
 				}
@@ -98,7 +98,7 @@ func TestFleetGreetingBacklog(t *testing.T) {
 				readWG.Add(1)
 				go func() {
 					defer readWG.Done()
-					_ = c.SetReadDeadline(now().Add(3 * time.Second))
+					_ = c.SetReadDeadline(time.Now().Add(3 * time.Second)) // wall clock, mapped onto the IP clock
 					line, err := bufio.NewReader(c).ReadString('\n')
 					if err == nil && line == "220 ready\r\n" {
 						mu.Lock()

@@ -563,7 +563,7 @@ func TestConnAdapter(t *testing.T) {
 			c.Close()
 		}
 	}()
-	conn2.SetReadDeadline(now().Add(-time.Second))
+	conn2.SetReadDeadline(time.Now().Add(-time.Second)) // a past wall-clock deadline
 	var ne interface{ Timeout() bool }
 	if _, err := conn2.Read(make([]byte, 1)); !errors.As(err, &ne) || !ne.Timeout() {
 		t.Errorf("Read past deadline = %v, want a timeout", err)
