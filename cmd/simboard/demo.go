@@ -321,7 +321,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 			brd.Close()
 		}
 	}()
-	cert, roots, err := mailhost.SelfSigned(demoMailHost, hostAddr.Addr().String(), hostAddr6.Addr().String())
+	cert, roots, err := selfSigned(f.rc, demoMailHost, hostAddr.Addr().String(), hostAddr6.Addr().String())
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +336,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	host, err := mailhost.New(mailhost.Options{
 		Domain: demoDomain, Users: users, Tokens: map[string]string{"board": "board-secret"},
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: f.tls == tlsOff,
-		MaxMessageBytes: int64(f.bodySize) + 1<<20, Logger: log, Clock: clk, Faults: f.faults,
+		MaxMessageBytes: int64(f.bodySize) + 1<<20, Logger: log, Clock: clk, Faults: f.faults, Rand: rnd("mailhost-app"),
 	})
 	if err != nil {
 		return nil, err
@@ -369,7 +369,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	sopts := smtpc.Options{
 		IP: brd.ip, Pool: brd.pool, Username: "board", Password: "board-secret",
 		From: "board@" + demoDomain, ClientDomain: "board." + demoDomain, Auth: auth,
-		ServerAddr: server, TLSConfig: tlsCfg, Logger: log,
+		ServerAddr: server, TLSConfig: tlsCfg, Logger: log, Rand: rnd("smtpc"),
 	}
 	if nb != nil {
 		sopts.Now = nb.wallClock(brd.ip) // the Date header from SNTP's time, as firmware does
@@ -406,7 +406,7 @@ func demo(ctx context.Context, f demoFlags, auth smtpc.AuthType, rate int64, log
 	// POP3: fetch the first recipient's mail through the NetX packet API.
 	t2 := now()
 	popts := pop3c.Options{Auth: pop3c.AuthAPOP, IP: brd.ip, Pool: brd.pool, Server: server, Name: "rcpt1", Password: users["rcpt1"],
-		TLSConfig: tlsCfg, Logger: log}
+		TLSConfig: tlsCfg, Logger: log, Rand: rnd("pop3c")}
 	popts.Port = f.tls.pop3Port()
 	popts.TLS = f.tls.clientMode()
 	pc, err := pop3c.Create(ctx, popts)

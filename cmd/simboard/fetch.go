@@ -143,7 +143,8 @@ func (c *fetchCmd) fetch(ctx context.Context, e *cmdEnv, log *slog.Logger, pw st
 	if port == 0 {
 		port = n.tls.pop3Port()
 	}
-	opts := pop3c.Options{IP: s.brd.ip, Pool: s.brd.pool, Server: s.server, Port: port, Name: f.user, Password: pw, Logger: log}
+	opts := pop3c.Options{IP: s.brd.ip, Pool: s.brd.pool, Server: s.server, Port: port, Name: f.user, Password: pw, Logger: log,
+		Rand: s.rc.rand("pop3c")}
 	switch f.login {
 	case "apop":
 		opts.Auth = pop3c.AuthAPOP

@@ -224,7 +224,7 @@ func (c *sendCmd) send(ctx context.Context, e *cmdEnv, log *slog.Logger, pw stri
 		port = n.tls.smtpPort()
 	}
 	opts := smtpc.Options{IP: s.brd.ip, Pool: s.brd.pool, Username: f.user, Password: pw, From: f.from, ClientDomain: f.domain,
-		Auth: f.authType, ServerAddr: s.server, Port: port, Logger: log, Chunking: f.bdat}
+		Auth: f.authType, ServerAddr: s.server, Port: port, Logger: log, Chunking: f.bdat, Rand: s.rc.rand("smtpc")}
 	opts.Now = s.wallClock() // netopts.go: --ntp
 	if opts.TLSConfig, err = s.tlsConfig(); err != nil {
 		return smtpc.Result{}, err

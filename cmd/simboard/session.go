@@ -247,13 +247,13 @@ func (n *netFlags) boot(stderr io.Writer, log *slog.Logger, users map[string]str
 		s.wire.Close()
 		return nil, err
 	}
-	cert, roots, err := mailhost.SelfSigned(demoMailHost, s.server.String())
+	cert, roots, err := selfSigned(s.rc, demoMailHost, s.server.String())
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.roots = roots
-	host, err := mailhost.New(mailhost.Options{Domain: demoDomain, Users: users, Tokens: users, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: true, MaxMessageBytes: 1 << 30, Logger: log, Clock: clk})
+	host, err := mailhost.New(mailhost.Options{Domain: demoDomain, Users: users, Tokens: users, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, AllowInsecureAuth: true, MaxMessageBytes: 1 << 30, Logger: log, Clock: clk, Rand: s.rc.rand("mailhost-app")})
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -278,6 +278,17 @@ func (n *netFlags) boot(stderr io.Writer, log *slog.Logger, users map[string]str
 		return nil, err
 	}
 	return s, nil
+}
+
+// selfSigned makes the built-in host's certificate: in virtual time from the
+// run's seed and clock (the same certificate, so the same handshake sizes,
+// in every run; the clients check it at simulated time), else a fresh one.
+func selfSigned(rc *runClock, hosts ...string) (tls.Certificate, *x509.CertPool, error) {
+	opts := mailhost.CertOptions{Hosts: hosts, Rand: rc.rand("cert")}
+	if clk := rc.clock(); clk != nil {
+		opts.Now = clk.Now()
+	}
+	return mailhost.SelfSignedWith(opts)
 }
 
 // tlsConfig verifies the server's certificate against --tls-server-name
