@@ -170,7 +170,7 @@ func runDemoNetboot(ctx context.Context, brd *board, peer *netstack.IP, ipv6 boo
 		in.DiscoveriesSent, in.RequestsSent, dp.LowWater, dp.Total)))
 
 	t1, m := now(), markCost(brd)
-	d, err := dnsc.New(dnsc.Options{IP: brd.ip, Pool: brd.pool, Logger: log})
+	d, err := dnsc.New(dnsc.Options{IP: brd.ip, Pool: brd.pool, Logger: log, Rand: rc.rand("dnsc")})
 	if err != nil {
 		nb.Close()
 		return nil, err

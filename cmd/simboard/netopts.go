@@ -141,7 +141,7 @@ func (s *session) netSetup(ctx context.Context, stderr io.Writer) error {
 	if !srv.IsValid() {
 		srv = s.server // the built-in host on the Wire
 	}
-	c, err := dnsc.New(dnsc.Options{IP: s.brd.ip, Pool: s.brd.pool, Logger: s.log})
+	c, err := dnsc.New(dnsc.Options{IP: s.brd.ip, Pool: s.brd.pool, Logger: s.log, Rand: s.rc.rand("dnsc")})
 	if err != nil {
 		return err
 	}
