@@ -157,3 +157,21 @@ func TestServerTLSRand(t *testing.T) {
 		t.Fatalf("New(Rand with 8 bytes) = nil error, want a clear error")
 	}
 }
+
+// TestInnerTLSOnFarClock: a host whose clock is years from the wall clock
+// and has no Rand still completes STARTTLS: the internal certificate
+// between the interceptor and go-smtp is made and verified at the host's
+// clock (it was made at wall time and verified at the host's clock, so the
+// inner handshake failed).
+func TestInnerTLSOnFarClock(t *testing.T) {
+	th := startHost(t, Options{Clock: sim.NewClock(time.Date(2020, 6, 1, 0, 0, 0, 0, time.UTC))})
+	c := dial(t, th.smtp)
+	c.reply()
+	c.expect("EHLO board.test", 250)
+	c.expect("STARTTLS", 220)
+	if err := c.upgrade(th.clientTLS()); err != nil {
+		t.Fatalf("client handshake = %v", err)
+	}
+	c.expect("EHLO board.test", 250)
+	c.expect("QUIT", 221)
+}
