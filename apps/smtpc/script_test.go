@@ -62,11 +62,11 @@ func runScript(conn net.Conn, steps []scriptStep, reset func()) scriptResult {
 func runScriptHooks(conn net.Conn, steps []scriptStep, reset func(), hooks map[int]func()) (res scriptResult) {
 	raw := conn
 	defer raw.Close() // not a TLS close_notify: net.Pipe would block on it
-	deadline := time.Now()
-	if _, board := conn.(*netstack.Conn); board {
-		deadline = testClock().Now() // a board's deadlines read its clock
+	if bc, board := conn.(*netstack.Conn); board {
+		_ = bc.SetDeadlineAfter(60 * time.Second) // on the board's clock (simulated in virtual mode)
+	} else {
+		_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
 	}
-	_ = conn.SetDeadline(deadline.Add(60 * time.Second))
 	br := bufio.NewReader(conn)
 	readLine := func() (string, error) {
 		l, err := br.ReadString('\n')
