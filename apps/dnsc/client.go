@@ -601,7 +601,7 @@ func (c *Client) exchangeTCP(ctx context.Context, q *dns.Msg, wire []byte, srv n
 		return result{}, 0, fmt.Errorf("dnsc: tcp to %v: %w", srv, err)
 	}
 	defer func() { _ = conn.Close() }()
-	_ = conn.SetDeadline(c.clock.Now().Add(wait.Duration()))
+	_ = conn.SetDeadlineAfter(wait.Duration()) // on the IP's clock (a net.Conn deadline would be wall time)
 	out := make([]byte, 2+len(wire))
 	binary.BigEndian.PutUint16(out, uint16(len(wire)))
 	copy(out[2:], wire)
