@@ -132,7 +132,8 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Report, error) {
 		mf, _ := f.fault()
 		faults = append(faults, mf)
 	}
-	host, err := mailhost.New(mailhost.Options{Users: s.MailHost.Users, AllowInsecureAuth: true, Faults: faults, Clock: opts.Clock})
+	host, err := mailhost.New(mailhost.Options{Users: s.MailHost.Users, AllowInsecureAuth: true, Faults: faults, Clock: opts.Clock,
+		Rand: rnd("mailhost-app")})
 	if err != nil {
 		return nil, err
 	}
@@ -160,8 +161,9 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Report, error) {
 	}
 
 	type dev struct {
-		b *board.Board
-		g *BoardGroup
+		b    *board.Board
+		g    *BoardGroup
+		mail io.Reader // the board's SMTP client's Rand (Message-IDs): nil = crypto/rand
 	}
 	var devs []dev
 	closeAll := func() {
@@ -191,7 +193,7 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Report, error) {
 				closeAll()
 				return nil, fmt.Errorf("board %s: %w", name, err)
 			}
-			devs = append(devs, dev{b: b, g: g})
+			devs = append(devs, dev{b: b, g: g, mail: rnd(name + "/smtpc")})
 		}
 	}
 
@@ -271,7 +273,7 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Report, error) {
 						}
 					}
 					at := since()
-					err := sendOne(ctx, d.b, wl.To, s.MailHost.Users[wl.To], sm)
+					err := sendOne(ctx, d.b, wl.To, s.MailHost.Users[wl.To], sm, d.mail)
 					a := Attempt{Board: d.b.Name, Mail: sm.n, Try: try + 1, At: at, OK: err == nil}
 					if err != nil {
 						a.Error = err.Error()
@@ -522,10 +524,10 @@ func bodyOf(data []byte) []byte {
 	return data[i+4:]
 }
 
-func sendOne(ctx context.Context, b *board.Board, user, pass string, sm *sentMail) error {
+func sendOne(ctx context.Context, b *board.Board, user, pass string, sm *sentMail, rnd io.Reader) error {
 	c, err := smtpc.Create(smtpc.Options{IP: b.IP, Pool: b.Pool, Username: user, Password: pass,
 		From: strings.ToLower(b.Name) + "@board.test", ServerAddr: netip.AddrFrom4([4]byte{198, 51, 100, 1}), Port: 25,
-		Auth: smtpc.AuthPlain, TLS: smtpc.TLSOff, AllowPlaintextAuth: true})
+		Auth: smtpc.AuthPlain, TLS: smtpc.TLSOff, AllowPlaintextAuth: true, Rand: rnd})
 	if err != nil {
 		return err
 	}
