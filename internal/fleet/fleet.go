@@ -284,7 +284,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		for i := range nusers {
 			users["b"+strconv.Itoa(i)] = "pw" + strconv.Itoa(i)
 		}
-		if host, err = mailhost.New(mailhost.Options{Domain: "fleet.example", Users: users, AllowInsecureAuth: true, Logger: opts.Logger, Clock: opts.Clock}); err != nil {
+		if host, err = mailhost.New(mailhost.Options{Domain: "fleet.example", Users: users, AllowInsecureAuth: true, Logger: opts.Logger, Clock: opts.Clock,
+			Rand: rnd("mailhost-app")}); err != nil {
 			return nil, err
 		}
 		// The host closes every session first (after 221 and +OK to QUIT),
@@ -370,7 +371,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		mail := func() {
 			defer wg.Done()
 			defer func() { <-msem }()
-			stage, err := mailOne(ctx, b, opts.FirstBoard+i, server, opts.BodySize, host)
+			stage, err := mailOne(ctx, b, opts.FirstBoard+i, server, opts.BodySize, host, rnd("b"+strconv.Itoa(i)+"/smtpc"))
 			if err != nil {
 				stageErr[i].stage, stageErr[i].msg = stage, err.Error()
 			}
@@ -489,14 +490,15 @@ func addPeaks(pp *PoolPeaks, p *packetpool.Pool) {
 }
 
 // mailOne sends board i's mail and fetches it back; it returns the stage
-// that failed.
-func mailOne(ctx context.Context, b *board.Board, i int, server netip.Addr, size int, host *mailhost.Host) (string, error) {
+// that failed. rnd is the SMTP client's Rand (its Message-ID): a seeded
+// stream in virtual time, nil (crypto/rand) in real time.
+func mailOne(ctx context.Context, b *board.Board, i int, server netip.Addr, size int, host *mailhost.Host, rnd io.Reader) (string, error) {
 	user := "b" + strconv.Itoa(i)
 	body := Body(i, size)
 	c, err := smtpc.Create(smtpc.Options{
 		IP: b.IP, Pool: b.Pool, Username: user, Password: "pw" + strconv.Itoa(i),
 		From: user + "@fleet.example", ClientDomain: user + ".fleet.example", Auth: smtpc.AuthPlain,
-		ServerAddr: server, Port: 25, TLS: smtpc.TLSOff, AllowPlaintextAuth: true,
+		ServerAddr: server, Port: 25, TLS: smtpc.TLSOff, AllowPlaintextAuth: true, Rand: rnd,
 	})
 	if err != nil {
 		return "smtp", err
