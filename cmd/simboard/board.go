@@ -16,6 +16,7 @@ import (
 	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 	"github.com/simboard/simboard/packetpool"
+	"github.com/simboard/simboard/sim"
 )
 
 // boardConfig describes one board the CLI boots.
@@ -42,6 +43,7 @@ type board struct {
 	pool, rxPool *packetpool.Pool
 	capture      *driver.Capture
 	pcapFile     *os.File
+	pcapOut      *sim.Writer // the pcap's writer in virtual time, else nil
 	drv          *driver.Driver
 	ip           *netstack.IP
 	b            *sbboard.Board
@@ -64,10 +66,19 @@ func bootBoard(c boardConfig) (*board, error) {
 			return nil, fmt.Errorf("pcap: %w", err)
 		}
 		b.pcapFile, opts.Capture = f, f
+		if nx.Sequencing(c.clock) {
+			// The simulation's goroutines make no file system calls
+			// (sim.Writer).
+			b.pcapOut = sim.NewWriter(f)
+			opts.Capture = b.pcapOut
+		}
 	}
 	brd, err := sbboard.New(opts) // closes the link when it fails
 	if err != nil {
 		if b.pcapFile != nil {
+			if b.pcapOut != nil {
+				_ = b.pcapOut.Close()
+			}
 			b.pcapFile.Close()
 		}
 		return nil, err
@@ -90,6 +101,9 @@ func sbPool(name string, payload, packets, memory int) sbboard.PoolOptions {
 // reports any packet the board still holds (a leak) as an error.
 func (b *board) Close() error {
 	err := b.b.Close()
+	if b.pcapOut != nil {
+		err = errors.Join(err, b.pcapOut.Close())
+	}
 	if b.pcapFile != nil {
 		err = errors.Join(err, b.pcapFile.Close())
 	}

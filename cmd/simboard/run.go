@@ -58,7 +58,11 @@ func (c *runCmd) run(e *cmdEnv) error {
 		defer pf.Close()
 		bw := bufio.NewWriter(pf)
 		defer bw.Flush()
-		opts.Pcap = bw
+		// In virtual time the simulation's goroutines make no file system
+		// calls (sim.Writer); Close runs before the Flush above.
+		aw := sim.NewWriter(bw)
+		defer aw.Close()
+		opts.Pcap = aw
 	}
 	var rep *scenario.Report
 	// The scenario's own timeout bounds it (scenario.Run); the run clock's
