@@ -352,6 +352,18 @@ func TestRebindAck(t *testing.T) {
 	if len(at) == 0 || at[len(at)-1] != 876 {
 		t.Fatalf("REQUESTs at %v, want the rebind at 876 s", at)
 	}
+	// The server must have taken (and ignored) the rebind REQUEST before it
+	// starts answering, or it answers that one and the client binds at
+	// once: the frame is on its way when the step that sent it returns.
+	waitFor(t, "the server to receive the rebind REQUEST", func() bool {
+		n := 0
+		for _, m := range sc.received() {
+			if m.MessageType() == dhcpv4.MessageTypeRequest {
+				n++
+			}
+		}
+		return uint64(n) == uint64(c.Info().RequestsSent)
+	})
 	sc.setAnswer(leaseScript)
 	// The first REBINDING retransmission is 63 s later; the ACK binds again.
 	req := c.Info().RequestsSent
