@@ -23,12 +23,12 @@ BENCHFLAGS  ?= -benchtime=1s
 
 export GO PKGS TESTP TESTTIMEOUT GOTESTFLAGS
 
-.PHONY: test deps fmt vet lint tidy gotest bench
+.PHONY: test deps fmt vet lint tidy gotest vtest bench
 
 test:
-	@scripts/test.sh deps fmt vet lint tidy gotest
+	@scripts/test.sh deps fmt vet lint tidy gotest vtest
 
-deps fmt vet lint tidy gotest:
+deps fmt vet lint tidy gotest vtest:
 	@scripts/test.sh $@
 
 bench:
