@@ -25,12 +25,17 @@ import (
 // hosts the certificate covers "localhost", 127.0.0.1 and ::1.
 //
 // The certificate is its own CA (IsCA, KeyUsageCertSign) and is valid from
-// one hour ago for one year of wall-clock time. It does not block on the
+// 2000-01-01 (so a board on a simulated clock, which starts at a fixed
+// epoch such as sim.DefaultEpoch and checks certificates at its own time,
+// accepts it) until one year from now, wall-clock time. It does not block on the
 // network and is safe for concurrent use. CertOptions.Rand (SelfSignedWith)
 // makes the same certificate in every run.
 func SelfSigned(hosts ...string) (tls.Certificate, *x509.CertPool, error) {
 	return SelfSignedWith(CertOptions{Hosts: hosts})
 }
+
+// selfSignedEpoch is where SelfSigned's validity starts.
+var selfSignedEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // CertOptions configure SelfSignedWith. The zero value is SelfSigned().
 type CertOptions struct {
@@ -48,7 +53,8 @@ type CertOptions struct {
 	Rand io.Reader
 	// Now starts the validity: NotBefore is one hour before it and NotAfter
 	// one year after it. Pass the mail host's clock (a sim.Clock's Now).
-	// The zero time means time.Now(). A client checks validity against its
+	// The zero time means time.Now(), with NotBefore 2000-01-01 (see
+	// SelfSigned). A client checks validity against its
 	// tls.Config.Time (wall time by default): with a simulated epoch in the
 	// past, set the client's Time too, or a Now within the year.
 	Now time.Time
@@ -92,14 +98,17 @@ func SelfSignedWith(opts CertOptions) (tls.Certificate, *x509.CertPool, error) {
 		}
 	}
 	now := opts.Now
+	notBefore := now.Add(-time.Hour)
 	if now.IsZero() {
 		now = time.Now()
+		notBefore = selfSignedEpoch
 	}
 	now = now.UTC().Truncate(time.Second) // what the DER holds
+	notBefore = notBefore.UTC().Truncate(time.Second)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: hosts[0], Organization: []string{"simboard mailhost"}},
-		NotBefore:             now.Add(-time.Hour),
+		NotBefore:             notBefore,
 		NotAfter:              now.Add(365 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
