@@ -107,18 +107,29 @@ func (c *Conn) waitFor(d time.Time) (nx.Wait, bool) {
 // onClock maps the wall-clock deadline t onto the IP's clock: the real time
 // left until t, rounded up to a tick, from the IP clock's Now. A t already
 // past gives a deadline that has passed; the zero time stays zero.
-func (c *Conn) onClock(t time.Time) time.Time {
+func (c *Conn) onClock(t time.Time) time.Time { return DeadlineOnClock(c.s.ip.clock, t) }
+
+// DeadlineOnClock maps a net.Conn deadline, a wall-clock time (what
+// go-smtp, crypto/tls and every net.Conn user pass: time.Now().Add(d)),
+// onto clk: the real time left until t, rounded up to a NetX tick so a few
+// microseconds of wall time between the caller's time.Now and this call do
+// not move the simulated instant, from clk's now. The zero time (no
+// deadline) stays zero; a t already past gives an instant before clk's
+// now. Conn and the DHCP/DNS/SNTP servers' PacketConn use it.
+func DeadlineOnClock(clk nx.Clock, t time.Time) time.Time {
 	if t.IsZero() {
 		return t
 	}
-	return c.after(roundUpTick(time.Until(t)))
+	return afterOn(clk, roundUpTick(time.Until(t)))
 }
 
-// after returns the deadline d from now on the IP's clock. A d <= 0 gives
-// a deadline that has already passed (never the zero time, which means
-// none).
-func (c *Conn) after(d time.Duration) time.Time {
-	now := c.s.ip.clock.Now()
+// after returns the deadline d from now on the IP's clock (afterOn).
+func (c *Conn) after(d time.Duration) time.Time { return afterOn(c.s.ip.clock, d) }
+
+// afterOn returns the instant d from clk's now. A d <= 0 gives an instant
+// that has already passed (never the zero time, which means none).
+func afterOn(clk nx.Clock, d time.Duration) time.Time {
+	now := clk.Now()
 	if d <= 0 {
 		// Strictly before now, and not zero even for a clock at the
 		// zero time.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -177,18 +176,7 @@ func (p *PacketConn) LocalAddr() net.Addr {
 // onClock maps the wall-clock deadline t onto the IP's clock (see
 // PacketConn); the zero time stays zero, a past t gives a past deadline.
 func (p *PacketConn) onClock(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	now := p.ip.Clock().Now()
-	left := time.Until(t)
-	if left <= 0 {
-		return now.Add(-time.Nanosecond) // past, and never the zero time
-	}
-	if r := left % nx.TickDuration; r != 0 && left < math.MaxInt64-nx.TickDuration {
-		left += nx.TickDuration - r
-	}
-	return now.Add(left)
+	return netstack.DeadlineOnClock(p.ip.Clock(), t)
 }
 
 // SetDeadline sets both deadlines (wall-clock values, see PacketConn).
