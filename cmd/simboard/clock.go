@@ -81,23 +81,17 @@ func newRunClock(virtual bool, seed int64, limit time.Duration) *runClock {
 	return newRunClockWith(virtual, sim.Options{Seed: seed, Limit: limit})
 }
 
-// cliSnapshotInterval is the CLI's sim.Options.SnapshotInterval: every
-// goroutine of a CLI run is this program's own, and they wait only on
-// simulated time, so the scheduler may move time on the runtime's counters
-// (no goroutine of the process running, runnable or in a system call)
-// between stop-the-world snapshots taken at least this often, which still
-// catch a real-time wait longer than 2 ms. It makes a long run about ten
-// times cheaper (BenchmarkVirtualMailDay). SIMBOARD_SIM_STRICT=1 snapshots
-// before every event instead.
-const cliSnapshotInterval = 2 * time.Millisecond
-
 // newRunClockWith is newRunClock with every sim.Options field (its Limit
-// is the real deadline in real time). A zero SnapshotInterval gets the
-// CLI's.
+// is the real deadline in real time). Without a SnapshotInterval (fleets
+// set one) the run is strict: a stop-the-world snapshot before every event
+// (sim.Options.Strict). The runtime's counters alone missed a goroutine
+// coming back from a system call (opening the pcap) on a loaded CI host,
+// and the demo jumped to its --timeout; strict costs 3.5 s instead of
+// 0.25 s for demo --recipients 3 --body-size 1000000 over a lossy link.
 func newRunClockWith(virtual bool, o sim.Options) *runClock {
 	rc := &runClock{limit: o.Limit}
 	if o.SnapshotInterval == 0 {
-		o.SnapshotInterval = cliSnapshotInterval
+		o.Strict = true
 	}
 	if virtual {
 		rc.sim = sim.New(o)
