@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/simboard/simboard/internal/seeded"
+	"github.com/simboard/simboard/netstack"
 	"github.com/simboard/simboard/nx"
 )
 
@@ -485,14 +486,6 @@ func (h *Host) sleep(d time.Duration) bool {
 	}
 }
 
-// afterDeadliner is a connection whose deadlines run on its own clock and
-// can be set as a duration (a board's netstack.Conn: its IP's clock).
-type afterDeadliner interface {
-	SetDeadlineAfter(d time.Duration) error
-	SetReadDeadlineAfter(d time.Duration) error
-	SetWriteDeadlineAfter(d time.Duration) error
-}
-
 // Which deadlines idleDeadline sets.
 const (
 	readDeadline = iota
@@ -501,38 +494,10 @@ const (
 )
 
 // idleDeadline bounds the next read, write or both on c by the idle
-// timeout. On a board's connection (c itself or under TLS) it is set as a
-// duration on the board's clock, so under virtual time it ends at an exact
-// simulated instant; on any other connection it is a wall-clock deadline,
-// as net.Conn wants. A negative IdleTimeout clears it.
+// timeout (netstack.SetDeadlines: on the board's clock for a board's
+// connection). A negative IdleTimeout clears it.
 func (h *Host) idleDeadline(c net.Conn, which int) {
-	under := c
-	if tc, ok := c.(*tls.Conn); ok {
-		under = tc.NetConn() // crypto/tls sets its deadlines there too
-	}
-	if ad, ok := under.(afterDeadliner); ok && h.idle >= 0 {
-		switch which {
-		case readDeadline:
-			_ = ad.SetReadDeadlineAfter(h.idle)
-		case writeDeadline:
-			_ = ad.SetWriteDeadlineAfter(h.idle)
-		default:
-			_ = ad.SetDeadlineAfter(h.idle)
-		}
-		return
-	}
-	var t time.Time
-	if h.idle >= 0 {
-		t = time.Now().Add(h.idle) // a kernel socket's deadline is wall time
-	}
-	switch which {
-	case readDeadline:
-		_ = c.SetReadDeadline(t)
-	case writeDeadline:
-		_ = c.SetWriteDeadline(t)
-	default:
-		_ = c.SetDeadline(t)
-	}
+	netstack.SetDeadlines(c, which != writeDeadline, which != readDeadline, h.idle)
 }
 
 // plainAllowed reports whether plaintext credentials may be used.

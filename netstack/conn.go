@@ -2,6 +2,7 @@ package netstack
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -358,4 +359,41 @@ func (c *Conn) SetWriteDeadlineAfter(d time.Duration) error {
 
 func (c *Conn) String() string {
 	return fmt.Sprintf("netstack.Conn(%v->%v)", c.s.LocalAddr(), c.s.RemoteAddr())
+}
+
+// SetDeadlines bounds the next read, write or both on c by d from now: on
+// the board's clock when c is a board's Conn, or a *tls.Conn over one
+// (crypto/tls sets its deadlines on the connection under it), so under
+// virtual time the wait ends at an exact simulated instant; on any other
+// connection as a wall-clock deadline, as net.Conn wants. A d < 0 clears
+// them. It does not block.
+func SetDeadlines(c net.Conn, read, write bool, d time.Duration) {
+	under := c
+	if tc, ok := c.(*tls.Conn); ok {
+		under = tc.NetConn()
+	}
+	if bc, ok := under.(*Conn); ok && d >= 0 {
+		t := bc.after(d)
+		bc.dmu.Lock()
+		if read {
+			bc.readDeadline = t
+		}
+		if write {
+			bc.writeDeadline = t
+		}
+		bc.dmu.Unlock()
+		return
+	}
+	var t time.Time
+	if d >= 0 {
+		t = time.Now().Add(d)
+	}
+	switch {
+	case read && write:
+		_ = c.SetDeadline(t)
+	case read:
+		_ = c.SetReadDeadline(t)
+	case write:
+		_ = c.SetWriteDeadline(t)
+	}
 }

@@ -140,47 +140,21 @@ func (c *Conn) Deadline(w nx.Wait) time.Time {
 	return c.clock().Now().Add(w.Duration())
 }
 
-// clockDeadliner is a stream whose deadlines can be set on the board's
-// clock directly (*netstack.Conn): no wall-clock reading, so a wait under
-// virtual time ends at an exact simulated instant.
-type clockDeadliner interface {
-	SetDeadlineAfter(d time.Duration) error
-	SetReadDeadlineAfter(d time.Duration) error
-	SetWriteDeadlineAfter(d time.Duration) error
-}
-
 const (
 	readDeadline = iota
 	writeDeadline
 	bothDeadlines
 )
 
-// setDeadline bounds the next stream read, write or both by w. It sets the
-// deadline on the connection under TLS (crypto/tls forwards its deadlines
-// there): on the board's clock for a netstack.Conn, else as a time from
-// Deadline. nx.WaitForever clears it.
+// setDeadline bounds the next stream read, write or both by w
+// (netstack.SetDeadlines: on the board's clock for a netstack.Conn, under
+// TLS too). nx.WaitForever clears it.
 func (c *Conn) setDeadline(which int, w nx.Wait) {
-	if cd, ok := c.raw.(clockDeadliner); ok && !w.Forever() {
-		d := w.Duration()
-		switch which {
-		case readDeadline:
-			_ = cd.SetReadDeadlineAfter(d)
-		case writeDeadline:
-			_ = cd.SetWriteDeadlineAfter(d)
-		default:
-			_ = cd.SetDeadlineAfter(d)
-		}
-		return
+	d := time.Duration(-1)
+	if !w.Forever() {
+		d = w.Duration()
 	}
-	t := c.Deadline(w)
-	switch which {
-	case readDeadline:
-		_ = c.raw.SetReadDeadline(t)
-	case writeDeadline:
-		_ = c.raw.SetWriteDeadline(t)
-	default:
-		_ = c.raw.SetDeadline(t)
-	}
+	netstack.SetDeadlines(c.raw, which != writeDeadline, which != readDeadline, d)
 }
 
 // Secure reports whether the connection runs over TLS.
